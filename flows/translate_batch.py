@@ -6,6 +6,7 @@ manifest + _SUCCESS -> run report. Rerunning the same inputs and config lands in
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import asdict
@@ -41,10 +42,13 @@ def load_triton(block_name: str | None) -> TritonEndpoint:
 
 
 def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Bucket:
-    """Cached shard results live next to the outputs, so any machine's rerun can find them."""
+    """Cached shard results live next to the outputs, so any machine's rerun can find them.
+    Prefect needs result storage saved server-side: one block per output location."""
     credentials = AwsCredentials.load(credentials_block) if credentials_block else credentials_from_env()
-    return S3Bucket(bucket_name=output.bucket, credentials=credentials,
-                    bucket_folder=output.join("_sentinel", "shard-results").key)
+    folder = output.join("_sentinel", "shard-results")
+    storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
+    storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
+    return storage
 
 
 def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
@@ -110,6 +114,7 @@ def translate_batch(
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key))
     shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
     for future in as_completed(list(futures)):
+        future.wait()  # the engine's final state; the API's copy of it can lag behind
         state = future.state
         shard = shard_of[future.task_run_id]
         if state.is_completed():

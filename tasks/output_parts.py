@@ -56,6 +56,17 @@ class PartWriter:
             self.abort()
 
 
+def committed_part_metadata(conn: S3Connection, target: S3Uri) -> dict[str, str] | None:
+    """The user metadata of an already-committed part, or None if there is none."""
+    client = conn.boto3_client()
+    try:
+        return client.head_object(Bucket=target.bucket, Key=target.key).get("Metadata", {})
+    except client.exceptions.ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
 def put_json(conn: S3Connection, target: S3Uri, document: dict) -> str:
     body = json.dumps(document, indent=2, sort_keys=True, default=str).encode()
     conn.boto3_client().put_object(Bucket=target.bucket, Key=target.key, Body=body,

@@ -3,6 +3,7 @@ concurrent client batches, write one output part. Reading, inference and writing
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import pyarrow as pa
 from prefect import task
 
 from tasks.language import detect_languages
-from tasks.output_parts import PartWriter
+from tasks.output_parts import PartWriter, committed_part_metadata
 from tasks.s3_uri import S3Uri
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard
@@ -45,7 +46,7 @@ class ShardResult:
     rows: int
     status_counts: dict[str, int]
     seconds: float
-    models: tuple[str, ...] = ()
+    reused: bool = False  # True when an earlier attempt had already committed this part
 
 
 def output_schema(id_type: pa.DataType, passthrough: list[pa.Field]) -> pa.Schema:
@@ -151,18 +152,30 @@ async def _translate_stream(conn: S3Connection, shard: Shard, settings: Translat
 
 
 def translate_shard(conn: S3Connection, shard: Shard, settings: TranslateSettings, run_dir: str) -> ShardResult:
-    """Plain function: translate `shard` and commit `<run_dir>/part-<shard_id>.parquet`."""
+    """Plain function: translate `shard` and commit `<run_dir>/part-<shard_id>.parquet`.
+
+    A part already committed by an earlier attempt (same run key, same shard) is reused, not
+    recomputed: the part and its metadata are the commit record."""
     started = time.perf_counter()
-    schema = read_output_schema(conn, shard, settings)
     target = S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
-    counts: Counter = Counter()
+    done = committed_part_metadata(conn, target)
+    if done and done.get("sentinel-shard") == shard.shard_id and "sentinel-status-counts" in done:
+        counts = Counter(json.loads(done["sentinel-status-counts"]))
+        return _result(shard, str(target), counts, started, reused=True)
+    schema = read_output_schema(conn, shard, settings)
+    counts = Counter()
     with PartWriter(conn, target, schema, {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}) as writer:
         asyncio.run(_translate_stream(conn, shard, settings, writer, counts))
+        writer.metadata["sentinel-status-counts"] = json.dumps(dict(counts), sort_keys=True)
         output_uri = writer.commit()
+    return _result(shard, output_uri, counts, started)
+
+
+def _result(shard: Shard, output_uri: str, counts: Counter, started: float, reused: bool = False) -> ShardResult:
     return ShardResult(
         shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
         output_uri=output_uri, rows=sum(counts.values()), status_counts=dict(counts),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(time.perf_counter() - started, 3), reused=reused,
     )
 
 

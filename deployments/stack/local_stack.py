@@ -6,7 +6,7 @@ import sys
 
 from deployments.stack import prefect_server, seaweedfs
 from deployments.stack.config import StackConfig, client_env
-from deployments.stack.processes import http_ok, read_pid, stop_process
+from deployments.stack.processes import http_ok, pid_file, read_pid, stop_process
 
 SERVICES = ("seaweedfs", "triton", "prefect-server")
 
@@ -31,12 +31,15 @@ def start_triton(cfg: StackConfig, timeout: float = 180.0) -> None:
     if read_pid(cfg.state_dir, "triton") and triton_healthy(cfg):
         return
     sync_models(cfg)
-    triton.start_triton(
+    log_path = cfg.state_dir / "logs" / "triton.log"
+    proc = triton.start_triton(
         repo_root=cfg.repo_root, state_dir=cfg.state_dir, model_repository=cfg.model_repository,
         models_dir=cfg.triton_models_dir, http_port=cfg.triton_http_port, grpc_port=cfg.triton_grpc_port,
-        metrics_port=cfg.triton_metrics_port, log_path=cfg.state_dir / "logs" / "triton.log",
+        metrics_port=cfg.triton_metrics_port, log_path=log_path,
     )
-    triton.wait_ready(cfg.triton_http_port, timeout)
+    pid_file(cfg.state_dir, "triton").parent.mkdir(parents=True, exist_ok=True)
+    pid_file(cfg.state_dir, "triton").write_text(str(proc.pid))
+    triton.wait_ready(cfg.triton_http_port, timeout, proc=proc, log_path=log_path)
 
 
 def up(cfg: StackConfig | None = None, services: tuple[str, ...] = SERVICES) -> StackConfig:

@@ -1,0 +1,110 @@
+"""translate-batch end to end on the real stack: SeaweedFS S3, Triton, Prefect server."""
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from deployments.demo_data import demo_tables, upload_table
+from tasks.s3_uri import S3Uri
+
+pytestmark = pytest.mark.integration
+
+
+def read_parts(conn, run_dir: str) -> pa.Table:
+    root = S3Uri.parse(run_dir)
+    client = conn.boto3_client()
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=root.bucket, Prefix=root.prefix).get("Contents", [])
+                  if o["Key"].rsplit("/", 1)[-1].startswith("part-"))
+    tables = [pq.read_table(io.BytesIO(client.get_object(Bucket=root.bucket, Key=k)["Body"].read())) for k in keys]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def part_versions(conn, run_dir: str) -> dict[str, object]:
+    root = S3Uri.parse(run_dir)
+    listing = conn.boto3_client().list_objects_v2(Bucket=root.bucket, Prefix=root.prefix).get("Contents", [])
+    return {o["Key"]: o["LastModified"] for o in listing if "/part-" in o["Key"]}
+
+
+def exists(conn, uri: str) -> bool:
+    target = S3Uri.parse(uri)
+    return "Contents" in conn.boto3_client().list_objects_v2(Bucket=target.bucket, Prefix=target.key)
+
+
+@pytest.fixture(scope="module")
+def demo_input(s3_conn, bucket):
+    for name, table in demo_tables(objects=3, rows_per_object=40).items():
+        upload_table(s3_conn, S3Uri(bucket, f"demo/{name}"), table, row_group_size=16)
+    return f"s3://{bucket}/demo/"
+
+
+def run(**params):
+    from flows.translate_batch import translate_batch
+
+    state = translate_batch(return_state=True, **params)
+    return state, state.result(raise_on_failure=False)
+
+
+def test_echo_run_writes_every_row_once_with_manifest(full_stack, s3_conn, bucket, demo_input):
+    state, summary = run(input_uri=demo_input, output_uri=f"s3://{bucket}/out-echo/", model="echo",
+                         shard_rows=20, passthrough_columns=["source"])
+    assert state.is_completed(), summary
+    out = read_parts(s3_conn, summary["output_dir"])
+    assert out.num_rows == 120 and len(set(out.column("id").to_pylist())) == 120
+    rows = out.to_pylist()
+    empty = [r for r in rows if r["status"] == "skipped_empty"]
+    assert len(empty) == 3 and all(r["translation"] is None for r in empty)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == 117 and all(r["translation"] == r["source_text"] and r["model"] == "echo" for r in ok)
+    assert {r["source_lang"] for r in ok} == {"de", "fr"} and {r["source"] for r in rows} == {"feed-0", "feed-1"}
+    assert exists(s3_conn, summary["output_dir"] + "/_SUCCESS") and exists(s3_conn, summary["written"]["manifest"])
+    assert summary["rows"] == 120 and summary["status_counts"] == {"ok": 117, "skipped_empty": 3}
+
+
+def test_tiny_marian_translates_both_source_languages(full_stack, s3_conn, bucket, demo_input):
+    state, summary = run(input_uri=demo_input, output_uri=f"s3://{bucket}/out-marian/", model="translate",
+                         shard_rows=40)
+    assert state.is_completed(), summary
+    ok = [r for r in read_parts(s3_conn, summary["output_dir"]).to_pylist() if r["status"] == "ok"]
+    assert len(ok) == 117
+    assert {r["model"] for r in ok} == {"marian-de-en", "marian-fr-en"}
+    assert all(isinstance(r["translation"], str) and r["logprob"] <= 0.0 for r in ok)
+    assert all(r["model"] == f"marian-{r['source_lang']}-en" for r in ok)
+
+
+def test_rerun_lands_in_same_place_and_recomputes_nothing(full_stack, s3_conn, bucket, demo_input):
+    params = dict(input_uri=demo_input, output_uri=f"s3://{bucket}/out-rerun/", model="echo", shard_rows=20)
+    _, first = run(**params)
+    before = part_versions(s3_conn, first["output_dir"])
+    state, second = run(**params)
+    assert state.is_completed()
+    assert second["run_key"] == first["run_key"]
+    assert part_versions(s3_conn, second["output_dir"]) == before  # nothing rewritten, nothing added
+
+
+def test_bad_object_fails_the_run_but_not_the_others(full_stack, s3_conn, bucket):
+    upload_table(s3_conn, S3Uri(bucket, "mixed/good.parquet"), pa.table({"id": [1, 2], "text": ["Guten Tag.", "Hallo Welt."]}))
+    upload_table(s3_conn, S3Uri(bucket, "mixed/no_text.parquet"), pa.table({"id": [1], "body": ["x"]}))
+    s3_conn.boto3_client().put_object(Bucket=bucket, Key="mixed/notes.parquet", Body=b"not parquet")
+    state, summary = run(input_uri=f"s3://{bucket}/mixed/", output_uri=f"s3://{bucket}/out-mixed/", model="echo",
+                         source_lang="de")
+    assert state.is_failed()
+    assert "2 objects" in str(summary)
+    run_dirs = {o["Key"].split("/")[1] for o in s3_conn.boto3_client().list_objects_v2(
+        Bucket=bucket, Prefix="out-mixed/")["Contents"] if "/part-" in o["Key"]}
+    [run_dir] = run_dirs
+    out = read_parts(s3_conn, f"s3://{bucket}/out-mixed/{run_dir}")
+    assert out.column("id").to_pylist() == [1, 2]
+    assert not exists(s3_conn, f"s3://{bucket}/out-mixed/{run_dir}/_SUCCESS")
+    import json
+    manifest = json.loads(s3_conn.boto3_client().get_object(
+        Bucket=bucket, Key=f"out-mixed/{run_dir}/manifest.json")["Body"].read())
+    errors = {i["uri"].rsplit("/", 1)[-1]: i["error"] for i in manifest["inputs"]}
+    assert errors["good.parquet"] is None
+    assert "text column 'text' not found" in errors["no_text.parquet"]
+    assert "not a readable parquet file" in errors["notes.parquet"]
+
+
+def test_output_inside_input_is_refused(full_stack, bucket):
+    state, summary = run(input_uri=f"s3://{bucket}/demo/", output_uri=f"s3://{bucket}/demo/out/", model="echo")
+    assert state.is_failed() and "inside input_uri" in str(summary)
