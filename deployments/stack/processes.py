@@ -62,7 +62,7 @@ def spawn_detached(
     return proc
 
 
-def stop_process(state_dir: Path, name: str, timeout: float = 20.0) -> bool:
+def stop_process(state_dir: Path, name: str, timeout: float = 40.0) -> bool:
     """SIGTERM the process group recorded for `name`, SIGKILL after `timeout`. True if one was running."""
     pid = read_pid(state_dir, name)
     pid_file(state_dir, name).unlink(missing_ok=True)
