@@ -26,14 +26,13 @@ def stack_config() -> StackConfig:
 
 def _service_fixture(name: str):
     from deployments.stack import local_stack
-    from deployments.stack.processes import stop_process
 
     was_up = local_stack.status(CFG)[name]
     if not was_up:
         local_stack.up(CFG, services=(name,))
     yield CFG
     if not was_up:
-        stop_process(CFG.state_dir, name)
+        local_stack.stop(CFG, name)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,11 @@ from deployments.stack.config import StackConfig, client_env
 from deployments.stack.processes import http_ok, pid_file, read_pid, stop_process
 
 SERVICES = ("seaweedfs", "triton", "prefect-server")
+STOP_TIMEOUTS_S = {"seaweedfs": seaweedfs.STOP_TIMEOUT_S, "triton": 40.0, "prefect-server": 20.0}
+
+
+def stop(cfg: StackConfig, name: str) -> bool:
+    return stop_process(cfg.state_dir, name, timeout=STOP_TIMEOUTS_S[name])
 
 
 def triton_healthy(cfg: StackConfig) -> bool:
@@ -57,7 +62,7 @@ def up(cfg: StackConfig | None = None, services: tuple[str, ...] = SERVICES) -> 
 def down(cfg: StackConfig | None = None) -> None:
     cfg = cfg or StackConfig()
     for name in reversed(SERVICES):
-        if stop_process(cfg.state_dir, name):
+        if stop(cfg, name):
             print(f"stopped {name}")
 
 

@@ -48,7 +48,14 @@ def start(cfg: StackConfig, timeout: float = 60.0) -> None:
         f"-master.port={cfg.seaweed_master_port}", f"-volume.port={cfg.seaweed_volume_port}",
         f"-filer.port={cfg.seaweed_filer_port}", "-master.volumeSizeLimitMB=1024", "-volume.max=64",
         "-s3", f"-s3.port={cfg.s3_port}", f"-s3.config={write_identities(cfg)}",
-        "-s3.port.iceberg=0", "-s3.port.lance=0",
+        "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.preStopSeconds=1",
     ]
-    proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=dict(os.environ), cwd=data_dir)
+    # SeaweedFS treats AWS_* variables as credentials of its own: only the identities file counts
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=env, cwd=data_dir)
     wait_until(lambda: s3_healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)
+
+
+# SeaweedFS spends ~15 s in graceful shutdown; its writes are already durable (checked by
+# tests/deployments/test_local_stack.py), so SIGKILL follows SIGTERM after a short grace.
+STOP_TIMEOUT_S = 8.0

@@ -1,0 +1,62 @@
+"""The local stack's S3: starts on the ports it is given, binds 127.0.0.1 only, keeps its
+data across restarts, stops cleanly by PID."""
+import socket
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from deployments.stack import seaweedfs
+from deployments.stack.config import StackConfig, local_s3_identity
+from deployments.stack.processes import read_pid, stop_process
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    """A free port whose +10000 twin (SeaweedFS's gRPC port) is free too."""
+    import random
+
+    while True:
+        port = random.randrange(20000, 50000)
+        if all(_free(p) for p in (port, port + 10000)):
+            return port
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def listening_addresses(pid: int) -> set[str]:
+    import subprocess
+
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if f"pid={pid}," in line}
+
+
+def test_seaweedfs_persists_data_across_restart_and_binds_loopback(tmp_path):
+    cfg = replace(StackConfig(), state_dir=tmp_path, s3_port=free_port(), seaweed_master_port=free_port(),
+                  seaweed_volume_port=free_port(), seaweed_filer_port=free_port())
+    identity = local_s3_identity(cfg)
+    client = lambda: boto3.client("s3", endpoint_url=cfg.s3_endpoint, region_name="us-east-1",
+                                  aws_access_key_id=identity.access_key, aws_secret_access_key=identity.secret_key)
+    try:
+        seaweedfs.start(cfg)
+        pid = read_pid(cfg.state_dir, seaweedfs.NAME)
+        assert listening_addresses(pid) <= {"127.0.0.1", "[::ffff:127.0.0.1]"}
+        client().create_bucket(Bucket="persist")
+        client().put_object(Bucket="persist", Key="a/b.txt", Body=b"kept")
+        assert stop_process(cfg.state_dir, seaweedfs.NAME, seaweedfs.STOP_TIMEOUT_S)
+        assert read_pid(cfg.state_dir, seaweedfs.NAME) is None and not seaweedfs.s3_healthy(cfg)
+        seaweedfs.start(cfg)
+        assert client().get_object(Bucket="persist", Key="a/b.txt")["Body"].read() == b"kept"
+    finally:
+        stop_process(cfg.state_dir, seaweedfs.NAME, seaweedfs.STOP_TIMEOUT_S)
+
+
+def test_secret_is_not_in_the_repr_of_a_connection():
+    from tasks.storage import S3Connection
+
+    conn = S3Connection(endpoint_url="http://127.0.0.1:1", access_key="AKIA", secret_key="very-secret")
+    assert "very-secret" not in repr(conn)
