@@ -13,7 +13,7 @@ PAIRS     ?= de-en fr-en
 # the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean
+.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local
 
 setup: $(VENV)/.installed $(TVENV)/.installed
 
@@ -59,3 +59,6 @@ bench: stack-up
 
 clean: stack-down
 	rm -rf $(STATE)
+
+deploy-local: stack-up
+	$(VENV)/bin/sentinel deploy-local

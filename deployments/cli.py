@@ -2,6 +2,7 @@
 
   sentinel stack up|down|status     local SeaweedFS S3 + Triton + Prefect server
   sentinel blocks register          create the Prefect blocks the flows use
+  sentinel deploy-local             work pools, blocks, limits, deployments + a process worker
   sentinel demo                     demo dataset -> translate-batch through the local stack
   sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo]
 """
@@ -47,6 +48,14 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy_local(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from deployments.deploy_local import deploy_local
+
+    deploy_local(triton_limit=args.triton_limit, worker=not args.no_worker)
+    return 0
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     use_local_stack_env()
     from flows.translate_batch import translate_batch
@@ -79,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     blocks.add_argument("action", choices=["register"])
     blocks.add_argument("--triton-url", help="Triton gRPC host:port (default $SENTINEL_TRITON_URL)")
     blocks.set_defaults(func=cmd_blocks)
+
+    deploy = sub.add_parser("deploy-local", help="work pools, blocks, limits, deployments + a process worker")
+    deploy.add_argument("--triton-limit", type=int, default=4, help="shard tasks in flight against Triton")
+    deploy.add_argument("--no-worker", action="store_true")
+    deploy.set_defaults(func=cmd_deploy_local)
 
     translate = sub.add_parser("translate", help="run translate-batch once")
     translate.add_argument("--input", required=True)

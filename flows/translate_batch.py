@@ -10,6 +10,7 @@ import hashlib
 import os
 import time
 from dataclasses import asdict
+from datetime import timezone
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed
@@ -51,6 +52,16 @@ def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Buck
     return storage
 
 
+def with_scheduled_date(uri: str) -> str:
+    """`{scheduled_date}` in a URI becomes this run's scheduled date (UTC, YYYY-MM-DD)."""
+    if "{scheduled_date}" not in uri:
+        return uri
+    from prefect.runtime import flow_run
+
+    when = flow_run.scheduled_start_time  # a timezone-aware datetime
+    return uri.replace("{scheduled_date}", when.astimezone(timezone.utc).strftime("%Y-%m-%d"))
+
+
 def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
     source, target = S3Uri.parse(input_uri), S3Uri.parse(output_uri)
     if source.bucket == target.bucket and target.prefix.startswith(source.prefix):
@@ -75,8 +86,28 @@ def translate_batch(
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
 ) -> dict:
+    """Translate every row of the parquet objects under `input_uri` through Triton.
+
+    Args:
+        input_uri: s3:// prefix (or one object) of the parquet inputs; `{scheduled_date}` is replaced
+            by the run's scheduled date (UTC).
+        output_uri: s3:// prefix for results; the run writes `<output_uri>/<run_key>/`.
+        target_lang: language to translate into.
+        source_lang: language of the texts, or `auto` to detect it per row.
+        text_column: column holding the text to translate.
+        id_column: column identifying each row (string or integer).
+        passthrough_columns: input columns copied unchanged to the output.
+        candidate_source_langs: languages `auto` may choose from.
+        shard_rows: about this many rows per shard task (row groups are never split unless larger).
+        model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
+        beam_size: beam size for decoding (1 = greedy).
+        max_text_chars: longer texts are marked failed instead of being sent to Triton.
+        triton_endpoint: name of the Sentinel Triton Endpoint block.
+        s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
+    """
     logger = get_run_logger()
     started = time.perf_counter()
+    input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
     _, output = check_locations(input_uri, output_uri)
     conn = load_s3_connection(s3_credentials)
     triton = load_triton(triton_endpoint)

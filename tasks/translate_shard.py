@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 from prefect import task
+from prefect.concurrency.sync import concurrency
 
 from tasks.language import detect_languages
 from tasks.output_parts import PartWriter, committed_part_metadata
@@ -17,7 +18,9 @@ from tasks.s3_uri import S3Uri
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard
 from tasks.storage import S3Connection
-from tasks.triton_client import TritonCallSettings, TritonRequestRejected, TritonTranslateClient
+from tasks.triton_client import (
+    TRITON_CONCURRENCY_LIMIT, TritonCallSettings, TritonRequestRejected, TritonTranslateClient,
+)
 
 STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "skipped_empty", "failed"
 
@@ -196,4 +199,5 @@ def shard_cache_key(_context, parameters: dict) -> str:
       persist_result=True, retries=1, retry_delay_seconds=10)
 def translate_shard_task(conn: S3Connection, shard: Shard, settings: TranslateSettings, run_dir: str,
                          run_key: str) -> ShardResult:
-    return translate_shard(conn, shard, settings, run_dir)
+    with concurrency(TRITON_CONCURRENCY_LIMIT, occupy=1, strict=False):
+        return translate_shard(conn, shard, settings, run_dir)

@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 RETRYABLE = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
 OUTPUTS = ("TRANSLATION", "LOGPROB", "MODEL")
+# Prefect global concurrency limit: shard tasks in flight against one Triton, across all runs
+# (created by `sentinel deploy-local`; without it, shard tasks are not limited).
+TRITON_CONCURRENCY_LIMIT = "triton-shards"
 
 
 class TritonUnavailable(RuntimeError):

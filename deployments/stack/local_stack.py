@@ -9,7 +9,8 @@ from deployments.stack.config import StackConfig, client_env
 from deployments.stack.processes import http_ok, pid_file, read_pid, stop_process
 
 SERVICES = ("seaweedfs", "triton", "prefect-server")
-STOP_TIMEOUTS_S = {"seaweedfs": seaweedfs.STOP_TIMEOUT_S, "triton": 40.0, "prefect-server": 20.0}
+STOP_TIMEOUTS_S = {"seaweedfs": seaweedfs.STOP_TIMEOUT_S, "triton": 40.0, "prefect-server": 20.0,
+                   "prefect-worker": 20.0}
 
 
 def stop(cfg: StackConfig, name: str) -> bool:
@@ -61,7 +62,7 @@ def up(cfg: StackConfig | None = None, services: tuple[str, ...] = SERVICES) -> 
 
 def down(cfg: StackConfig | None = None) -> None:
     cfg = cfg or StackConfig()
-    for name in reversed(SERVICES):
+    for name in ("prefect-worker", *reversed(SERVICES)):
         if stop(cfg, name):
             print(f"stopped {name}")
 

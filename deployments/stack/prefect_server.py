@@ -37,6 +37,7 @@ def start(cfg: StackConfig, timeout: float = 120.0) -> None:
         "PREFECT_UI_API_URL": cfg.prefect_api_url,
         "PREFECT_SERVER_API_HOST": HOST,
         "PREFECT_SERVER_API_PORT": str(cfg.prefect_port),
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": os.environ.get("SENTINEL_SCHEDULER_LOOP_S", "10"),
     })
     env.pop("PREFECT_API_URL", None)
     prefect = str(Path(sys.executable).parent / "prefect")

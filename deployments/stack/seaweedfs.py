@@ -46,7 +46,9 @@ def start(cfg: StackConfig, timeout: float = 60.0) -> None:
     argv = [
         weed_binary(), "server", f"-dir={data_dir}", f"-ip={HOST}", f"-ip.bind={HOST}",
         f"-master.port={cfg.seaweed_master_port}", f"-volume.port={cfg.seaweed_volume_port}",
-        f"-filer.port={cfg.seaweed_filer_port}", "-master.volumeSizeLimitMB=1024", "-volume.max=64",
+        f"-filer.port={cfg.seaweed_filer_port}",
+        # every bucket is a collection that grows 7 volumes (sparse files): allow many buckets
+        "-master.volumeSizeLimitMB=256", "-volume.max=2000",
         "-s3", f"-s3.port={cfg.s3_port}", f"-s3.config={write_identities(cfg)}",
         "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.preStopSeconds=1",
     ]

@@ -1,0 +1,65 @@
+"""Speech -> text -> translation in one run: transcribe every row's audio through Triton's
+`transcribe` model, then translate the transcripts through the same `translate` path as
+translate-batch (tasks.translate_shard.translate_record_batch), one output part per shard, one
+manifest and one run report.
+
+Rows are translated from the language Whisper reported; a transcript already in the target
+language is copied (`translation_model` = "identity"); nothing heard (silence, noise) is
+`skipped_empty`. A row's `status` is the first stage that did not succeed, and its `error` says
+which (`translate: ...` for the second stage).
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
+
+from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
+from flows.parameters import LanguageCode, S3Prefix
+from flows.transcribe_batch import (
+    SHARD_WORKERS, AsrModel, SpokenLanguage, asr_call_settings, audio_columns, load_triton, run_audio_job,
+)
+from tasks.transcribe_shard import TranscribeSettings
+from tasks.translate_shard import TranslateSettings
+from tasks.triton_asr_client import ASR_MODEL
+
+
+@flow(name="speech-translate", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
+def speech_translate(
+    input_uri: Annotated[S3Prefix, Field(title="Input", description="s3:// prefix (or one object) of parquet files")],
+    output_uri: Annotated[S3Prefix, Field(title="Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    target_lang: Annotated[LanguageCode, Field(title="Target language")] = "de",
+    audio_column: Annotated[str | None, Field(title="Audio bytes column")] = "audio",
+    audio_uri_column: Annotated[str | None, Field(title="Audio URI column", description="s3:// URIs; wins over the bytes column")] = None,
+    id_column: Annotated[str, Field(title="Id column")] = "id",
+    language: Annotated[SpokenLanguage, Field(title="Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
+    asr_model: Annotated[AsrModel, Field(title="Whisper model")] = "default",
+    vad_filter: Annotated[bool, Field(title="Skip non-speech (silero VAD)")] = True,
+    beam_size: Annotated[int, Field(title="ASR beam size", ge=1, le=10)] = 1,
+    translate_beam_size: Annotated[int, Field(title="Translation beam size", ge=1, le=16)] = 1,
+    max_audio_s: Annotated[float, Field(title="Longest audio (s)", gt=0, le=86_400)] = 600.0,
+    max_audio_bytes: Annotated[int, Field(title="Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
+    passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
+    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
+    clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
+    request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
+    s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+) -> dict:
+    conn = load_s3_connection(s3_credentials)
+    triton = load_triton(triton_endpoint)
+    translate = TranslateSettings(text_column="transcript", id_column="id", target_lang=target_lang,
+                                  triton=triton.call_settings("translate", {"beam_size": translate_beam_size}))
+    settings = TranscribeSettings(
+        columns=audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns),
+        language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
+        triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
+                                 max_audio_s=max_audio_s, clips_per_request=clips_per_request,
+                                 request_timeout_s=request_timeout_s),
+        translate=translate,
+    )
+    return run_audio_job("speech-translate", conn=conn, input_uri=input_uri, output_uri=output_uri,
+                         settings=settings, shard_rows=shard_rows, s3_credentials=s3_credentials,
+                         model_label=f"{ASR_MODEL}:{asr_model} -> translate:{target_lang}")

@@ -1,0 +1,150 @@
+"""Transcribe the audio of every row of the parquet objects under an S3 prefix through Triton.
+
+list objects -> plan shards from parquet footers (audio bytes or s3:// URI column) -> transcribe
+shards (mapped, cached) -> manifest + _SUCCESS -> run report. Same run identity as translate-batch:
+the same inputs and config land in the same `<output_uri>/<run_key>/`, and committed parts are
+reused. `run_audio_job` is shared with speech-translate.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from typing import Annotated, Literal
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from pydantic import Field
+
+from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
+from blocks.triton_endpoint import TritonEndpoint
+from flows.parameters import LanguageCode, S3Prefix
+from flows.run_report import ShardProgress, publish_summary
+from flows.translate_batch import SHARD_WORKERS, RunIncomplete, check_locations, load_triton, shard_result_storage
+from tasks.audio import AudioColumns, plan_audio_object_task
+from tasks.listing import list_objects_task
+from tasks.run_manifest import RunRecord, config_hash, run_key, write_run_record_task
+from tasks.storage import S3Connection
+from tasks.transcribe_shard import TranscribeSettings, transcribe_shard_task
+from tasks.triton_asr_client import ASR_MODEL, asr_parameters
+
+SpokenLanguage = Literal["auto"] | LanguageCode
+AsrModel = Literal["default", "whisper-tiny.en", "whisper-base"]
+
+
+def audio_columns(audio_column: str | None, audio_uri_column: str | None, id_column: str,
+                  passthrough: list[str]) -> AudioColumns:
+    """A URI column, when named, wins over the bytes column."""
+    if audio_uri_column:
+        return AudioColumns(id=id_column, audio=None, audio_uri=audio_uri_column, passthrough=tuple(passthrough))
+    return AudioColumns(id=id_column, audio=audio_column, passthrough=tuple(passthrough))
+
+
+def asr_call_settings(triton: TritonEndpoint, *, asr_model: str, vad_filter: bool, beam_size: int,
+                      max_audio_s: float, clips_per_request: int, request_timeout_s: float):
+    params = asr_parameters(vad_filter=vad_filter, beam_size=beam_size, max_audio_s=max_audio_s,
+                            model=None if asr_model == "default" else asr_model)
+    settings = triton.call_settings(ASR_MODEL, params)
+    return replace(settings, batch_size=clips_per_request, timeout_s=max(request_timeout_s, settings.timeout_s))
+
+
+def settings_config(settings: TranscribeSettings, **extra) -> dict:
+    """What changes the output bytes: columns, language, limits, model and decoding parameters."""
+    config = {"columns": asdict(settings.columns), "language": settings.language,
+              "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding}
+    if settings.translate is not None:
+        config["translate"] = {k: v for k, v in asdict(settings.translate).items() if k != "triton"}
+        config["translate"]["decoding"] = settings.translate.triton.decoding
+    return config | extra
+
+
+def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:
+    """Wait for every shard task; a failed shard is recorded with its error, never raised."""
+    shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
+    for future in as_completed(list(futures)):
+        future.wait()  # the engine's final state; the API's copy of it can lag behind
+        state, shard = future.state, shard_of[future.task_run_id]
+        if state.is_completed():
+            record.shards.append(asdict(future.result()))
+        else:
+            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
+                                  "row_start": shard.row_start, "row_stop": shard.row_stop,
+                                  "error": str(state.result(raise_on_failure=False))})
+        progress.advance()
+
+
+def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_uri: str,
+                  settings: TranscribeSettings, shard_rows: int, model_label: str,
+                  s3_credentials: str | None) -> dict:
+    """list -> plan -> process shards -> manifest + report; raises RunIncomplete when anything failed."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    _, output = check_locations(input_uri, output_uri)
+    objects = list_objects_task(conn, input_uri)
+    if not objects:
+        raise ValueError(f"no input objects under {input_uri}")
+    config = settings_config(settings, flow=flow_kind, shard_rows=shard_rows)
+    cfg_hash = config_hash(config)
+    key = run_key(objects, cfg_hash)
+    run_dir = str(output.join(key))
+    record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
+                       output_dir=run_dir, model=model_label)
+    logger.info("%s run %s: %d objects -> %s", flow_kind, key, len(objects), run_dir)
+
+    plans = plan_audio_object_task.map(unmapped(conn), objects, unmapped(settings.columns), unmapped(shard_rows))
+    shards = []
+    for plan in plans.result():
+        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
+                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
+        if plan.error:
+            logger.error("skipping %s", plan.error)
+        shards.extend(plan.shards)
+
+    progress = ShardProgress(len(shards), f"shards of {flow_kind} run {key}")
+    shard_task = transcribe_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
+    futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key),
+                             unmapped(flow_kind))
+    collect_shards(futures, shards, record, progress)
+
+    record.seconds = round(time.perf_counter() - started, 3)
+    record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
+    written = write_run_record_task(conn, record)
+    publish_summary(record, key=f"{flow_kind}-report-{key}")
+    summary = record.to_dict() | {"written": written}
+    if not record.succeeded:
+        raise RunIncomplete(f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
+                            f"see {written['manifest']} and rerun to finish")
+    return summary
+
+
+@flow(name="transcribe-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
+def transcribe_batch(
+    input_uri: Annotated[S3Prefix, Field(title="Input", description="s3:// prefix (or one object) of parquet files")],
+    output_uri: Annotated[S3Prefix, Field(title="Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    audio_column: Annotated[str | None, Field(title="Audio bytes column", description="encoded audio files (wav, flac, ogg, mp3, ...)")] = "audio",
+    audio_uri_column: Annotated[str | None, Field(title="Audio URI column", description="s3:// URIs of audio objects; wins over the bytes column")] = None,
+    id_column: Annotated[str, Field(title="Id column")] = "id",
+    language: Annotated[SpokenLanguage, Field(title="Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
+    asr_model: Annotated[AsrModel, Field(title="Whisper model", description="'default': chosen by the server from the language")] = "default",
+    vad_filter: Annotated[bool, Field(title="Skip non-speech (silero VAD)")] = True,
+    beam_size: Annotated[int, Field(title="Beam size", ge=1, le=10)] = 1,
+    max_audio_s: Annotated[float, Field(title="Longest audio (s)", gt=0, le=86_400)] = 600.0,
+    max_audio_bytes: Annotated[int, Field(title="Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
+    passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
+    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
+    clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
+    request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
+    s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+) -> dict:
+    conn = load_s3_connection(s3_credentials)
+    triton = load_triton(triton_endpoint)
+    settings = TranscribeSettings(
+        columns=audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns),
+        language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
+        triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
+                                 max_audio_s=max_audio_s, clips_per_request=clips_per_request,
+                                 request_timeout_s=request_timeout_s),
+    )
+    return run_audio_job("transcribe", conn=conn, input_uri=input_uri, output_uri=output_uri, settings=settings,
+                         shard_rows=shard_rows, model_label=f"{ASR_MODEL}:{asr_model}", s3_credentials=s3_credentials)

@@ -1,0 +1,104 @@
+"""Talk to Triton's `transcribe` model over gRPC: a few clips per request, bounded concurrency,
+retries with backoff on UNAVAILABLE / timeouts (the translate client's machinery), and bad-row
+isolation: Triton answers per request, so a request rejected for one bad clip is re-sent one clip
+per request, and only the bad clips come back with an error."""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import InferenceServerException
+
+from tasks.triton_client import TritonRequestRejected, TritonTranslateClient
+
+ASR_MODEL = "transcribe"
+FLOAT_OUTPUTS = ("AVG_LOGPROB", "NO_SPEECH_PROB", "COMPRESSION_RATIO", "DURATION_S", "SPEECH_S")
+TEXT_OUTPUTS = ("TEXT", "LANGUAGE", "SEGMENTS", "MODEL")
+
+
+@dataclass
+class AsrResult:
+    """One clip's transcript and scores, or the reason Triton refused it (`error`)."""
+
+    text: str | None = None
+    language: str | None = None
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    compression_ratio: float | None = None
+    duration_s: float | None = None
+    speech_s: float | None = None
+    segments: str | None = None  # JSON list of {start, end, text, avg_logprob, no_speech_prob, compression_ratio}
+    model: str | None = None
+    error: str | None = None
+
+    @property
+    def segment_list(self) -> list[dict]:
+        return json.loads(self.segments or "[]")
+
+
+def asr_parameters(*, vad_filter: bool = True, beam_size: int = 1, max_audio_s: float | None = None,
+                   model: str | None = None, **extra) -> dict:
+    """Request parameters for `transcribe` (see triton/model_repository/transcribe/README.md)."""
+    params = {"vad_filter": vad_filter, "beam_size": beam_size, **extra}
+    if max_audio_s is not None:
+        params["max_audio_s"] = float(max_audio_s)
+    if model:
+        params["model"] = model
+    return params
+
+
+def _bytes_tensor(name: str, values: list[bytes]) -> grpcclient.InferInput:
+    array = np.array(values, dtype=np.object_).reshape(-1, 1)
+    tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
+    tensor.set_data_from_numpy(array)
+    return tensor
+
+
+def rejection_reason(exc: TritonRequestRejected) -> str:
+    """The model's own message (`undecodable audio ...`) without the gRPC status decoration."""
+    cause = exc.__cause__
+    if isinstance(cause, InferenceServerException) and cause.message():
+        return cause.message()
+    return str(exc)
+
+
+class TritonAsrClient(TritonTranslateClient):
+    """One gRPC channel, at most `settings.concurrency` requests in flight, `settings.batch_size`
+    clips per request; `settings.decoding` holds the request parameters (asr_parameters)."""
+
+    async def transcribe(self, clips: list[bytes], language: str | None = None) -> list[AsrResult]:
+        """One AsrResult per clip, in order; clips Triton refuses carry `error`, the others a transcript."""
+        size = max(1, self.settings.batch_size)
+        chunks = [clips[i:i + size] for i in range(0, len(clips), size)]
+        results = await asyncio.gather(*(self._transcribe_isolating(chunk, language) for chunk in chunks))
+        return [r for part in results for r in part]
+
+    async def _transcribe_isolating(self, clips: list[bytes], language: str | None) -> list[AsrResult]:
+        try:
+            return await self._infer_clips(clips, language)
+        except TritonRequestRejected as exc:
+            if len(clips) == 1:
+                return [AsrResult(error=rejection_reason(exc))]
+        # one bad clip fails the whole request: find it by sending each clip alone
+        singles = await asyncio.gather(*(self._transcribe_isolating([clip], language) for clip in clips))
+        return [r for part in singles for r in part]
+
+    async def _infer_clips(self, clips: list[bytes], language: str | None) -> list[AsrResult]:
+        inputs = [_bytes_tensor("AUDIO", clips)]
+        if language:
+            inputs.append(_bytes_tensor("LANGUAGE", [language.encode()] * len(clips)))
+        outputs = [grpcclient.InferRequestedOutput(name) for name in (*TEXT_OUTPUTS, *FLOAT_OUTPUTS)]
+        async with self._slots:
+            result = await self._with_retries(inputs, outputs)
+        texts = {n: [v.decode("utf-8", "replace") for v in result.as_numpy(n).reshape(-1)] for n in TEXT_OUTPUTS}
+        floats = {n: result.as_numpy(n).reshape(-1).astype(float).tolist() for n in FLOAT_OUTPUTS}
+        return [
+            AsrResult(text=texts["TEXT"][i], language=texts["LANGUAGE"][i], segments=texts["SEGMENTS"][i],
+                      model=texts["MODEL"][i], avg_logprob=floats["AVG_LOGPROB"][i],
+                      no_speech_prob=floats["NO_SPEECH_PROB"][i], compression_ratio=floats["COMPRESSION_RATIO"][i],
+                      duration_s=floats["DURATION_S"][i], speech_s=floats["SPEECH_S"][i])
+            for i in range(len(clips))
+        ]

@@ -1,0 +1,74 @@
+"""prefect.yaml on the real Prefect server: pools, deployments, schedules, UI forms, and a
+`prefect deployment run` executed by a real process worker."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from deployments.demo_data import upload_table
+from tasks.s3_uri import S3Uri
+
+pytestmark = pytest.mark.integration
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+@pytest.fixture(scope="module")
+def deployed(full_stack):
+    from deployments.deploy_local import WORKER, deploy_local
+    from deployments.stack import local_stack
+    from deployments.stack.processes import read_pid
+
+    had_worker = read_pid(full_stack.state_dir, WORKER) is not None
+    deploy_local(triton_limit=4, worker=True)
+    yield full_stack
+    if not had_worker:
+        local_stack.stop(full_stack, WORKER)
+
+
+def read_deployment(name: str):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_deployment_by_name(name)
+
+
+def test_parameter_schema_renders_a_form(deployed):
+    schema = read_deployment("translate-batch/translate-batch").parameter_openapi_schema
+    props = schema["properties"]
+    assert {"input_uri", "output_uri", "target_lang", "source_lang", "model", "shard_rows"} <= set(props)
+    assert "de" in props["target_lang"]["enum"] and props["model"]["enum"] == ["translate", "echo"]
+    assert set(schema["required"]) == {"input_uri", "output_uri"}
+
+
+def test_scheduler_creates_the_nightly_runs(deployed):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter
+
+    import time
+
+    deployment = read_deployment("translate-batch/translate-nightly")
+    deadline = time.monotonic() + 90  # the scheduler service runs on a loop (10 s on the local stack)
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [deployment.id]}))
+        if any(r.state_name == "Scheduled" for r in runs):
+            break
+        time.sleep(2)
+    assert any(r.state_name == "Scheduled" and r.expected_start_time.hour == 2 for r in runs)
+
+
+def test_deployment_run_completes_on_a_process_worker(deployed, s3_conn, bucket):
+    upload_table(s3_conn, S3Uri(bucket, "deploy-run/in.parquet"),
+                 pa.table({"id": ["a", "b"], "text": ["Guten Morgen.", "Gute Nacht."]}))
+    done = subprocess.run(
+        [PREFECT, "deployment", "run", "translate-batch/translate-batch", "--watch", "--watch-timeout", "240",
+         "--param", f"input_uri=s3://{bucket}/deploy-run/", "--param", f"output_uri=s3://{bucket}/deploy-out/",
+         "--param", "model=echo", "--param", "source_lang=de"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Completed" in done.stdout
+    keys = [o["Key"] for o in s3_conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix="deploy-out/")["Contents"]]
+    assert any(k.endswith("/_SUCCESS") for k in keys)
