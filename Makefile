@@ -13,7 +13,7 @@ PAIRS     ?= de-en fr-en
 # the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local
+.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local bridge
 
 setup: $(VENV)/.installed $(TVENV)/.installed
 
@@ -62,3 +62,9 @@ clean: stack-down
 
 deploy-local: stack-up
 	$(VENV)/bin/sentinel deploy-local
+
+# The S3 event bridge against the local store (SeaweedFS has no notifications: polling source).
+bridge: stack-up
+	set -a; . $(STATE)/stack.env; set +a
+	$(VENV)/bin/sentinel bridge --source poll --watch s3://sentinel-demo/inbox/ \
+	  --state s3://sentinel-demo/_sentinel/bridge-state.json --suffix .parquet

@@ -3,6 +3,7 @@
   sentinel stack up|down|status     local SeaweedFS S3 + Triton + Prefect server
   sentinel blocks register          create the Prefect blocks the flows use
   sentinel deploy-local             work pools, blocks, limits, deployments + a process worker
+  sentinel bridge --source sqs|poll S3 object-created events -> Prefect (deployment triggers)
   sentinel demo                     demo dataset -> translate-batch through the local stack
   sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo]
 """
@@ -56,6 +57,30 @@ def cmd_deploy_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    import logging
+
+    import boto3
+
+    from deployments.bridge.emitter import PrefectEventsEmitter
+    from deployments.bridge.service import pump_once, run_bridge
+    from deployments.bridge.sources import PollingSource, SqsSource
+    from tasks.storage import S3Connection
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.source == "sqs":
+        sqs = boto3.client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL"))
+        source = SqsSource(sqs, args.queue_url)
+    else:
+        source = PollingSource(S3Connection.from_env().boto3_client(), args.watch, args.state)
+    emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"))
+    if args.once:
+        print(f"emitted {pump_once(source, emitter, args.key_prefix, args.suffix)} events")
+    else:
+        run_bridge(source, emitter, prefix=args.key_prefix, suffix=args.suffix, idle_sleep_s=args.interval)
+    return 0
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     use_local_stack_env()
     from flows.translate_batch import translate_batch
@@ -93,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--triton-limit", type=int, default=4, help="shard tasks in flight against Triton")
     deploy.add_argument("--no-worker", action="store_true")
     deploy.set_defaults(func=cmd_deploy_local)
+
+    bridge = sub.add_parser("bridge", help="S3 notifications (SQS) or polling -> Prefect s3.object.created events")
+    bridge.add_argument("--source", choices=["sqs", "poll"], required=True)
+    bridge.add_argument("--queue-url", help="SQS queue fed by S3 notifications (--source sqs)")
+    bridge.add_argument("--watch", help="s3:// prefix to poll (--source poll)")
+    bridge.add_argument("--state", help="s3:// JSON object remembering what was seen (--source poll)")
+    bridge.add_argument("--key-prefix", default="", help="only keys starting with this")
+    bridge.add_argument("--suffix", default=".parquet", help="only keys ending with this")
+    bridge.add_argument("--interval", type=float, default=5.0, help="seconds between idle polls")
+    bridge.add_argument("--once", action="store_true", help="one round, then exit")
+    bridge.set_defaults(func=cmd_bridge)
 
     translate = sub.add_parser("translate", help="run translate-batch once")
     translate.add_argument("--input", required=True)

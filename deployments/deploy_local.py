@@ -70,10 +70,10 @@ def start_worker(cfg: StackConfig, pool: str = "local-process") -> int:
     return proc.pid
 
 
-def deploy_local(triton_limit: int = 4, worker: bool = True) -> None:
+def deploy_local(triton_limit: int = 4, worker: bool = True, cfg: StackConfig | None = None) -> None:
     from blocks.register import register_blocks
 
-    cfg = StackConfig()
+    cfg = cfg or StackConfig()
     for name in register_blocks():
         print(f"block     {name}")
     for pool in ensure_work_pools():

@@ -1,0 +1,24 @@
+"""AWS Lambda variant of the bridge: subscribe the function to the bucket's notifications (or
+an SQS queue); it posts the events to the Prefect events API. Raising makes Lambda retry.
+
+Environment: PREFECT_API_URL, optional PREFECT_API_KEY, BRIDGE_PREFIX, BRIDGE_SUFFIX.
+"""
+from __future__ import annotations
+
+import os
+
+from deployments.bridge.emitter import PrefectEventsEmitter
+from deployments.bridge.events import parse_notification, to_prefect_event
+
+
+def handler(event: dict, context=None) -> dict:
+    records = event.get("Records", [])
+    if records and records[0].get("eventSource") == "aws:sqs":  # SQS trigger: S3 notifications in bodies
+        objects = [obj for record in records for obj in parse_notification(record["body"])]
+    else:
+        objects = parse_notification(event)
+    prefix, suffix = os.environ.get("BRIDGE_PREFIX", ""), os.environ.get("BRIDGE_SUFFIX", "")
+    wanted = [obj for obj in objects if obj.matches(prefix, suffix)]
+    emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"), retries=2)
+    emitter.emit([to_prefect_event(obj) for obj in wanted])
+    return {"emitted": len(wanted), "ignored": len(objects) - len(wanted)}

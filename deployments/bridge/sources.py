@@ -1,0 +1,80 @@
+"""Where object-created notifications come from.
+
+- `SqsSource`: an SQS queue fed by S3 notifications (or SNS / EventBridge -> SQS). A message is
+  deleted only after its events were accepted; otherwise SQS redelivers it.
+- `PollingSource`: any S3-compatible store without notifications. Lists a prefix and remembers
+  the ETag it has seen per key in a JSON state object in S3, written only after acceptance.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from deployments.bridge.events import ObjectCreated, parse_notification
+from tasks.s3_uri import S3Uri
+
+log = logging.getLogger("sentinel.bridge")
+
+
+@dataclass
+class Batch:
+    objects: list[ObjectCreated]
+    ack_token: object = None
+
+
+class SqsSource:
+    def __init__(self, sqs_client, queue_url: str, wait_s: int = 10, max_messages: int = 10):
+        self.sqs, self.queue_url = sqs_client, queue_url
+        self.wait_s, self.max_messages = wait_s, max_messages
+
+    def receive(self) -> list[Batch]:
+        response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.max_messages,
+                                            WaitTimeSeconds=self.wait_s)
+        batches = []
+        for message in response.get("Messages", []):
+            try:
+                objects = parse_notification(message["Body"])
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("unparseable message %s left for the dead-letter queue: %s", message["MessageId"], exc)
+                continue
+            batches.append(Batch(objects, message["ReceiptHandle"]))
+        return batches
+
+    def ack(self, batch: Batch) -> None:
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=batch.ack_token)
+
+
+@dataclass
+class PollingSource:
+    s3_client: object
+    prefix_uri: str
+    state_uri: str
+    seen: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.prefix, self.state = S3Uri.parse(self.prefix_uri), S3Uri.parse(self.state_uri)
+        self.seen = self._load_state()
+
+    def _load_state(self) -> dict[str, str]:
+        try:
+            body = self.s3_client.get_object(Bucket=self.state.bucket, Key=self.state.key)["Body"].read()
+        except self.s3_client.exceptions.NoSuchKey:
+            return {}
+        return json.loads(body)["seen"]
+
+    def receive(self) -> list[Batch]:
+        fresh = []
+        paginator = self.s3_client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.prefix.bucket, Prefix=self.prefix.prefix):
+            for item in page.get("Contents", []):
+                etag = item["ETag"].strip('"')
+                if self.seen.get(item["Key"]) != etag:
+                    fresh.append(ObjectCreated(self.prefix.bucket, item["Key"], item["Size"], etag,
+                                               item["LastModified"].isoformat()))
+        return [Batch(fresh[i:i + 100]) for i in range(0, len(fresh), 100)]
+
+    def ack(self, batch: Batch) -> None:
+        self.seen.update({obj.key: obj.etag for obj in batch.objects})
+        body = json.dumps({"prefix": self.prefix_uri, "seen": self.seen}).encode()
+        self.s3_client.put_object(Bucket=self.state.bucket, Key=self.state.key, Body=body)
