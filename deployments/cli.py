@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bridge = sub.add_parser("bridge", help="S3 notifications (SQS) or polling -> Prefect s3.object.created events")
     bridge.add_argument("--source", choices=["sqs", "poll"], required=True)
-    bridge.add_argument("--queue-url", help="SQS queue fed by S3 notifications (--source sqs)")
+    bridge.add_argument("--queue-url", default=os.environ.get("SENTINEL_BRIDGE_SQS_QUEUE_URL"),
+                        help="SQS queue fed by S3 notifications (--source sqs; default $SENTINEL_BRIDGE_SQS_QUEUE_URL)")
     bridge.add_argument("--watch", help="s3:// prefix to poll (--source poll)")
     bridge.add_argument("--state", help="s3:// JSON object remembering what was seen (--source poll)")
     bridge.add_argument("--key-prefix", default="", help="only keys starting with this")

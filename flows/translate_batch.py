@@ -45,7 +45,8 @@ def load_triton(block_name: str | None) -> TritonEndpoint:
 def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Bucket:
     """Cached shard results live next to the outputs, so any machine's rerun can find them.
     Prefect needs result storage saved server-side: one block per output location."""
-    credentials = AwsCredentials.load(credentials_block) if credentials_block else credentials_from_env()
+    from_env = not credentials_block or os.environ.get("SENTINEL_S3_FROM_ENV") == "1"
+    credentials = credentials_from_env() if from_env else AwsCredentials.load(credentials_block)
     folder = output.join("_sentinel", "shard-results")
     storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
     storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)

@@ -1,0 +1,549 @@
+"""Kubernetes manifests (k8s/), work pool base job templates (deployments/work_pools/) and IAM policies.
+
+Fast and offline: no cluster, no Prefect server, no container engine.
+
+* every overlay is rendered with `kubectl kustomize` (or `kustomize build`) and each document is
+  validated with kubernetes-validate against the Kubernetes 1.30 OpenAPI schemas in strict mode
+  (unknown fields are errors). Custom resources (ServiceMonitor) have no schema there: they are
+  checked structurally by hand, and say so;
+* the Job that prefect-kubernetes makes for a flow run on the k8s-gpu / k8s-cpu pools is rendered
+  with the worker's own code (`from_template_and_values` + `prepare_for_flow_run`) and validated
+  the same way;
+* cross-checks that only hold if the pieces agree: the NetworkPolicy admits the pods the work pool
+  templates create, the templates' namespace/ServiceAccount/Triton URL exist in the manifests, the
+  ServiceMonitor selects the Triton Service, every referenced ConfigMap exists, ...
+
+Schema validation cannot catch what only an API server knows (admission, quotas, CRDs installed,
+node labels present): docs/kubernetes.md lists what was validated and what was not.
+"""
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+try:  # the schema checks need it; the template and cross-checks run without it
+    import kubernetes_validate
+except ImportError:  # pragma: no cover
+    kubernetes_validate = None
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s"
+POOLS = ROOT / "deployments" / "work_pools"
+OVERLAYS = ("dev", "prod")
+NAMESPACE = "sentinel"
+WANTED_K8S_VERSION = "1.30"
+
+# Kinds kubernetes-validate has no schema for (CRDs); each is checked by a dedicated test below.
+CUSTOM_RESOURCES = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+TRITON_METRICS = (
+    "nv_inference_request_success",
+    "nv_inference_queue_duration_us",
+    "nv_inference_compute_infer_duration_us",
+    "nv_gpu_utilization",
+    "nv_inference_exec_count",
+    "nv_inference_count",
+)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _schema_version() -> str:
+    """1.30 if kubernetes-validate ships it, else the oldest shipped version above it."""
+    if kubernetes_validate is None:
+        pytest.skip("kubernetes-validate is not installed (pip install kubernetes-validate)")
+    from packaging.version import Version
+
+    shipped = sorted({re.match(r"(\d+\.\d+)", v).group(1) for v in kubernetes_validate.utils.all_versions()},
+                     key=Version)
+    candidates = [v for v in shipped if Version(v) >= Version(WANTED_K8S_VERSION)]
+    if not candidates:
+        pytest.skip(f"kubernetes-validate {kubernetes_validate.__version__} ships no schemas >= "
+                    f"{WANTED_K8S_VERSION} (has {shipped})")
+    return candidates[0]
+
+
+def _kustomize_command(path: Path) -> list[str] | None:
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize", str(path)]
+    if kustomize := shutil.which("kustomize"):
+        return [kustomize, "build", str(path)]
+    return None
+
+
+@functools.cache
+def _render(overlay: str) -> tuple[dict, ...]:
+    cmd = _kustomize_command(K8S / "overlays" / overlay)
+    if cmd is None:
+        pytest.skip("neither kubectl nor kustomize is on PATH: cannot render the overlays")
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
+
+
+def _find(docs, kind: str, name: str) -> dict:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def _find_prefixed(docs, kind: str, prefix: str) -> dict:
+    """A generated object (name + content hash suffix)."""
+    found = [d for d in docs if d["kind"] == kind
+             and re.fullmatch(re.escape(prefix) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])]
+    assert len(found) == 1, f"expected one {kind} named {prefix}[-hash], found {len(found)}"
+    return found[0]
+
+
+def _pod_specs(docs):
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield d, d["spec"]["template"]
+
+
+def _containers(pod_spec: dict):
+    yield from pod_spec.get("initContainers", [])
+    yield from pod_spec["containers"]
+
+
+def _selector_matches(selector: dict, labels: dict) -> bool:
+    assert not selector.get("matchExpressions"), "only matchLabels selectors are used here"
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def _strict_validate(doc: dict, version: str) -> None:
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = "/".join(str(p) for p in exc.absolute_path)
+        raise AssertionError(f"{doc['kind']}/{doc['metadata'].get('name')}: {exc.message} at /{path}") from None
+
+
+@pytest.fixture(params=OVERLAYS)
+def overlay(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def docs(overlay) -> tuple[dict, ...]:
+    return _render(overlay)
+
+
+# ------------------------------------------------------------------------------ rendered overlays
+
+
+def test_every_document_validates_strictly(docs):
+    version = _schema_version()
+    checked, custom = 0, []
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in CUSTOM_RESOURCES:
+            custom.append(doc["kind"])  # no schema in kubernetes-validate: test_servicemonitor_* checks it
+            continue
+        _strict_validate(doc, version)
+        checked += 1
+    assert checked >= 20
+    assert custom == ["ServiceMonitor"], f"unexpected custom resources {custom}: add a structural check"
+
+
+def test_no_unknown_kinds_slip_past_validation(docs):
+    """Anything without a schema must be an explicitly handled CRD, never silently skipped."""
+    version = _schema_version()
+    for doc in docs:
+        if (doc["apiVersion"], doc["kind"]) in CUSTOM_RESOURCES:
+            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+                kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_expected_objects_all_in_one_namespace(docs):
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for expected in [
+        ("Namespace", NAMESPACE),
+        ("Deployment", "sentinel-triton"), ("Service", "sentinel-triton"),
+        ("HorizontalPodAutoscaler", "sentinel-triton"), ("PodDisruptionBudget", "sentinel-triton"),
+        ("ServiceMonitor", "sentinel-triton"), ("ConfigMap", "sentinel-triton-dashboard"),
+        ("Deployment", "sentinel-worker-gpu"), ("Deployment", "sentinel-worker-cpu"),
+        ("Role", "sentinel-worker"), ("RoleBinding", "sentinel-worker"),
+        ("Deployment", "sentinel-bridge"),
+        ("ServiceAccount", "sentinel-flow-run"), ("ServiceAccount", "sentinel-triton"),
+        ("ServiceAccount", "sentinel-bridge"), ("ServiceAccount", "sentinel-worker"),
+        ("NetworkPolicy", "default-deny-ingress"), ("NetworkPolicy", "sentinel-triton"),
+    ]:
+        assert expected in names, f"missing {expected}"
+    for d in docs:
+        if d["kind"] != "Namespace":
+            assert d["metadata"].get("namespace") == NAMESPACE, f"{d['kind']}/{d['metadata']['name']}"
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")], "no cluster-wide RBAC"
+
+
+def test_triton_gpu_scheduling_probes_and_model_sync(overlay, docs):
+    deploy = _find(docs, "Deployment", "sentinel-triton")
+    assert "replicas" not in deploy["spec"], "replicas belong to the HPA"
+    pod = deploy["spec"]["template"]["spec"]
+    (server,) = [c for c in pod["containers"] if c["name"] == "tritonserver"]
+    args = server["args"]
+    assert "--model-repository=/opt/sentinel/model_repository" in args
+    assert {p["name"]: p["containerPort"] for p in server["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert server["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert server["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert {"name": "SENTINEL_MODELS_DIR", "value": "/models"} in server["env"]
+
+    (sync,) = pod["initContainers"]
+    assert sync["command"][-1] == "/opt/sentinel/tools/sync_model_store.py"
+    assert sync["args"][:4] == ["--store", "$(SENTINEL_MODEL_STORE)", "--dest", "/models"]
+    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == "models")
+    # the sync tool really takes these flags
+    tool = (ROOT / "triton/tools/sync_model_store.py").read_text()
+    for flag in ("--store", "--dest", "--prune"):
+        assert f'"{flag}"' in tool
+    for container in _containers(pod):
+        assert container["image"].endswith((":dev", ":0.1.0")), container["image"]
+
+    if overlay == "prod":
+        assert "--model-config-name=gpu" in args
+        assert server["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    else:  # dev: CPU Triton with the default config.pbtxt
+        assert not any(a.startswith("--model-config-name") for a in args)
+        assert "nvidia.com/gpu" not in json.dumps(server["resources"])
+        assert "nodeSelector" not in pod and "tolerations" not in pod
+
+
+def test_gpu_config_variant_exists_for_the_gpu_flag():
+    """--model-config-name=gpu needs configs/gpu.pbtxt (at least translate has one)."""
+    variants = list((ROOT / "triton/model_repository").glob("*/configs/gpu.pbtxt"))
+    assert variants and all("KIND_GPU" in p.read_text() for p in variants)
+
+
+def test_every_pod_is_non_root_with_read_only_root_and_no_capabilities(docs):
+    for obj, template in _pod_specs(docs):
+        pod = template["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, obj["metadata"]["name"]
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        for c in _containers(pod):
+            sc = c["securityContext"]
+            where = f"{obj['metadata']['name']}/{c['name']}"
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["capabilities"]["drop"] == ["ALL"], where
+            assert any(m["mountPath"] == "/tmp" for m in c.get("volumeMounts", [])), f"{where}: writable /tmp"
+            assert c["resources"]["requests"] and c["resources"]["limits"]["memory"], where
+
+
+def test_service_hpa_pdb_target_triton(overlay, docs):
+    pod_labels = _find(docs, "Deployment", "sentinel-triton")["spec"]["template"]["metadata"]["labels"]
+    svc = _find(docs, "Service", "sentinel-triton")
+    assert _selector_matches({"matchLabels": svc["spec"]["selector"]}, pod_labels)
+    assert {p["name"]: p["port"] for p in svc["spec"]["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    pdb = _find(docs, "PodDisruptionBudget", "sentinel-triton")
+    assert _selector_matches(pdb["spec"]["selector"], pod_labels)
+    hpa = _find(docs, "HorizontalPodAutoscaler", "sentinel-triton")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sentinel-triton"}
+    if overlay == "prod":
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 8)
+        metric_names = [m.get("pods", {}).get("metric", {}).get("name") for m in hpa["spec"]["metrics"]]
+        assert "triton_queue_latency_us" in metric_names
+        rules = (K8S / "monitoring/prometheus-adapter-rules.yaml").read_text()
+        assert 'as: "triton_queue_latency_us"' in rules
+    else:
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 1)
+
+
+def test_servicemonitor_structure(docs):
+    """Custom resource, no schema in kubernetes-validate: check the fields Prometheus Operator uses."""
+    sm = _find(docs, "ServiceMonitor", "sentinel-triton")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(sm) == {"apiVersion", "kind", "metadata", "spec"}
+    assert set(sm["spec"]) <= {"selector", "endpoints", "namespaceSelector", "jobLabel"}
+    svc = _find(docs, "Service", "sentinel-triton")
+    assert _selector_matches(sm["spec"]["selector"], svc["metadata"]["labels"])
+    svc_ports = {p["name"] for p in svc["spec"]["ports"]}
+    assert sm["spec"]["endpoints"], "no endpoints"
+    for ep in sm["spec"]["endpoints"]:
+        assert set(ep) <= {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels"}
+        assert ep["port"] == "metrics" and ep["port"] in svc_ports
+        assert ep.get("path", "/metrics") == "/metrics"
+        assert re.fullmatch(r"\d+s", ep["interval"])
+
+
+def test_grafana_dashboard_configmap(docs):
+    cm = _find(docs, "ConfigMap", "sentinel-triton-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (raw,) = cm["data"].values()
+    dashboard = json.loads(raw)
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for metric in TRITON_METRICS:
+        assert metric in exprs, f"no panel uses {metric}"
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+
+def test_network_policy_admits_flow_run_pods_only(docs):
+    np = _find(docs, "NetworkPolicy", "sentinel-triton")
+    triton_labels = _find(docs, "Deployment", "sentinel-triton")["spec"]["template"]["metadata"]["labels"]
+    assert _selector_matches(np["spec"]["podSelector"], triton_labels)
+    assert set(np["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    serving = [r for r in np["spec"]["ingress"] if {p["port"] for p in r["ports"]} & {8000, 8001}]
+    assert len(serving) == 1
+    (peer,) = serving[0]["from"]
+    assert peer == {"podSelector": {"matchLabels": {"sentinel.io/role": "flow-run"}}}
+    assert {p["port"] for p in serving[0]["ports"]} == {8000, 8001}
+    # the pods that the work pool templates create carry that label, the workers and bridge do not
+    for pool in ("k8s-gpu", "k8s-cpu"):
+        assert _selector_matches(peer["podSelector"], _render_flow_run_job(pool)["spec"]["template"]["metadata"]["labels"])
+    for name in ("sentinel-worker-gpu", "sentinel-worker-cpu", "sentinel-bridge"):
+        labels = _find(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
+        assert not _selector_matches(peer["podSelector"], labels)
+    # egress: DNS + HTTPS (S3/STS), never the instance metadata service
+    https = [r for r in np["spec"]["egress"] if any(p["port"] == 443 for p in r["ports"])]
+    assert https and all("169.254.169.254/32" in r["to"][0]["ipBlock"]["except"] for r in https)
+    deny = _find(docs, "NetworkPolicy", "default-deny-ingress")
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+def test_worker_rbac_is_namespaced_and_minimal(docs):
+    role = _find(docs, "Role", "sentinel-worker")
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in role["rules"]}
+    assert rules == {
+        (("batch",), ("jobs",)): {"get", "list", "watch", "create", "delete"},
+        (("",), ("pods",)): {"get", "list", "watch"},
+        (("",), ("pods/log",)): {"get"},
+        (("",), ("events",)): {"create"},
+    }
+    binding = _find(docs, "RoleBinding", "sentinel-worker")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sentinel-worker"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sentinel-worker", "namespace": NAMESPACE}]
+    for pool in ("k8s-gpu", "k8s-cpu"):
+        deploy = _find(docs, "Deployment", f"sentinel-worker-{pool.split('-')[1]}")
+        pod = deploy["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "sentinel-worker"
+        (worker,) = pod["containers"]
+        args = worker["args"]
+        assert args[:3] == ["prefect", "worker", "start"]
+        assert args[args.index("--pool") + 1] == pool and args[args.index("--type") + 1] == "kubernetes"
+        template = args[args.index("--base-job-template") + 1]
+        assert template == f"/opt/sentinel/deployments/work_pools/{pool}.json"
+        assert (POOLS / Path(template).name).is_file()
+        env = {e["name"]: e for e in worker["env"]}
+        assert env["PREFECT_INTEGRATIONS_KUBERNETES_OBSERVER_NAMESPACES"]["valueFrom"]["fieldRef"]["fieldPath"] \
+            == "metadata.namespace", "a cluster-wide observer would need a ClusterRole"
+        assert worker["livenessProbe"]["httpGet"]["path"] == "/health" and "--with-healthcheck" in args
+
+
+def test_bridge_runs_sqs_source(docs):
+    pod = _find(docs, "Deployment", "sentinel-bridge")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "sentinel-bridge"
+    assert pod["containers"][0]["args"] == ["sentinel", "bridge", "--source", "sqs"]
+
+
+def test_references_resolve(docs):
+    """ServiceAccounts, ConfigMaps (hash-suffixed by kustomize) and required Secrets exist."""
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for obj, template in _pod_specs(docs):
+        pod = template["spec"]
+        assert ("ServiceAccount", pod["serviceAccountName"]) in names
+        for c in _containers(pod):
+            for src in c.get("envFrom", []):
+                assert ("ConfigMap", src["configMapRef"]["name"]) in names, src
+            for env in c.get("env", []):
+                ref = env.get("valueFrom", {})
+                if "configMapKeyRef" in ref:
+                    assert ("ConfigMap", ref["configMapKeyRef"]["name"]) in names
+                if "secretKeyRef" in ref:  # secrets are created out of band: they must be optional
+                    assert ref["secretKeyRef"].get("optional") is True, env
+
+
+def test_irsa_service_accounts(overlay, docs):
+    for name in ("sentinel-flow-run", "sentinel-triton", "sentinel-bridge"):
+        sa = _find(docs, "ServiceAccount", name)
+        arn = sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert re.fullmatch(r"arn:aws:iam::\d{12}:role/sentinel-" + overlay + r"-[a-z-]+", arn), arn
+        assert sa["automountServiceAccountToken"] is False
+    assert "annotations" not in _find(docs, "ServiceAccount", "sentinel-worker")["metadata"]
+
+
+def test_config_values(overlay, docs):
+    triton_cm = _find_prefixed(docs, "ConfigMap", "sentinel-triton")
+    assert triton_cm["data"]["SENTINEL_MODEL_STORE"].startswith("s3://")
+    assert _find_prefixed(docs, "ConfigMap", "sentinel-prefect")["data"]["PREFECT_API_URL"].endswith("/api")
+    bridge = _find_prefixed(docs, "ConfigMap", "sentinel-bridge")["data"]
+    assert bridge["SENTINEL_BRIDGE_SQS_QUEUE_URL"].startswith("https://sqs.")
+
+
+# ------------------------------------------------------------------------ work pool job templates
+
+
+class _NoPrefectApi:
+    """Stands in for the Prefect client: rendering must not need a server (no block/variable refs)."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the template rendering used the Prefect API ({name})")
+
+
+def _load_pool(pool: str) -> dict:
+    return json.loads((POOLS / f"{pool}.json").read_text())
+
+
+@functools.cache
+def _render_flow_run_job(pool: str, job_variables_json: str = "{}") -> dict:
+    """The Job manifest the prefect-kubernetes worker would submit for a flow run."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
+
+    async def render():
+        config = await KubernetesWorkerJobConfiguration.from_template_and_values(
+            _load_pool(pool), json.loads(job_variables_json), client=_NoPrefectApi())
+        flow_run = FlowRun(id=uuid.UUID(int=7), name="sentinel-test-run", flow_id=uuid.UUID(int=8))
+        config.prepare_for_flow_run(flow_run=flow_run)
+        return config.job_manifest
+
+    return asyncio.run(render())
+
+
+def _validate_job(job: dict) -> None:
+    """Strict validation, minus one upstream quirk: prefect-kubernetes requires parallelism/completions
+    inside the *pod* spec (its manifest validator rejects templates without them); they are not PodSpec
+    fields, and the API server drops them with a warning (default fieldValidation=Warn)."""
+    job = copy.deepcopy(job)
+    pod = job["spec"]["template"]["spec"]
+    assert pod.pop("parallelism") == 1 and pod.pop("completions") == 1
+    job["metadata"].setdefault("name", job["metadata"]["generateName"] + "x")  # generateName is resolved server-side
+    _strict_validate(job, _schema_version())
+
+
+@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu", "local-process"])
+def test_templates_pass_prefect_server_validation(pool):
+    from prefect.server.schemas.actions import WorkPoolCreate
+
+    template = _load_pool(pool)
+    WorkPoolCreate(name=pool, type="process" if pool == "local-process" else "kubernetes",
+                   base_job_template=template)
+
+
+@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu"])
+def test_templates_extend_the_upstream_default(pool):
+    from prefect_kubernetes.worker import KubernetesWorker
+
+    upstream = KubernetesWorker.get_default_base_job_template()
+    ours = _load_pool(pool)
+    assert set(ours["job_configuration"]) == set(upstream["job_configuration"])
+    assert set(upstream["variables"]["properties"]) <= set(ours["variables"]["properties"])
+    for key, value in upstream["job_configuration"].items():
+        if key != "job_manifest":
+            assert ours["job_configuration"][key] == value, key
+
+
+def test_local_process_template_is_the_upstream_default():
+    from prefect.workers.process import ProcessWorker
+
+    assert _load_pool("local-process") == json.loads(json.dumps(ProcessWorker.get_default_base_job_template()))
+
+
+def test_gpu_flow_run_job_with_job_variables():
+    variables = {
+        "image": "registry.example.com/sentinel-flows:1.2.3",
+        "gpu_count": 2,
+        "node_selector": {"eks.amazonaws.com/nodegroup": "gpu-l4"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}],
+        "cpu_request": "6", "memory_request": "24Gi", "memory_limit": "28Gi",
+        "env": {"SENTINEL_SHARD_WORKERS": "8"},
+    }
+    job = _render_flow_run_job("k8s-gpu", json.dumps(variables, sort_keys=True))
+    _validate_job(job)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
+    assert container["resources"]["limits"]["memory"] == "28Gi"
+    assert container["resources"]["requests"] == {"cpu": "6", "memory": "24Gi"}
+    assert "cpu" not in container["resources"]["limits"], "no CPU limit unless asked for"
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "gpu-l4"}
+    assert pod["tolerations"] == variables["tolerations"]
+    assert container["image"] == variables["image"]
+    assert pod["serviceAccountName"] == "sentinel-flow-run"
+    assert job["metadata"]["namespace"] == NAMESPACE
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SENTINEL_SHARD_WORKERS"] == "8"  # deployment env merged over the pool's defaults
+    assert env["SENTINEL_TRITON_URL"] == "sentinel-triton:8001"
+    assert env["PREFECT__FLOW_RUN_ID"] == str(uuid.UUID(int=7))
+    assert container["args"] == ["prefect", "flow-run", "execute"]
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["sentinel.io/role"] == "flow-run" and labels["prefect.io/flow-run-id"] == str(uuid.UUID(int=7))
+
+
+def test_gpu_flow_run_job_defaults():
+    job = _render_flow_run_job("k8s-gpu")
+    _validate_job(job)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert job["spec"]["ttlSecondsAfterFinished"] == 3600
+
+
+def test_cpu_flow_run_job():
+    job = _render_flow_run_job("k8s-cpu", json.dumps({"image": "sentinel-flows:dev"}))
+    _validate_job(job)
+    pod = job["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in json.dumps(job)
+    assert pod["nodeSelector"] == {} and pod["tolerations"] == []
+    assert pod["containers"][0]["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
+
+
+@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu"])
+def test_template_defaults_match_the_manifests(pool):
+    """The pool's default namespace / ServiceAccount / Triton URL are what k8s/ deploys."""
+    docs = _render("prod")
+    props = _load_pool(pool)["variables"]["properties"]
+    assert props["namespace"]["default"] == NAMESPACE
+    _find(docs, "ServiceAccount", props["service_account_name"]["default"])
+    host, port = props["env"]["default"]["SENTINEL_TRITON_URL"].split(":")
+    svc = _find(docs, "Service", host)
+    assert int(port) in {p["port"] for p in svc["spec"]["ports"] if p["name"] == "grpc"}
+
+
+# -------------------------------------------------------------------------------- IAM + Dockerfiles
+
+
+@pytest.mark.parametrize("path", sorted((K8S / "iam").glob("*.json")), ids=lambda p: p.name)
+def test_iam_documents_are_least_privilege(path):
+    doc = json.loads(path.read_text())
+    assert doc["Version"] == "2012-10-17"
+    for st in doc["Statement"]:
+        assert re.fullmatch(r"[A-Za-z0-9]+", st["Sid"])
+        if st["Effect"] != "Allow":
+            continue
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        resources = [st.get("Resource", "")] if isinstance(st.get("Resource", ""), str) else st["Resource"]
+        assert not any("*" in a for a in actions), f"{path.name}/{st['Sid']}: wildcard action"
+        assert "*" not in resources, f"{path.name}/{st['Sid']}: wildcard resource"
+        assert not any(a.startswith("s3:Delete") for a in actions)
+
+
+def test_iam_model_store_is_read_only():
+    doc = json.loads((K8S / "iam/triton-model-store-policy.json").read_text())
+    allowed = {a for st in doc["Statement"] if st["Effect"] == "Allow"
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert allowed == {"s3:ListBucket", "s3:GetObject"}
+
+
+@pytest.mark.parametrize("dockerfile", ["triton/Dockerfile", "deployments/flows.Dockerfile"])
+def test_dockerfile_sources_exist(dockerfile):
+    text = (ROOT / dockerfile).read_text()
+    copies = re.findall(r"^COPY\s+(?:--\S+\s+)*(.+?)\s+\S+\s*$", text, flags=re.MULTILINE)
+    assert copies
+    for sources in copies:
+        for src in sources.split():
+            assert (ROOT / src).exists(), f"{dockerfile}: COPY source {src} missing"
+    assert re.search(r"^USER 1000", text, flags=re.MULTILINE), "images run as uid 1000 (runAsNonRoot)"
