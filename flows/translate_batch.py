@@ -22,6 +22,7 @@ from typing import Annotated
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env, load_s3_connection
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
+from flows.fan_out import run_shard_groups
 from flows.run_report import ShardProgress, publish_summary
 from tasks.listing import list_objects_task
 from tasks.run_manifest import RunRecord, config_hash, run_key, write_run_record_task
@@ -86,6 +87,8 @@ def translate_batch(
     max_text_chars: Annotated[int, Field(title="Longest text translated", ge=1)] = 20_000,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+    fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment")] = None,
+    shards_per_child: Annotated[int, Field(title="Shards per child run", ge=1)] = 8,
 ) -> dict:
     """Translate every row of the parquet objects under `input_uri` through Triton.
 
@@ -105,6 +108,9 @@ def translate_batch(
         max_text_chars: longer texts are marked failed instead of being sent to Triton.
         triton_endpoint: name of the Sentinel Triton Endpoint block.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
+        fan_out_deployment: run shard groups as child runs of this `translate-shard-group` deployment
+            (e.g. on the k8s-gpu pool) instead of in this process.
+        shards_per_child: shards per child run when fanning out.
     """
     logger = get_run_logger()
     started = time.perf_counter()
@@ -142,6 +148,10 @@ def translate_batch(
         shards.extend(plan.shards)
 
     progress = ShardProgress(len(shards), f"shards of run {key}")
+    if fan_out_deployment:
+        record.shards = run_shard_groups(conn, fan_out_deployment, shards, settings, run_dir, key, s3_credentials,
+                                         shards_per_child, progress)
+        return finish_run(conn, record, started)
     shard_task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key))
     shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
@@ -156,11 +166,15 @@ def translate_batch(
             record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
                                   "row_start": shard.row_start, "row_stop": shard.row_stop, "error": str(error)})
         progress.advance()
+    return finish_run(conn, record, started)
 
+
+def finish_run(conn, record: RunRecord, started: float) -> dict:
+    """Manifest, _SUCCESS, report; the run fails if anything failed."""
     record.seconds = round(time.perf_counter() - started, 3)
     record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
     written = write_run_record_task(conn, record)
-    publish_summary(record, key=f"translate-report-{key}")
+    publish_summary(record, key=f"translate-report-{record.run_key}")
     summary = record.to_dict() | {"written": written}
     if not record.succeeded:
         raise RunIncomplete(

@@ -72,3 +72,25 @@ def test_deployment_run_completes_on_a_process_worker(deployed, s3_conn, bucket)
     assert "Completed" in done.stdout
     keys = [o["Key"] for o in s3_conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix="deploy-out/")["Contents"]]
     assert any(k.endswith("/_SUCCESS") for k in keys)
+
+
+def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
+    from flows.translate_batch import translate_batch
+
+    for n in range(3):
+        upload_table(s3_conn, S3Uri(bucket, f"fan-in/part-{n}.parquet"),
+                     pa.table({"id": [f"{n}-{i}" for i in range(30)], "text": [f"Satz Nummer {i}." for i in range(30)]}))
+    state = translate_batch(input_uri=f"s3://{bucket}/fan-in/", output_uri=f"s3://{bucket}/fan-out/", model="echo",
+                            source_lang="de", shard_rows=15,
+                            fan_out_deployment="translate-shard-group/translate-shard-group-local",
+                            shards_per_child=3, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    assert state.is_completed(), summary
+    assert len(summary["shards"]) == 6 and summary["rows"] == 90 and summary["status_counts"] == {"ok": 90}
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter
+
+    child = read_deployment("translate-shard-group/translate-shard-group-local")
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [child.id]}))
+    assert sum(r.state_name == "Completed" and r.parent_task_run_id is not None for r in runs) >= 2

@@ -1,0 +1,77 @@
+"""Run shard groups as child flow runs of the `translate-shard-group` deployment and collect
+what they committed (the parts' own metadata is the record, not the children's return values)."""
+from __future__ import annotations
+
+import json
+import time
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+
+from flows.translate_shard_group import settings_to_dict, shard_to_dict
+from tasks.output_parts import committed_part_metadata
+from tasks.s3_uri import S3Uri
+from tasks.sharding import Shard
+from tasks.storage import S3Connection
+from tasks.translate_shard import TranslateSettings
+
+
+def start_children(deployment: str, groups: list[list[Shard]], settings: TranslateSettings, run_dir: str,
+                   run_key: str, s3_credentials: str | None) -> list:
+    return [
+        run_deployment(name=deployment, timeout=0, as_subflow=True, parameters={
+            "shards": [shard_to_dict(s) for s in group], "settings": settings_to_dict(settings),
+            "run_dir": run_dir, "run_key": run_key, "s3_credentials": s3_credentials,
+        })
+        for group in groups
+    ]
+
+
+def wait_for_children(flow_runs: list, on_done, poll_s: float = 2.0) -> dict:
+    """Poll until every child is final; returns {flow_run_id: final state}."""
+    pending = {run.id for run in flow_runs}
+    final: dict = {}
+    with get_client(sync_client=True) as client:
+        while pending:
+            for run_id in list(pending):
+                state = client.read_flow_run(run_id).state
+                if state is not None and state.is_final():
+                    final[run_id] = state
+                    pending.discard(run_id)
+                    on_done(run_id)
+            if pending:
+                time.sleep(poll_s)
+    return final
+
+
+def committed_results(conn: S3Connection, shards: list[Shard], run_dir: str, child_state) -> list[dict]:
+    results = []
+    for shard in shards:
+        target = S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
+        meta = committed_part_metadata(conn, target)
+        base = {"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
+                "row_stop": shard.row_stop}
+        if meta and "sentinel-status-counts" in meta:
+            counts = json.loads(meta["sentinel-status-counts"])
+            results.append(base | {"output_uri": str(target), "rows": sum(counts.values()), "status_counts": counts})
+        else:
+            results.append(base | {"error": f"child run ended {child_state.name}: {child_state.message}"})
+    return results
+
+
+def run_shard_groups(conn: S3Connection, deployment: str, shards: list[Shard], settings: TranslateSettings,
+                     run_dir: str, run_key: str, s3_credentials: str | None, shards_per_child: int,
+                     progress) -> list[dict]:
+    logger = get_run_logger()
+    groups = [shards[i:i + shards_per_child] for i in range(0, len(shards), shards_per_child)]
+    children = start_children(deployment, groups, settings, run_dir, run_key, s3_credentials)
+    logger.info("fanned %d shards out to %d runs of %s", len(shards), len(children), deployment)
+    group_of = {run.id: group for run, group in zip(children, groups)}
+
+    def advance(run_id) -> None:
+        for _ in group_of[run_id]:
+            progress.advance()
+
+    final = wait_for_children(children, advance)
+    return [result for run in children for result in committed_results(conn, group_of[run.id], run_dir, final[run.id])]
