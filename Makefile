@@ -9,7 +9,7 @@ VENV      := .venv
 TVENV     := .venv-triton
 STATE     := .local
 STORE     := $(STATE)/model-store
-PAIRS     ?= de-en fr-en
+PAIRS     ?= de-en fr-en en-de
 # the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
@@ -35,6 +35,7 @@ models: setup
 	  [ -f $(STORE)/translate/marian-$$pair/sentinel-model.json ] || \
 	    $(TVENV)/bin/python triton/tools/build_tiny_marian.py --src $$src --tgt $$tgt --store $(STORE)
 	done
+	$(TVENV)/bin/python triton/tools/install_whisper_models.py --store $(STORE)
 
 stack-up: models
 	$(VENV)/bin/sentinel stack up
@@ -47,6 +48,7 @@ stack-status:
 
 demo: stack-up
 	$(VENV)/bin/sentinel demo
+	$(VENV)/bin/sentinel demo-speech
 
 test: models
 	$(VENV)/bin/python -m pytest -q -ra $(PYTEST_ARGS)
@@ -56,6 +58,7 @@ test-fast: setup
 
 bench: stack-up
 	$(VENV)/bin/python bench/run_benchmarks.py
+	$(VENV)/bin/python bench/asr_bench.py
 
 clean: stack-down
 	rm -rf $(STATE)

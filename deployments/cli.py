@@ -152,12 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions():
-    """Sub-commands contributed by other packages (kept optional so the core CLI always loads)."""
+    """Sub-commands contributed by other modules: speech (transcribe, speech-translate,
+    demo-speech) and, where present, the MT checker (check-mt)."""
+    from deployments.demo_speech import add_asr_commands
+
+    extensions = [add_asr_commands]
     try:
         from tasks.checks.cli import add_check_mt_command
     except ImportError:
-        return []
-    return [add_check_mt_command]
+        return extensions
+    return [*extensions, add_check_mt_command]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,46 @@
+"""speech-translate end to end on the real stack: Whisper tiny.en, then the tiny Marian en-de model."""
+import pytest
+
+from deployments.demo_speech import read_run_rows, upload_uri_dataset
+from tasks.s3_uri import S3Uri
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = ["id", "transcript", "language", "asr_model", "translation", "target_lang", "translation_logprob",
+           "translation_model", "status", "error"]
+
+
+@pytest.fixture(scope="module")
+def uri_input(s3_conn, bucket):
+    upload_uri_dataset(s3_conn, S3Uri(bucket, "chain-in"))
+    return f"s3://{bucket}/chain-in/"
+
+
+def run(**params):
+    from flows.speech_translate import speech_translate
+
+    state = speech_translate(return_state=True, audio_uri_column="audio_uri", **params)
+    return state, state.result(raise_on_failure=False)
+
+
+def test_transcripts_are_translated_in_the_same_run(full_stack, s3_conn, bucket, uri_input):
+    state, summary = run(input_uri=uri_input, output_uri=f"s3://{bucket}/chain-de/", target_lang="de")
+    assert state.is_completed(), summary
+    assert summary["status_counts"] == {"ok": 5, "skipped_empty": 2, "failed": 1}
+    rows = {r["id"]: r for r in read_run_rows(s3_conn, summary, COLUMNS)}
+    spoken = [rows[i] for i in ("fox", "report", "weather", "library", "stereo")]
+    assert all(r["asr_model"] == "whisper-tiny.en" and r["language"] == "en" for r in spoken)
+    assert all(r["translation_model"] == "marian-en-de" and r["target_lang"] == "de" for r in spoken)
+    assert all(isinstance(r["translation"], str) and r["translation_logprob"] <= 0 for r in spoken)
+    assert "send the report" in rows["report"]["transcript"].lower()
+    assert rows["silence"]["status"] == "skipped_empty" and rows["silence"]["translation"] is None
+    assert rows["bad-missing-object"]["error"].endswith("missing.wav not found")
+
+
+def test_a_translation_failure_is_a_row_status_not_a_crashed_shard(full_stack, s3_conn, bucket, uri_input):
+    state, summary = run(input_uri=uri_input, output_uri=f"s3://{bucket}/chain-fr/", target_lang="fr")
+    assert state.is_completed(), summary  # every shard committed; the rows say what failed
+    rows = {r["id"]: r for r in read_run_rows(s3_conn, summary, COLUMNS)}
+    assert summary["status_counts"] == {"failed": 6, "skipped_empty": 2}
+    assert rows["fox"]["transcript"] and rows["fox"]["translation"] is None
+    assert rows["fox"]["error"].startswith("translate: ") and "no translation model for pair en-fr" in rows["fox"]["error"]
