@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import sys
+import urllib.request
 from pathlib import Path
 
 from deployments.stack.config import HOST, StackConfig, local_s3_identity
@@ -38,8 +39,25 @@ def s3_healthy(cfg: StackConfig) -> bool:
     return http_ok(f"{cfg.s3_endpoint}/", accept=(200, 403))
 
 
-def start(cfg: StackConfig, timeout: float = 60.0) -> None:
-    if read_pid(cfg.state_dir, NAME) and s3_healthy(cfg):
+def volume_server_registered(cfg: StackConfig) -> bool:
+    """The S3 gateway answers before the volume server has joined the master; reads and writes
+    fail until it has (seen right after a restart)."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{cfg.seaweed_master_port}/dir/status", timeout=2) as resp:
+            topology = json.load(resp)["Topology"]
+    except (OSError, ValueError, KeyError):
+        return False
+    nodes = [node for dc in topology.get("DataCenters") or [] for rack in dc.get("Racks") or []
+             for node in rack.get("DataNodes") or []]
+    return bool(nodes)
+
+
+def ready(cfg: StackConfig) -> bool:
+    return s3_healthy(cfg) and volume_server_registered(cfg)
+
+
+def start(cfg: StackConfig, timeout: float = 90.0) -> None:
+    if read_pid(cfg.state_dir, NAME) and ready(cfg):
         return
     data_dir = cfg.state_dir / "s3" / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +73,7 @@ def start(cfg: StackConfig, timeout: float = 60.0) -> None:
     # SeaweedFS treats AWS_* variables as credentials of its own: only the identities file counts
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=env, cwd=data_dir)
-    wait_until(lambda: s3_healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)
+    wait_until(lambda: ready(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)
 
 
 # SeaweedFS spends ~15 s in graceful shutdown; its writes are already durable (checked by
