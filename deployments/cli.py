@@ -6,6 +6,7 @@
   sentinel bridge --source sqs|poll S3 object-created events -> Prefect (deployment triggers)
   sentinel demo                     demo dataset -> translate-batch through the local stack
   sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo]
+  sentinel check-mt --input FILE --output OUT.parquet   hallucination scores for src/mt rows
 """
 from __future__ import annotations
 
@@ -151,17 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_check_mt_command(sub) -> None:
+    from tasks.checks.mt_checker import add_check_mt_arguments, main_check_mt
+
+    parser = sub.add_parser("check-mt", help="score translations (CSV/parquet) for hallucinations")
+    add_check_mt_arguments(parser)
+    parser.set_defaults(func=main_check_mt)
+
+
 def _extensions():
     """Sub-commands contributed by other modules: speech (transcribe, speech-translate,
-    demo-speech) and, where present, the MT checker (check-mt)."""
+    demo-speech) and the MT hallucination checker (check-mt)."""
     from deployments.demo_speech import add_asr_commands
 
-    extensions = [add_asr_commands]
-    try:
-        from tasks.checks.cli import add_check_mt_command
-    except ImportError:
-        return extensions
-    return [*extensions, add_check_mt_command]
+    return [add_asr_commands, add_check_mt_command]
 
 
 def main(argv: list[str] | None = None) -> int:

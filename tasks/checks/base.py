@@ -1,0 +1,87 @@
+"""What every detector takes (a batch of translations) and gives (a score and a reason per row)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from tasks.checks.text import normalise_lang
+
+
+@dataclass(frozen=True)
+class TranslationBatch:
+    """Rows to check. Languages are normalised ISO 639-1 codes; `logprob` is NaN where unknown."""
+
+    src: list[str]
+    mt: list[str]
+    src_lang: list[str]
+    tgt_lang: list[str]
+    logprob: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    @classmethod
+    def build(
+        cls,
+        src: Sequence[str | None],
+        mt: Sequence[str | None],
+        src_lang: Sequence[str | None],
+        tgt_lang: Sequence[str | None],
+        logprob: Sequence[float | None] | None = None,
+    ) -> TranslationBatch:
+        n = len(src)
+        for name, column in (("mt", mt), ("src_lang", src_lang), ("tgt_lang", tgt_lang)):
+            if len(column) != n:
+                raise ValueError(f"column {name!r} has {len(column)} rows, src has {n}")
+        if logprob is not None and len(logprob) != n:
+            raise ValueError(f"column 'logprob' has {len(logprob)} rows, src has {n}")
+        values = (
+            np.full(n, np.nan)
+            if logprob is None
+            else np.array([np.nan if v is None else float(v) for v in logprob], dtype=np.float64)
+        )
+        return cls(
+            src=[s or "" for s in src],
+            mt=[m or "" for m in mt],
+            src_lang=[normalise_lang(code) for code in src_lang],
+            tgt_lang=[normalise_lang(code) for code in tgt_lang],
+            logprob=values,
+        )
+
+
+@dataclass
+class DetectorResult:
+    """Per-row score in [0, 1] (NaN: not applicable to that row) and a short reason ('' = none)."""
+
+    name: str
+    scores: np.ndarray
+    details: list[str]
+
+
+class Detector(ABC):
+    """One hallucination signal. Subclasses set `name` and implement `score` over a whole batch."""
+
+    name: ClassVar[str]
+
+    def __init__(self, settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def score(self, batch: TranslationBatch) -> DetectorResult: ...
+
+
+def logistic(x: np.ndarray, midpoint: float, width: float) -> np.ndarray:
+    """Smooth 0..1 map that is 0.5 at `midpoint` and rises with x."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-(np.asarray(x, dtype=np.float64) - midpoint) / width))
+
+
+def ramp(x: np.ndarray | float, start: float, full: float) -> np.ndarray:
+    """0 up to `start`, 1 from `full`, linear in between."""
+    span = max(full - start, 1e-9)
+    return np.clip((np.asarray(x, dtype=np.float64) - start) / span, 0.0, 1.0)

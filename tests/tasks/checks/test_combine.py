@@ -1,0 +1,31 @@
+import numpy as np
+
+from tasks.checks.base import DetectorResult
+from tasks.checks.combine import combine, noisy_or
+from tasks.checks.settings import CombineSettings
+
+
+def test_noisy_or_math_and_nan_is_ignored():
+    scores = np.array([[0.0, 0.0], [1.0, np.nan], [0.5, 0.5]])
+    out = noisy_or(scores, np.array([0.8, 0.6]), leak=0.0)
+    assert np.allclose(out, [0.0, 0.8, 1 - 0.6 * 0.7])
+
+
+def test_combine_flags_and_orders_reasons_by_evidence():
+    results = [
+        DetectorResult("a", np.array([0.9, 0.1]), ["a fired", ""]),
+        DetectorResult("b", np.array([1.0, 0.0]), ["b fired", ""]),
+        DetectorResult("c", np.array([1.0, 0.0]), ["c fired", ""]),
+    ]
+    score, flagged, reasons = combine(
+        results, {"a": 0.9, "b": 0.5, "c": 0.0}, CombineSettings(leak=0.0, threshold=0.5, reason_min_score=0.5), 2
+    )
+    assert flagged.tolist() == [True, False]
+    assert [r.split(" ")[0] for r in reasons[0]] == ["a", "b"]  # c has weight 0: no reason
+    assert reasons[1] == []
+    assert score[1] == np.float64(1 - (1 - 0.09))
+
+
+def test_no_enabled_detector_gives_the_leak():
+    score, flagged, reasons = combine([], {}, CombineSettings(leak=0.01), 3)
+    assert score.tolist() == [0.01] * 3 and not flagged.any() and reasons == [[], [], []]

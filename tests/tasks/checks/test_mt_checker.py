@@ -1,0 +1,175 @@
+import argparse
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tasks.checks.mt_checker import (
+    DETECTOR_NAMES,
+    MissingColumnsError,
+    add_check_mt_arguments,
+    check_mt_file,
+    main_check_mt,
+    score_table,
+    score_translations,
+)
+from tasks.checks.settings import MTGuardSettings
+
+GOOD = [
+    (
+        "Die Zimmer waren sauber und das Frühstück war sehr gut.",
+        "The rooms were clean and the breakfast was very good.",
+        "de",
+        "en",
+    ),
+    (
+        "Der Zug nach München fährt um 19.30 Uhr ab und kostet 1.250 Euro.",
+        "The train to Munich leaves at 7.30 p.m. and costs 1,250 euros.",
+        "de",
+        "en",
+    ),
+    ("The staff were very friendly and helpful.", "スタッフはとても親切でした。", "en", "ja"),
+    ("The staff were very friendly and helpful.", "员工非常友好和乐于助人。", "en", "zh"),
+    (
+        "Weitere Informationen finden Sie unter https://www.example.com/faq.",
+        "More information is available at https://www.example.com/faq.",
+        "de",
+        "en",
+    ),
+]
+BAD = {
+    "oscillation": ("Die Schleimhaut füllt die Nasenhöhle aus.", "The mucous " + "mucous " * 25, "de", "en"),
+    "wrong_language": (
+        "Die Zimmer waren sauber und das Frühstück war sehr gut.",
+        "Les chambres étaient propres et le petit déjeuner était très bon.",
+        "de",
+        "en",
+    ),
+    "copy": (
+        "Die Zimmer waren sauber und das Frühstück war sehr gut.",
+        "Die Zimmer waren sauber und das Frühstück war sehr gut.",
+        "de",
+        "en",
+    ),
+    "detached": (
+        "Die Phoneme werden dem übergeordneten Sprachsystem zugeordnet.",
+        "The staff were very friendly and helpful.",
+        "de",
+        "en",
+    ),
+}
+
+
+def _run(rows, logprob=None):
+    src, mt, src_lang, tgt_lang = map(list, zip(*rows))
+    return score_translations(src, mt, src_lang, tgt_lang, logprob, MTGuardSettings())
+
+
+def test_good_translations_are_not_flagged():
+    results = _run(GOOD)
+    assert [r.flagged for r in results] == [False] * len(GOOD), [r.reasons for r in results]
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_hallucinations_are_flagged_with_a_reason(case):
+    (result,) = _run([BAD[case]])
+    assert result.flagged and result.reasons
+    assert result.hallucination_score >= MTGuardSettings().combine.threshold
+    assert set(result.detector_scores) == set(DETECTOR_NAMES)
+
+
+def test_logprob_is_optional_and_used_when_present():
+    row = GOOD[0]
+    confident, unsure = _run([row, row], logprob=[-0.1, -4.0])
+    assert unsure.hallucination_score > confident.hallucination_score
+    assert unsure.detector_scores["logprob"] > 0.9
+
+
+def test_score_table_keeps_every_column_and_adds_guard_columns():
+    table = pa.table(
+        {
+            "id": [1, 2],
+            "src": [GOOD[0][0], BAD["copy"][0]],
+            "mt": [GOOD[0][1], BAD["copy"][1]],
+            "src_lang": ["de", "de"],
+            "tgt_lang": ["en", "en"],
+            "flagged": ["old", "old"],
+        }
+    )
+    out = score_table(table)
+    assert out.column("id").to_pylist() == [1, 2]
+    assert out.column("flagged").to_pylist() == [False, True]  # stale output column replaced
+    assert out.schema.field("reasons").type == pa.list_(pa.string())
+    assert {f"{name}_score" for name in DETECTOR_NAMES} <= set(out.column_names)
+
+
+def test_check_mt_file_csv_to_parquet(tmp_path):
+    csv_path = tmp_path / "rows.csv"
+    lines = ["id,src,mt,src_lang,tgt_lang,note"]
+    lines += [f'{i},"{s}","{m}",{a},{b},0012' for i, (s, m, a, b) in enumerate([GOOD[0], BAD["oscillation"]])]
+    csv_path.write_text("\n".join(lines) + "\n")
+    summary = check_mt_file(csv_path, tmp_path / "out" / "scored.parquet")
+    out = pq.read_table(tmp_path / "out" / "scored.parquet")
+    assert (summary.rows, summary.flagged) == (2, 1)
+    assert out.column_names == [
+        "id",
+        "src",
+        "mt",
+        "src_lang",
+        "tgt_lang",
+        "note",
+        "hallucination_score",
+        "flagged",
+        "reasons",
+    ]
+    assert out.column("src").to_pylist()[0] == GOOD[0][0]
+
+
+def test_check_mt_file_parquet_with_logprob(tmp_path):
+    src, mt, a, b = GOOD[0]
+    pq.write_table(
+        pa.table({"src": [src], "mt": [mt], "src_lang": [a], "tgt_lang": [b], "logprob": [None]}),
+        tmp_path / "in.parquet",
+    )
+    check_mt_file(tmp_path / "in.parquet", tmp_path / "out.parquet", detector_columns=True)
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.column("logprob_score").to_pylist() == [None]
+    assert out.column("flagged").to_pylist() == [False]
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("src,translation,src_lang,tgt_lang\na,b,de,en\n")
+    with pytest.raises(MissingColumnsError, match=r"bad\.csv.*'mt'"):
+        check_mt_file(path, tmp_path / "out.parquet")
+
+
+def test_cli_hooks(tmp_path, capsys):
+    path = tmp_path / "rows.csv"
+    path.write_text("src,mt,src_lang,tgt_lang\n" + ",".join(f'"{v}"' for v in GOOD[0]) + "\n")
+    settings_path = tmp_path / "guards.json"
+    settings_path.write_text(json.dumps({"combine": {"threshold": 0.9}}))
+    parser = add_check_mt_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(
+        ["--input", str(path), "--output", str(tmp_path / "o.parquet"), "--settings", str(settings_path)]
+    )
+    assert main_check_mt(args) == 0
+    assert "1 rows, 0 flagged" in capsys.readouterr().out
+    bad = parser.parse_args(["--input", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "o.parquet")])
+    assert main_check_mt(bad) == 2
+    assert "missing.csv" in capsys.readouterr().out
+
+
+def test_empty_translation_of_a_real_source_is_flagged():
+    (empty, both_empty) = score_translations([GOOD[0][0], ""], ["", ""], ["de", "de"], ["en", "en"])
+    assert empty.flagged and empty.reasons[0] == "empty translation"
+    assert not both_empty.flagged
+
+
+def test_detectors_can_be_switched_off():
+    settings = MTGuardSettings()
+    settings.similarity.enabled = False
+    (result,) = score_translations(*map(list, zip(BAD["oscillation"])), settings=settings)
+    assert result.flagged
+    assert result.detector_scores["similarity"] != result.detector_scores["similarity"]  # NaN: not run

@@ -1,0 +1,55 @@
+import math
+
+import numpy as np
+
+from tasks.checks.base import TranslationBatch
+from tasks.checks.settings import SimilaritySettings
+from tasks.checks.similarity import SimilarityDetector, cosine_similarity, embed
+
+SRC = "Die Phoneme werden dem übergeordneten Sprachsystem zugeordnet."
+
+
+def test_encoder_runs_offline_from_packaged_weights_and_deduplicates():
+    vectors = embed(["Hallo Welt", "Hello world", "Hallo Welt"])
+    assert vectors.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert np.array_equal(vectors[0], vectors[2])
+
+
+def test_translation_is_closer_than_a_detached_output():
+    good, detached = cosine_similarity(
+        [SRC, SRC],
+        ["Phonemes are assigned to the superordinate language system.", "The staff were very friendly and helpful."],
+    )
+    assert good > 0.6 > detached
+
+
+def test_cross_lingual_for_cjk():
+    src = ["The staff were very friendly and helpful."] * 4
+    ja, zh, ja_other, zh_other = cosine_similarity(
+        src,
+        [
+            "スタッフはとても親切でした。",
+            "员工非常友好和乐于助人。",
+            "株価は昨日大きく下落した。",
+            "明天的会议取消了。",
+        ],
+    )
+    assert ja > ja_other + 0.2 and zh > zh_other + 0.2
+
+
+def test_detector_scores_detached_high_and_skips_empty_rows():
+    batch = TranslationBatch.build(
+        [SRC, SRC, ""],
+        [
+            "Phonemes are assigned to the superordinate language system.",
+            "The staff were very friendly and helpful.",
+            "",
+        ],
+        ["de"] * 3,
+        ["en"] * 3,
+    )
+    result = SimilarityDetector(SimilaritySettings()).score(batch)
+    assert result.scores[0] < 0.5 < result.scores[1]
+    assert math.isnan(result.scores[2])
+    assert "cosine" in result.details[1]
