@@ -12,18 +12,18 @@ from dataclasses import asdict, replace
 from typing import Annotated, Literal
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix
-from flows.run_report import ShardProgress, publish_summary
-from flows.translate_batch import SHARD_WORKERS, RunIncomplete, check_locations, load_triton, shard_result_storage
+from flows.run_report import ShardProgress
+from flows.run_steps import collect_shards, finish_run
+from flows.translate_batch import SHARD_WORKERS, check_locations, load_triton, shard_result_storage
 from tasks.audio import AudioColumns, plan_audio_object_task
 from tasks.listing import list_objects_task
-from tasks.run_manifest import RunRecord, config_hash, run_key, write_run_record_task
+from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import TranscribeSettings, transcribe_shard_task
 from tasks.triton_asr_client import ASR_MODEL, asr_parameters
@@ -58,21 +58,6 @@ def settings_config(settings: TranscribeSettings, **extra) -> dict:
     return config | extra
 
 
-def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:
-    """Wait for every shard task; a failed shard is recorded with its error, never raised."""
-    shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
-    for future in as_completed(list(futures)):
-        future.wait()  # the engine's final state; the API's copy of it can lag behind
-        state, shard = future.state, shard_of[future.task_run_id]
-        if state.is_completed():
-            record.shards.append(asdict(future.result()))
-        else:
-            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
-                                  "row_start": shard.row_start, "row_stop": shard.row_stop,
-                                  "error": str(state.result(raise_on_failure=False))})
-        progress.advance()
-
-
 def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_uri: str,
                   settings: TranscribeSettings, shard_rows: int, model_label: str,
                   s3_credentials: str | None) -> dict:
@@ -105,16 +90,7 @@ def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key),
                              unmapped(flow_kind))
     collect_shards(futures, shards, record, progress)
-
-    record.seconds = round(time.perf_counter() - started, 3)
-    record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
-    written = write_run_record_task(conn, record)
-    publish_summary(record, key=f"{flow_kind}-report-{key}")
-    summary = record.to_dict() | {"written": written}
-    if not record.succeeded:
-        raise RunIncomplete(f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
-                            f"see {written['manifest']} and rerun to finish")
-    return summary
+    return finish_run(conn, record, started, report_prefix=flow_kind)
 
 
 @flow(name="transcribe-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)

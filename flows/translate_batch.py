@@ -13,7 +13,6 @@ from dataclasses import asdict
 from datetime import timezone
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_aws import AwsCredentials, S3Bucket
 from pydantic import Field
@@ -23,18 +22,15 @@ from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env, lo
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
 from flows.fan_out import run_shard_groups
-from flows.run_report import ShardProgress, publish_summary
+from flows.run_report import ShardProgress
+from flows.run_steps import collect_shards, finish_run
 from tasks.listing import list_objects_task
-from tasks.run_manifest import RunRecord, config_hash, run_key, write_run_record_task
+from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
 from tasks.sharding import plan_object_task
 from tasks.translate_shard import TranslateSettings, translate_shard_task
 
 SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
-
-
-class RunIncomplete(RuntimeError):
-    """Some objects or shards failed; the manifest lists them and a rerun finishes the job."""
 
 
 def load_triton(block_name: str | None) -> TritonEndpoint:
@@ -151,33 +147,8 @@ def translate_batch(
     if fan_out_deployment:
         record.shards = run_shard_groups(conn, fan_out_deployment, shards, settings, run_dir, key, s3_credentials,
                                          shards_per_child, progress)
-        return finish_run(conn, record, started)
+        return finish_run(conn, record, started, report_prefix="translate")
     shard_task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key))
-    shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
-    for future in as_completed(list(futures)):
-        future.wait()  # the engine's final state; the API's copy of it can lag behind
-        state = future.state
-        shard = shard_of[future.task_run_id]
-        if state.is_completed():
-            record.shards.append(asdict(future.result()))
-        else:
-            error = state.result(raise_on_failure=False)
-            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
-                                  "row_start": shard.row_start, "row_stop": shard.row_stop, "error": str(error)})
-        progress.advance()
-    return finish_run(conn, record, started)
-
-
-def finish_run(conn, record: RunRecord, started: float) -> dict:
-    """Manifest, _SUCCESS, report; the run fails if anything failed."""
-    record.seconds = round(time.perf_counter() - started, 3)
-    record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
-    written = write_run_record_task(conn, record)
-    publish_summary(record, key=f"translate-report-{record.run_key}")
-    summary = record.to_dict() | {"written": written}
-    if not record.succeeded:
-        raise RunIncomplete(
-            f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
-            f"see {written['manifest']} and rerun to finish")
-    return summary
+    collect_shards(futures, shards, record, progress)
+    return finish_run(conn, record, started, report_prefix="translate")

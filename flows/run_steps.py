@@ -1,0 +1,45 @@
+"""Steps every batch flow ends with: collect the mapped shard tasks, then write the manifest,
+`_SUCCESS` and the report, failing the run if anything failed."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from prefect.futures import as_completed
+
+from flows.run_report import ShardProgress, publish_summary
+from tasks.run_manifest import RunRecord, write_run_record_task
+from tasks.storage import S3Connection
+
+
+class RunIncomplete(RuntimeError):
+    """Some objects or shards failed; the manifest lists them and a rerun finishes the job."""
+
+
+def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:
+    """Wait for every shard task; a failed shard is recorded with its error, never raised."""
+    shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
+    for future in as_completed(list(futures)):
+        future.wait()  # the engine's final state; the API's copy of it can lag behind
+        state, shard = future.state, shard_of[future.task_run_id]
+        if state.is_completed():
+            record.shards.append(asdict(future.result()))
+        else:
+            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
+                                  "row_start": shard.row_start, "row_stop": shard.row_stop,
+                                  "error": str(state.result(raise_on_failure=False))})
+        progress.advance()
+
+
+def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str) -> dict:
+    """Manifest, _SUCCESS, report; raises RunIncomplete if anything failed."""
+    record.seconds = round(time.perf_counter() - started, 3)
+    record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
+    written = write_run_record_task(conn, record)
+    publish_summary(record, key=f"{report_prefix}-report-{record.run_key}")
+    summary = record.to_dict() | {"written": written}
+    if not record.succeeded:
+        raise RunIncomplete(
+            f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
+            f"see {written['manifest']} and rerun to finish")
+    return summary
