@@ -31,11 +31,13 @@ def tiny_models_in_use(cfg: StackConfig) -> list[str]:
     return tiny
 
 
-def first_rows(conn: S3Connection, part_uri: str, limit: int = 5) -> list[dict]:
+ROW_COLUMNS = ["id", "source_lang", "status", "source_text", "translation"]
+
+
+def first_rows(conn: S3Connection, part_uri: str, limit: int = 5, columns: list[str] = ROW_COLUMNS) -> list[dict]:
     target = S3Uri.parse(part_uri)
     body = conn.boto3_client().get_object(Bucket=target.bucket, Key=target.key)["Body"].read()
-    table = pq.read_table(io.BytesIO(body), columns=["id", "source_lang", "status", "source_text", "translation"])
-    return table.slice(0, limit).to_pylist()
+    return pq.read_table(io.BytesIO(body), columns=columns).slice(0, limit).to_pylist()
 
 
 def run_demo(bucket: str = "sentinel-demo") -> int:
@@ -61,6 +63,13 @@ def run_demo(bucket: str = "sentinel-demo") -> int:
         print("first rows:")
         for row in first_rows(conn, summary["shards"][0]["output_uri"]):
             print("  ", json.dumps(row, ensure_ascii=False))
+        quarantined = [s["quarantine_uri"] for s in summary["shards"] if s.get("quarantine_uri")]
+        print(f"quarantine:  {summary['output_dir']}/quarantine/  ({len(quarantined)} parts; failed rows and rows "
+              "the hallucination guards still flagged after a beam-search retry)")
+        if quarantined:
+            print("first quarantined rows:")
+            for row in first_rows(conn, quarantined[0], 3, ROW_COLUMNS + ["error", "hallucination_score", "reasons"]):
+                print("  ", json.dumps(row, ensure_ascii=False, default=str))
     else:
         print(f"run failed: {summary}")
     print(f"Prefect UI:  http://127.0.0.1:{cfg.prefect_port}/runs/flow-run/{flow_run_id}")

@@ -85,11 +85,11 @@ def read_run_rows(conn: "S3Connection", summary: dict, columns: list[str]) -> li
 
     rows = []
     for shard in summary.get("shards", []):
-        if not shard.get("output_uri"):
-            continue
-        target = S3Uri.parse(shard["output_uri"])
-        body = conn.boto3_client().get_object(Bucket=target.bucket, Key=target.key)["Body"].read()
-        rows += pq.read_table(io.BytesIO(body), columns=columns).to_pylist()
+        for part in (shard.get("output_uri"), shard.get("quarantine_uri")):  # kept rows, quarantined rows
+            if part:
+                target = S3Uri.parse(part)
+                body = conn.boto3_client().get_object(Bucket=target.bucket, Key=target.key)["Body"].read()
+                rows += pq.read_table(io.BytesIO(body), columns=columns).to_pylist()
     return rows
 
 

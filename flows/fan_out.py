@@ -2,16 +2,15 @@
 what they committed (the parts' own metadata is the record, not the children's return values)."""
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import asdict, replace
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from flows.translate_shard_group import settings_to_dict, shard_to_dict
-from tasks.output_parts import committed_part_metadata
-from tasks.s3_uri import S3Uri
+from tasks.shard_runner import committed_result
 from tasks.sharding import Shard
 from tasks.storage import S3Connection
 from tasks.translate_shard import TranslateSettings
@@ -48,15 +47,13 @@ def wait_for_children(flow_runs: list, on_done, poll_s: float = 2.0) -> dict:
 def committed_results(conn: S3Connection, shards: list[Shard], run_dir: str, child_state) -> list[dict]:
     results = []
     for shard in shards:
-        target = S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
-        meta = committed_part_metadata(conn, target)
-        base = {"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
-                "row_stop": shard.row_stop}
-        if meta and "sentinel-status-counts" in meta:
-            counts = json.loads(meta["sentinel-status-counts"])
-            results.append(base | {"output_uri": str(target), "rows": sum(counts.values()), "status_counts": counts})
+        done = committed_result(conn, shard, run_dir)
+        if done is not None:
+            results.append(asdict(replace(done, reused=False)))
         else:
-            results.append(base | {"error": f"child run ended {child_state.name}: {child_state.message}"})
+            results.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
+                            "row_stop": shard.row_stop,
+                            "error": f"child run ended {child_state.name}: {child_state.message}"})
     return results
 
 

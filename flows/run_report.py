@@ -19,6 +19,7 @@ class ShardProgress:
 def summary_markdown(record: RunRecord) -> str:
     counts = record.status_counts()
     rows = sum(counts.values())
+    quarantined = counts.get("failed", 0) + counts.get("flagged", 0)
     rate = rows / record.seconds if record.seconds else 0.0
     lines = [
         f"# Run `{record.run_key}` — {'succeeded' if record.succeeded else 'FAILED: rerun needed'}",
@@ -30,8 +31,14 @@ def summary_markdown(record: RunRecord) -> str:
         f"| objects | {len(record.inputs)} ({len(record.failed_objects)} failed) |",
         f"| shards | {len(record.shards)} ({len(record.failed_shards)} failed) |",
         f"| rows | {rows} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items())) or 'none'}) |",
+        f"| quarantined | {quarantined} rows (failed: {counts.get('failed', 0)}, flagged by the guards: "
+        f"{counts.get('flagged', 0)}) under `{record.output_dir}/quarantine/` |",
         f"| wall time | {record.seconds:.1f} s ({rate:.0f} rows/s) |",
     ]
+    shard_seconds = sum(s.get("seconds") or 0.0 for s in record.shards)
+    guard_seconds = sum(s.get("guard_seconds") or 0.0 for s in record.shards)
+    if guard_seconds:
+        lines.append(f"| guards | {guard_seconds:.1f} s, {guard_seconds / max(shard_seconds, 1e-9):.0%} of shard time |")
     problems = [(o["uri"], o["error"]) for o in record.failed_objects]
     problems += [(s.get("object_uri", "?") + f" rows {s.get('row_start')}–{s.get('row_stop')}", s["error"])
                  for s in record.failed_shards]

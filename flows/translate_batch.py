@@ -19,6 +19,7 @@ from pydantic import Field
 from typing import Annotated
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env, load_s3_connection
+from blocks.guards import MTGuardConfig, MTGuardSettings
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
 from flows.fan_out import run_shard_groups
@@ -29,6 +30,7 @@ from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
 from tasks.sharding import plan_object_task
 from tasks.translate_shard import TranslateSettings, translate_shard_task
+from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
 
 SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
 
@@ -48,6 +50,13 @@ def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Buck
     storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
     storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
     return storage
+
+
+def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool) -> TranslationGuard | None:
+    if not enabled or model == "echo":  # echo returns its input: every row would look like a copy
+        return None
+    checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
+    return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
 
 
 def with_scheduled_date(uri: str) -> str:
@@ -81,6 +90,9 @@ def translate_batch(
     model: Annotated[TranslateModel, Field(title="Triton model", description="'echo' measures pipeline overhead")] = "translate",
     beam_size: Annotated[int, Field(title="Beam size", ge=1, le=16)] = 1,
     max_text_chars: Annotated[int, Field(title="Longest text translated", ge=1)] = 20_000,
+    guards: Annotated[bool, Field(title="Hallucination guards", description="check every translation; quarantine what stays flagged")] = True,
+    guard_settings: Annotated[str | None, Field(title="MT guards block", description="Sentinel MT Guards block; empty = calibrated defaults")] = None,
+    redecode_flagged: Annotated[bool, Field(title="Retry flagged rows", description="once, with beam search and a repetition guard")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
     fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment")] = None,
@@ -102,6 +114,10 @@ def translate_batch(
         model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
         beam_size: beam size for decoding (1 = greedy).
         max_text_chars: longer texts are marked failed instead of being sent to Triton.
+        guards: run the hallucination checks on every translation (never on `echo`); rows still
+            flagged after the retry go to `<run_key>/quarantine/` with their reasons.
+        guard_settings: name of a Sentinel MT Guards block with thresholds; empty = the calibrated defaults.
+        redecode_flagged: retry a flagged translation once with beam search and a repetition guard.
         triton_endpoint: name of the Sentinel Triton Endpoint block.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
         fan_out_deployment: run shard groups as child runs of this `translate-shard-group` deployment
@@ -121,10 +137,11 @@ def translate_batch(
     settings = TranslateSettings(
         text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
         candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
-        max_text_chars=max_text_chars,
+        max_text_chars=max_text_chars, guard=translation_guard(model, guards, guard_settings, redecode_flagged),
         triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
     )
-    config = {k: v for k, v in asdict(settings).items() if k != "triton"}
+    config = {k: v for k, v in asdict(settings).items() if k not in ("triton", "guard")}
+    config["guard"] = settings.guard.config() if settings.guard else None
     config.update(model=model, decoding=settings.triton.decoding, shard_rows=shard_rows)
     cfg_hash = config_hash(config)
     key = run_key(objects, cfg_hash)

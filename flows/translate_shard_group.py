@@ -8,14 +8,16 @@ committed, and reruns recompute nothing.
 """
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from prefect import flow, unmapped
 
 from blocks.s3_access import load_s3_connection
+from tasks.checks.settings import MTGuardSettings
 from tasks.listing import ObjectRef
 from tasks.sharding import RowGroupSlice, Shard
 from tasks.translate_shard import TranslateSettings, translate_shard_task
+from tasks.translation_guard import TranslationGuard
 from tasks.triton_client import TritonCallSettings
 
 
@@ -29,15 +31,21 @@ def shard_from_dict(doc: dict) -> Shard:
 
 
 def settings_to_dict(settings: TranslateSettings) -> dict:
-    return asdict(settings)
+    """JSON-ready settings for a child run's parameters."""
+    doc = asdict(replace(settings, guard=None))
+    doc["guard"] = settings.guard.config() if settings.guard else None
+    return doc
 
 
 def settings_from_dict(doc: dict) -> TranslateSettings:
     doc = dict(doc)
     triton = TritonCallSettings(**doc.pop("triton"))
+    guard = doc.pop("guard", None)
+    if guard is not None:
+        guard = TranslationGuard(MTGuardSettings.model_validate(guard["checks"]), guard["redecode"])
     for name in ("candidate_source_langs", "passthrough_columns"):
         doc[name] = tuple(doc[name])
-    return TranslateSettings(**doc, triton=triton)
+    return TranslateSettings(**doc, triton=triton, guard=guard)
 
 
 @flow(name="translate-shard-group", log_prints=True)

@@ -4,10 +4,7 @@ part. Reading, fetching, inference and writing overlap; a bad row never fails th
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 
@@ -15,12 +12,11 @@ import pyarrow as pa
 from prefect import task
 
 from tasks.audio import AudioCell, AudioColumns, load_audio_cells
-from tasks.output_parts import PartWriter, committed_part_metadata
-from tasks.s3_uri import S3Uri
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard, read_footer
 from tasks.storage import S3Connection
-from tasks.translate_shard import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, ShardResult, TranslateSettings
+from tasks.shard_runner import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, BatchFn, GuardClock, ShardResult, run_shard
+from tasks.translate_shard import TranslateSettings
 from tasks.translate_shard import translate_record_batch
 from tasks.triton_asr_client import AsrResult, TritonAsrClient
 from tasks.triton_client import TritonCallSettings, TritonTranslateClient
@@ -139,11 +135,9 @@ async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslat
 
 # ---- one shard -----------------------------------------------------------------------------------
 
-BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
-
-
 @asynccontextmanager
-async def batch_processor(conn: S3Connection, settings: TranscribeSettings) -> AsyncIterator[BatchFn]:
+async def batch_processor(conn: S3Connection, settings: TranscribeSettings, clock: GuardClock
+                          ) -> AsyncIterator[BatchFn]:
     """The per-batch coroutine with its Triton clients open: transcribe, or transcribe + translate."""
     async with TritonAsrClient(settings.triton) as asr:
         if settings.translate is None:
@@ -153,50 +147,12 @@ async def batch_processor(conn: S3Connection, settings: TranscribeSettings) -> A
             yield lambda record: speech_translate_record_batch(asr, mt, conn, record, settings)
 
 
-async def _process_stream(conn: S3Connection, shard: Shard, settings: TranscribeSettings,
-                          writer: PartWriter, counts: Counter) -> None:
-    batches = iter_shard_batches(conn, shard, settings.columns.read, settings.read_batch_rows)
-    inflight: deque[asyncio.Task] = deque()
-
-    async def drain_one() -> None:
-        out = await inflight.popleft()
-        counts.update(out.column("status").to_pylist())
-        writer.write(out.cast(writer.schema))
-
-    async with batch_processor(conn, settings) as process:
-        try:
-            while (record := await asyncio.to_thread(next, batches, None)) is not None:
-                inflight.append(asyncio.create_task(process(record)))
-                while len(inflight) > settings.batches_in_flight:
-                    await drain_one()
-            while inflight:
-                await drain_one()
-        finally:
-            for pending in inflight:
-                pending.cancel()
-
-
 def transcribe_shard(conn: S3Connection, shard: Shard, settings: TranscribeSettings, run_dir: str) -> ShardResult:
-    """Plain function: process `shard` and commit `<run_dir>/part-<shard_id>.parquet`; a part already
-    committed by an earlier attempt (same run key, same shard) is reused, not recomputed."""
-    started = time.perf_counter()
-    target = S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
-    done = committed_part_metadata(conn, target)
-    if done and done.get("sentinel-shard") == shard.shard_id and "sentinel-status-counts" in done:
-        return _result(shard, str(target), Counter(json.loads(done["sentinel-status-counts"])), started, True)
-    counts: Counter = Counter()
-    metadata = {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}
-    with PartWriter(conn, target, read_output_schema(conn, shard, settings), metadata) as writer:
-        asyncio.run(_process_stream(conn, shard, settings, writer, counts))
-        writer.metadata["sentinel-status-counts"] = json.dumps(dict(counts), sort_keys=True)
-        output_uri = writer.commit()
-    return _result(shard, output_uri, counts, started)
-
-
-def _result(shard: Shard, output_uri: str, counts: Counter, started: float, reused: bool = False) -> ShardResult:
-    return ShardResult(shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
-                       row_stop=shard.row_stop, output_uri=output_uri, rows=sum(counts.values()),
-                       status_counts=dict(counts), seconds=round(time.perf_counter() - started, 3), reused=reused)
+    """Plain function: process `shard` and commit `<run_dir>/part-<shard_id>.parquet` (and its
+    quarantine part for failed rows); a shard an earlier attempt committed is reused."""
+    return run_shard(conn, shard, run_dir, read_output_schema(conn, shard, settings),
+                     lambda: iter_shard_batches(conn, shard, settings.columns.read, settings.read_batch_rows),
+                     lambda clock: batch_processor(conn, settings, clock), settings.batches_in_flight)
 
 
 def shard_cache_key(_context, parameters: dict) -> str:

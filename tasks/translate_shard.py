@@ -1,11 +1,10 @@
-"""Translate one shard: stream its rows from S3, send non-empty texts to Triton in
-concurrent client batches, write one output part. Reading, inference and writing overlap."""
+"""Translate one shard: stream its rows from S3, send non-empty texts to Triton in concurrent
+client batches, guard the translations, write the shard's part and quarantine part
+(tasks/shard_runner.py). Reading, inference, checks and writing overlap."""
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections import Counter, deque
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -13,17 +12,14 @@ from prefect import task
 from prefect.concurrency.sync import concurrency
 
 from tasks.language import detect_languages
-from tasks.output_parts import PartWriter, committed_part_metadata
-from tasks.s3_uri import S3Uri
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard
+from tasks.shard_runner import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, GuardClock, ShardResult, run_shard
 from tasks.storage import S3Connection
+from tasks.translation_guard import GUARD_FIELDS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import (
     TRITON_CONCURRENCY_LIMIT, TritonCallSettings, TritonRequestRejected, TritonTranslateClient,
 )
-
-STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "skipped_empty", "failed"
-
 
 @dataclass(frozen=True)
 class TranslateSettings:
@@ -37,19 +33,7 @@ class TranslateSettings:
     read_batch_rows: int = 1024
     batches_in_flight: int = 4
     triton: TritonCallSettings = field(default_factory=TritonCallSettings)
-
-
-@dataclass(frozen=True)
-class ShardResult:
-    shard_id: str
-    object_uri: str
-    row_start: int
-    row_stop: int
-    output_uri: str
-    rows: int
-    status_counts: dict[str, int]
-    seconds: float
-    reused: bool = False  # True when an earlier attempt had already committed this part
+    guard: TranslationGuard | None = None  # None: no hallucination checks (e.g. the echo model)
 
 
 def output_schema(id_type: pa.DataType, passthrough: list[pa.Field]) -> pa.Schema:
@@ -57,7 +41,7 @@ def output_schema(id_type: pa.DataType, passthrough: list[pa.Field]) -> pa.Schem
         pa.field("id", id_type), pa.field("source_text", pa.string()), pa.field("translation", pa.string()),
         pa.field("source_lang", pa.string()), pa.field("target_lang", pa.string()),
         pa.field("logprob", pa.float32()), pa.field("model", pa.string()),
-        pa.field("status", pa.string()), pa.field("error", pa.string()), *passthrough,
+        pa.field("status", pa.string()), pa.field("error", pa.string()), *GUARD_FIELDS, *passthrough,
     ])
 
 
@@ -130,56 +114,28 @@ async def translate_record_batch(client: TritonTranslateClient, record: pa.Recor
     return pa.RecordBatch.from_pydict(columns)
 
 
-async def _translate_stream(conn: S3Connection, shard: Shard, settings: TranslateSettings,
-                            writer: PartWriter, counts: Counter) -> None:
-    columns = list(dict.fromkeys([settings.id_column, settings.text_column, *settings.passthrough_columns]))
-    batches = iter_shard_batches(conn, shard, columns, settings.read_batch_rows)
-    inflight: deque[asyncio.Task] = deque()
-
-    async def drain_one() -> None:
-        out = await inflight.popleft()
-        counts.update(out.column("status").to_pylist())
-        writer.write(out.cast(writer.schema))
-
-    async with TritonTranslateClient(settings.triton) as client:
-        try:
-            while (record := await asyncio.to_thread(next, batches, None)) is not None:
-                inflight.append(asyncio.create_task(translate_record_batch(client, record, settings)))
-                while len(inflight) > settings.batches_in_flight:
-                    await drain_one()
-            while inflight:
-                await drain_one()
-        finally:
-            for pending in inflight:
-                pending.cancel()
+async def translate_and_guard(client: TritonTranslateClient, record: pa.RecordBatch, settings: TranslateSettings,
+                              clock: GuardClock) -> pa.RecordBatch:
+    translated = await translate_record_batch(client, record, settings)
+    if settings.guard is None:
+        return no_guard_columns(translated)
+    return await guard_translations(client, translated, settings.guard, clock)
 
 
 def translate_shard(conn: S3Connection, shard: Shard, settings: TranslateSettings, run_dir: str) -> ShardResult:
-    """Plain function: translate `shard` and commit `<run_dir>/part-<shard_id>.parquet`.
+    """Plain function: translate `shard`, guard the translations, commit
+    `<run_dir>/part-<shard_id>.parquet` and (if any row is failed or flagged)
+    `<run_dir>/quarantine/part-<shard_id>.parquet`. A shard an earlier attempt committed is reused."""
+    columns = list(dict.fromkeys([settings.id_column, settings.text_column, *settings.passthrough_columns]))
 
-    A part already committed by an earlier attempt (same run key, same shard) is reused, not
-    recomputed: the part and its metadata are the commit record."""
-    started = time.perf_counter()
-    target = S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
-    done = committed_part_metadata(conn, target)
-    if done and done.get("sentinel-shard") == shard.shard_id and "sentinel-status-counts" in done:
-        counts = Counter(json.loads(done["sentinel-status-counts"]))
-        return _result(shard, str(target), counts, started, reused=True)
-    schema = read_output_schema(conn, shard, settings)
-    counts = Counter()
-    with PartWriter(conn, target, schema, {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}) as writer:
-        asyncio.run(_translate_stream(conn, shard, settings, writer, counts))
-        writer.metadata["sentinel-status-counts"] = json.dumps(dict(counts), sort_keys=True)
-        output_uri = writer.commit()
-    return _result(shard, output_uri, counts, started)
+    @asynccontextmanager
+    async def processor(clock: GuardClock):
+        async with TritonTranslateClient(settings.triton) as client:
+            yield lambda record: translate_and_guard(client, record, settings, clock)
 
-
-def _result(shard: Shard, output_uri: str, counts: Counter, started: float, reused: bool = False) -> ShardResult:
-    return ShardResult(
-        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
-        output_uri=output_uri, rows=sum(counts.values()), status_counts=dict(counts),
-        seconds=round(time.perf_counter() - started, 3), reused=reused,
-    )
+    return run_shard(conn, shard, run_dir, read_output_schema(conn, shard, settings),
+                     lambda: iter_shard_batches(conn, shard, columns, settings.read_batch_rows),
+                     processor, settings.batches_in_flight)
 
 
 def read_output_schema(conn: S3Connection, shard: Shard, settings: TranslateSettings) -> pa.Schema:

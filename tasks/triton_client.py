@@ -81,11 +81,13 @@ class TritonTranslateClient:
     async def __aexit__(self, *exc) -> None:
         await self.close()
 
-    async def translate(self, texts: list[str], src_lang: str, tgt_lang: str) -> Translations:
-        """Translate any number of rows of one language pair, in client batches sent concurrently."""
+    async def translate(self, texts: list[str], src_lang: str, tgt_lang: str,
+                        decoding: dict | None = None) -> Translations:
+        """Translate any number of rows of one language pair, in client batches sent concurrently.
+        `decoding` replaces the settings' decoding parameters for this call (e.g. a beam-search retry)."""
         size = self.settings.batch_size
         chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
-        results = await asyncio.gather(*(self._infer(chunk, src_lang, tgt_lang) for chunk in chunks))
+        results = await asyncio.gather(*(self._infer(chunk, src_lang, tgt_lang, decoding) for chunk in chunks))
         merged = Translations([], [], [])
         for part in results:
             merged.texts += part.texts
@@ -93,7 +95,7 @@ class TritonTranslateClient:
             merged.models += part.models
         return merged
 
-    async def _infer(self, texts: list[str], src_lang: str, tgt_lang: str) -> Translations:
+    async def _infer(self, texts: list[str], src_lang: str, tgt_lang: str, decoding: dict | None) -> Translations:
         inputs = [
             _bytes_input("TEXT", texts),
             _bytes_input("SRC_LANG", [src_lang] * len(texts)),
@@ -101,18 +103,19 @@ class TritonTranslateClient:
         ]
         outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]
         async with self._slots:
-            result = await self._with_retries(inputs, outputs)
+            result = await self._with_retries(inputs, outputs, decoding)
         decode = lambda name: [v.decode("utf-8", "replace") for v in result.as_numpy(name).reshape(-1)]
         logprobs = result.as_numpy("LOGPROB").reshape(-1).astype(float).tolist()
         return Translations(decode("TRANSLATION"), logprobs, decode("MODEL"))
 
-    async def _with_retries(self, inputs, outputs):
+    async def _with_retries(self, inputs, outputs, decoding: dict | None = None):
         s = self.settings
+        parameters = (s.decoding if decoding is None else decoding) or None
         for attempt in range(s.max_retries + 1):
             try:
                 return await self._client.infer(
                     s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s,
-                    parameters=s.decoding or None,
+                    parameters=parameters,
                 )
             except Exception as exc:  # noqa: BLE001 - classified below
                 if not is_retryable(exc):

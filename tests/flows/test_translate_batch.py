@@ -63,13 +63,36 @@ def test_echo_run_writes_every_row_once_with_manifest(full_stack, s3_conn, bucke
 
 def test_tiny_marian_translates_both_source_languages(full_stack, s3_conn, bucket, demo_input):
     state, summary = run(input_uri=demo_input, output_uri=f"s3://{bucket}/out-marian/", model="translate",
-                         shard_rows=40)
+                         shard_rows=40, guards=False)
     assert state.is_completed(), summary
     ok = [r for r in read_parts(s3_conn, summary["output_dir"]).to_pylist() if r["status"] == "ok"]
     assert len(ok) == 117
     assert {r["model"] for r in ok} == {"marian-de-en", "marian-fr-en"}
     assert all(isinstance(r["translation"], str) and r["logprob"] <= 0.0 for r in ok)
     assert all(r["model"] == f"marian-{r['source_lang']}-en" for r in ok)
+    assert all(r["hallucination_score"] is None for r in ok)  # guards off
+
+
+def test_guards_redecode_then_quarantine_what_stays_flagged(full_stack, s3_conn, bucket, demo_input):
+    """The tiny model's output is noise: the guards flag it, retry it with beam search, and
+    quarantine what is still flagged, with reasons. Every input id lands exactly once."""
+    state, summary = run(input_uri=demo_input, output_uri=f"s3://{bucket}/out-guarded/", model="translate",
+                         shard_rows=40)
+    assert state.is_completed(), summary
+    rows = read_parts(s3_conn, summary["output_dir"]).to_pylist()
+    assert len(rows) == 120 and len({r["id"] for r in rows}) == 120
+    counts = summary["status_counts"]
+    assert counts.get("skipped_empty") == 3 and counts.get("ok", 0) + counts.get("flagged", 0) == 117
+    assert counts.get("flagged", 0) > 0
+    flagged = [r for r in rows if r["status"] == "flagged"]
+    assert all(r["reasons"] and r["redecoded"] and r["hallucination_score"] >= 0.3 for r in flagged)
+    assert all(isinstance(r["translation"], str) for r in flagged)  # the better of the two attempts is kept
+    quarantined = read_parts(s3_conn, summary["output_dir"] + "/quarantine")
+    assert set(quarantined.column("status").to_pylist()) == {"flagged"} and quarantined.num_rows == len(flagged)
+    kept = [k for k in part_versions(s3_conn, summary["output_dir"]) if "/quarantine/" not in k]
+    assert len(kept) == len(summary["shards"])  # one kept part per shard, flagged rows not in it
+    shards = summary["shards"]
+    assert sum(s["quarantined"] for s in shards) == len(flagged) and all(s["guard_seconds"] > 0 for s in shards)
 
 
 def test_rerun_lands_in_same_place_and_recomputes_nothing(full_stack, s3_conn, bucket, demo_input):

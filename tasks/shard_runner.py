@@ -1,0 +1,173 @@
+"""Run one shard through a per-batch coroutine and commit its two output parts.
+
+    <run_dir>/part-<shard>.parquet             rows kept: status ok / skipped_empty
+    <run_dir>/quarantine/part-<shard>.parquet  rows quarantined: status failed (with `error`) or
+                                               flagged by the guards (with `reasons`)
+
+Every input row lands in exactly one of the two. Reading, processing and writing overlap: up to
+`batches_in_flight` record batches are being processed while the next one is read. The quarantine
+part is uploaded first and the main part last, so the main part (and its metadata) is the shard's
+commit record: a part already committed by an earlier attempt is reused, not recomputed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.output_parts import PartWriter, committed_part_metadata
+from tasks.s3_uri import S3Uri
+from tasks.sharding import Shard
+from tasks.storage import S3Connection
+
+STATUS_OK, STATUS_EMPTY, STATUS_FAILED, STATUS_FLAGGED = "ok", "skipped_empty", "failed", "flagged"
+QUARANTINED_STATUSES = (STATUS_FAILED, STATUS_FLAGGED)
+
+BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    shard_id: str
+    object_uri: str
+    row_start: int
+    row_stop: int
+    output_uri: str
+    rows: int
+    status_counts: dict[str, int]
+    seconds: float
+    quarantined: int = 0
+    quarantine_uri: str | None = None
+    guard_seconds: float = 0.0  # time spent in the hallucination guards (scoring + re-decoding)
+    reused: bool = False  # True when an earlier attempt had already committed this part
+
+
+class GuardClock:
+    """Adds up the seconds a shard spends in its guards (shared by the batches in flight)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def part_target(run_dir: str, shard: Shard) -> S3Uri:
+    return S3Uri.parse(run_dir).join(f"part-{shard.shard_id}.parquet")
+
+
+def quarantine_target(run_dir: str, shard: Shard) -> S3Uri:
+    return S3Uri.parse(run_dir).join("quarantine", f"part-{shard.shard_id}.parquet")
+
+
+def committed_result(conn: S3Connection, shard: Shard, run_dir: str) -> ShardResult | None:
+    """The result an earlier attempt committed for this shard, or None."""
+    target = part_target(run_dir, shard)
+    meta = committed_part_metadata(conn, target)
+    if not meta or meta.get("sentinel-shard") != shard.shard_id or "sentinel-status-counts" not in meta:
+        return None
+    counts = json.loads(meta["sentinel-status-counts"])
+    quarantined = int(meta.get("sentinel-quarantined", "0"))
+    return ShardResult(
+        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
+        output_uri=str(target), rows=sum(counts.values()), status_counts=counts, seconds=0.0,
+        quarantined=quarantined, quarantine_uri=str(quarantine_target(run_dir, shard)) if quarantined else None,
+        guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), reused=True)
+
+
+class ShardOutputs:
+    """The two parts of one shard, split by each row's `status`."""
+
+    def __init__(self, conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema):
+        self.conn, self.shard, self.run_dir = conn, shard, run_dir
+        self.metadata = {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}
+        self.kept = PartWriter(conn, part_target(run_dir, shard), schema, dict(self.metadata))
+        self.quarantine = PartWriter(conn, quarantine_target(run_dir, shard), schema, dict(self.metadata))
+        self.counts: Counter = Counter()
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self.kept.schema
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        batch = batch.select(self.schema.names).cast(self.schema)
+        status = batch.column("status")
+        self.counts.update(status.to_pylist())
+        quarantined = pc.is_in(status, value_set=pa.array(QUARANTINED_STATUSES))
+        self.quarantine.write(batch.filter(quarantined))
+        self.kept.write(batch.filter(pc.invert(quarantined)))
+
+    def commit(self, guard_seconds: float) -> tuple[str, str | None]:
+        quarantine_uri = None
+        if self.quarantine.rows:
+            quarantine_uri = self.quarantine.commit()
+        else:
+            self.quarantine.abort()
+        self.kept.metadata.update({
+            "sentinel-status-counts": json.dumps(dict(self.counts), sort_keys=True),
+            "sentinel-quarantined": str(self.quarantine.rows),
+            "sentinel-guard-seconds": f"{guard_seconds:.3f}",
+        })
+        return self.kept.commit(), quarantine_uri
+
+    def abort(self) -> None:
+        self.kept.abort()
+        self.quarantine.abort()
+
+
+async def pipeline_batches(batches: Iterator[pa.RecordBatch], process: BatchFn,
+                           sink: Callable[[pa.RecordBatch], None], in_flight: int) -> None:
+    """Read the next batch while up to `in_flight` batches are processed; sink results in order."""
+    pending: deque[asyncio.Task] = deque()
+    try:
+        while (record := await asyncio.to_thread(next, batches, None)) is not None:
+            pending.append(asyncio.create_task(process(record)))
+            while len(pending) > in_flight:
+                sink(await pending.popleft())
+        while pending:
+            sink(await pending.popleft())
+    finally:
+        for task in pending:
+            task.cancel()
+
+
+def run_shard(conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
+              batches: Callable[[], Iterator[pa.RecordBatch]],
+              processor: Callable[[GuardClock], AbstractAsyncContextManager[BatchFn]],
+              in_flight: int) -> ShardResult:
+    """Commit `shard`'s parts, or return what an earlier attempt committed.
+
+    `processor(clock)` opens the per-batch coroutine (and its Triton clients); guards time
+    themselves on `clock`."""
+    started = time.perf_counter()
+    if (done := committed_result(conn, shard, run_dir)) is not None:
+        return done
+    clock = GuardClock()
+    outputs = ShardOutputs(conn, shard, run_dir, schema)
+    try:
+        async def stream() -> None:
+            async with processor(clock) as process:
+                await pipeline_batches(batches(), process, outputs.write, in_flight)
+
+        asyncio.run(stream())
+        output_uri, quarantine_uri = outputs.commit(clock.seconds)
+    except BaseException:
+        outputs.abort()
+        raise
+    return ShardResult(
+        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
+        output_uri=output_uri, rows=sum(outputs.counts.values()), status_counts=dict(outputs.counts),
+        seconds=round(time.perf_counter() - started, 3), quarantined=outputs.quarantine.rows,
+        quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3))
