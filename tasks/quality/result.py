@@ -1,0 +1,153 @@
+"""What a suite run found: one `ExpectationOutcome` per expectation, a `QualityResult` per suite
+run, with a one-line `message()` and a JSON document (our summary + GE's own result)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tasks.sharding import InputError
+
+MAX_TEXT_CHARS = 120  # example values and GE's partial_unexpected_list: long texts are cut
+MAX_LIST_ITEMS = 500  # longer lists (value sets) are cut
+
+
+@dataclass(frozen=True)
+class RowExample:
+    """One offending row: `row` is the object's row number (input suites, and `part="input"`) or
+    the row inside the output / quarantine part (`part="output"` / `"quarantine"`)."""
+
+    row: int
+    value: Any = None
+    part: str | None = None
+    id: Any = None
+
+    def label(self) -> str:
+        where = f"{self.part} row {self.row}" if self.part else f"row {self.row}"
+        return where if self.id is None or self.part == "input" else f"{where} (id {format_value(self.id)})"
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    expectation: str  # GE expectation type, e.g. "expect_column_values_to_not_be_null"
+    column: str | None
+    success: bool
+    unexpected_count: int | None = None
+    examples: tuple[RowExample, ...] = ()
+    observed: Any = None
+    settings: dict = field(default_factory=dict)  # min/max, value set, row condition, expected value...
+    error: str | None = None  # the check could not run
+    engine: str = "great_expectations"  # or "pyarrow" for checks GE's pandas backend cannot express
+
+    def to_dict(self) -> dict:
+        return json_safe(asdict(self))
+
+
+class InputQualityError(InputError):
+    """A shard's input failed its suite: stop that object before inference."""
+
+    def __init__(self, result: "QualityResult"):
+        super().__init__(result.message())
+        self.result = result
+
+
+class OutputQualityError(RuntimeError):
+    """A shard's output failed its suite: fail the run."""
+
+    def __init__(self, result: "QualityResult"):
+        super().__init__(result.message())
+        self.result = result
+
+
+@dataclass
+class QualityResult:
+    suite: str
+    kind: str  # "input" | "output"
+    source: str
+    success: bool
+    rows: int
+    outcomes: list[ExpectationOutcome]
+    seconds: float = 0.0
+    gx_result: dict = field(default_factory=dict, repr=False)  # GE's ExpectationSuiteValidationResult
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    def message(self) -> str:
+        from tasks.quality.messages import describe_failures
+
+        if self.success:
+            return f"{self.source}: {self.suite} suite passed ({len(self.outcomes)} expectations, {self.rows} rows)"
+        return f"{self.source}: {describe_failures(self.failures)}"
+
+    def raise_for_failure(self) -> None:
+        if not self.success:
+            raise (InputQualityError if self.kind == "input" else OutputQualityError)(self)
+
+    def summary(self) -> dict:
+        """Small and picklable: what the markdown artifact and the run report need."""
+        return {
+            "suite": self.suite, "kind": self.kind, "source": self.source, "success": self.success,
+            "rows": self.rows, "expectations": len(self.outcomes), "seconds": round(self.seconds, 4),
+            "failed": [failure_label(o) for o in self.failures], "message": self.message(),
+        }
+
+    def to_json_dict(self) -> dict:
+        return {"summary": self.summary(), "expectations": [o.to_dict() for o in self.outcomes],
+                "great_expectations": self.gx_result}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_json_dict(), indent=2, sort_keys=True, default=str)
+
+
+def failure_label(outcome: ExpectationOutcome) -> str:
+    column = f"({outcome.column})" if outcome.column else ""
+    count = f": {outcome.unexpected_count} unexpected" if outcome.unexpected_count else ""
+    return f"{outcome.expectation}{column}{count}"
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return repr(cut_text(value, 60))
+    return str(value)
+
+
+def cut_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy scalars unwrapped, NaN/NA as null, long texts and lists cut,
+    bytes as their size."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [json_safe(v) for v in value[:MAX_LIST_ITEMS]]
+        return items + ([f"… {len(value) - MAX_LIST_ITEMS} more"] if len(value) > MAX_LIST_ITEMS else [])
+    if isinstance(value, str):
+        return cut_text(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):  # numpy scalar
+        try:
+            return json_safe(value.item())
+        except (TypeError, ValueError):
+            pass
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)

@@ -1,0 +1,183 @@
+"""Validate one shard: `validate_input` before inference, `validate_output` after processing.
+
+    result = validate_input(table, InputSpec(id_column="id", text_column="text"), "s3://b/k rows 0–5000",
+                            row_offset=0)
+    result.raise_for_failure()          # InputQualityError (an InputError) naming object, column, rows
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, run_suite
+from tasks.quality.frames import input_frame, is_string_type, output_frame, output_parts_table, part_row
+from tasks.quality.result import ExpectationOutcome, QualityResult, RowExample, json_safe
+from tasks.quality.specs import InputSpec, OutputSpec
+from tasks.quality.suites import ROWS_IN_PARAMETER, input_suite, output_suite
+
+RowLabeler = Callable[[int, Any], RowExample]  # (frame index, value) -> example
+LENGTHS = "expect_column_value_lengths_to_be_between"
+
+
+def validate_input(table: pa.Table, spec: InputSpec, source: str, row_offset: int = 0) -> QualityResult:
+    """Check a shard's input columns. `source` names the shard in messages (e.g.
+    "s3://bucket/key rows 0–5000"); `row_offset` is the object row of the table's first row, so
+    reported rows are the object's (0-based) rows."""
+    started = time.perf_counter()
+    present = frozenset(table.column_names)
+    text_is_string = spec.text_column in present and is_string_type(table.schema.field(spec.text_column).type)
+    suite = input_suite(spec, present, text_is_string)
+    gx_result = run_suite(input_frame(table, spec, row_offset), suite)
+    outcomes = gx_outcomes(gx_result, lambda index, value: RowExample(row=int(index), value=value))
+    outcomes = table_level_first(outcomes + column_type_outcomes(table.schema, spec))
+    return _result(spec.suite_name, "input", source, table.num_rows, outcomes, gx_result, started)
+
+
+def validate_output(output: pa.Table, quarantine: pa.Table | None, rows_in: int, spec: OutputSpec, source: str,
+                    input_ids: pa.Array | pa.ChunkedArray | None = None, input_row_offset: int = 0) -> QualityResult:
+    """Check a shard's output part and quarantine part together against the `rows_in` input rows.
+    With `input_ids` (the shard's input id column) every input id must appear exactly once across
+    both parts; `input_row_offset` is the object row of the first input id (for messages).
+    Rows are reported as 'output row N' / 'quarantine row N' (0-based, inside the part) with the id."""
+    started = time.perf_counter()
+    combined = output_parts_table(output, quarantine, spec)
+    present = frozenset(combined.column_names)
+    gx_result = run_suite(output_frame(combined), output_suite(spec, present), {ROWS_IN_PARAMETER: rows_in})
+    outcomes = table_level_first(gx_outcomes(gx_result, output_row_labeler(combined, spec, output.num_rows)))
+    if input_ids is not None and spec.id_column in present:
+        outcomes += id_coverage_outcomes(combined.column(spec.id_column), input_ids, output.num_rows,
+                                         spec.id_column, input_row_offset)
+    return _result(spec.suite_name, "output", source, combined.num_rows, outcomes, gx_result, started)
+
+
+def _result(suite: str, kind: str, source: str, rows: int, outcomes: list[ExpectationOutcome], gx_result: Any,
+            started: float) -> QualityResult:
+    return QualityResult(suite=suite, kind=kind, source=source, success=all(o.success for o in outcomes),
+                         rows=rows, outcomes=outcomes, seconds=time.perf_counter() - started,
+                         gx_result=json_safe(gx_result.to_json_dict()))
+
+
+def output_row_labeler(combined: pa.Table, spec: OutputSpec, output_rows: int) -> RowLabeler:
+    ids: list = []
+
+    def label(position: int, value: Any) -> RowExample:
+        if not ids and spec.id_column in combined.column_names:
+            ids.extend(combined.column(spec.id_column).to_pylist())
+        part, row = part_row(int(position), output_rows)
+        return RowExample(row=row, value=value, part=part, id=ids[position] if ids else None)
+
+    return label
+
+
+# ---- GE results to outcomes -------------------------------------------------------------------
+
+def gx_outcomes(gx_result: Any, label: RowLabeler) -> list[ExpectationOutcome]:
+    return [gx_outcome(r, label) for r in gx_result.results]
+
+
+def gx_outcome(r: Any, label: RowLabeler) -> ExpectationOutcome:
+    config = r.expectation_config
+    kwargs = dict(config.kwargs)
+    settings = {k: v for k, v in kwargs.items() if k not in ("batch_id", "column")}
+    if isinstance(settings.get("row_condition"), dict):
+        settings["row_condition"] = describe_condition(settings["row_condition"])
+    result = r.result or {}
+    values = list(result.get("partial_unexpected_list") or [])
+    indexes = list(result.get("partial_unexpected_index_list") or [])
+    examples = []
+    for index, value in zip(indexes, values):
+        if config.type == LENGTHS and isinstance(value, str):
+            value = len(value)  # the message reports lengths, not texts
+        examples.append(label(index, json_safe(value)))
+    return ExpectationOutcome(
+        expectation=config.type, column=kwargs.get("column"), success=bool(r.success),
+        unexpected_count=result.get("unexpected_count"), examples=tuple(examples[:PARTIAL_UNEXPECTED_COUNT]),
+        observed=json_safe(result.get("observed_value")), settings=json_safe(settings),
+        error=exception_message(r.exception_info))
+
+
+def table_level_first(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
+    """Schema and row-count outcomes first, then type checks, then value checks (GE does not keep
+    the suite's order)."""
+    def rank(o: ExpectationOutcome) -> int:
+        return 0 if o.column is None else 1 if o.expectation == "expect_column_values_to_be_of_type" else 2
+    return sorted(outcomes, key=rank)
+
+
+def describe_condition(condition: dict) -> str:
+    try:
+        return f"{condition['column']['name']} {condition['operator']} {condition['parameter']!r}"
+    except (KeyError, TypeError):
+        return str(condition)
+
+
+def exception_message(info: Any) -> str | None:
+    """GE puts one exception_info per expectation, or one per metric keyed by metric id."""
+    if not isinstance(info, dict):
+        return None
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for item in infos:
+        if item.get("raised_exception"):
+            return str(item.get("exception_message") or "exception")
+    return None
+
+
+# ---- checks GE's pandas backend cannot express ------------------------------------------------
+
+def column_type_outcomes(schema: pa.Schema, spec: InputSpec) -> list[ExpectationOutcome]:
+    """Arrow types (GE's pandas backend only sees pandas dtypes): `expected_columns` types, and
+    the text column must be a string."""
+    expected = {name: kinds for name, kinds in spec.expected_columns.items() if kinds}
+    if spec.text_column and spec.text_column not in expected:
+        expected[spec.text_column] = "string|large_string|string_view|null"  # null: an all-null column
+    outcomes = []
+    for name, kinds in expected.items():
+        if name not in schema.names:
+            continue  # the columns expectation reports it
+        observed = str(schema.field(name).type)
+        outcomes.append(ExpectationOutcome(
+            expectation="expect_column_values_to_be_of_type", column=name, success=observed in kinds.split("|"),
+            observed=observed, settings={"type_": kinds.replace("|", " or ")}, engine="pyarrow"))
+    return outcomes
+
+
+def id_coverage_outcomes(output_ids: pa.ChunkedArray, input_ids: pa.Array | pa.ChunkedArray, output_rows: int,
+                         id_column: str, input_row_offset: int) -> list[ExpectationOutcome]:
+    """Every output/quarantine id is an input id, every input id is in output or quarantine."""
+    if isinstance(input_ids, pa.ChunkedArray):
+        input_ids = input_ids.combine_chunks()
+    output_ids = output_ids.combine_chunks()
+    try:
+        input_ids = input_ids.cast(output_ids.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        return [ExpectationOutcome(expectation="expect_ids_to_be_input_ids", column=id_column, success=False,
+                                   error=f"input ids of type {input_ids.type}, output ids {output_ids.type}: {exc}",
+                                   engine="pyarrow")]
+    unknown = _not_in(output_ids, input_ids)
+    missing = _not_in(input_ids, output_ids)
+    unknown_examples = tuple(_part_example(i, output_rows, json_safe(output_ids[i].as_py()))
+                             for i in unknown[:PARTIAL_UNEXPECTED_COUNT])
+    missing_examples = tuple(RowExample(row=input_row_offset + i, value=json_safe(input_ids[i].as_py()), part="input")
+                             for i in missing[:PARTIAL_UNEXPECTED_COUNT])
+    return [
+        ExpectationOutcome(expectation="expect_ids_to_be_input_ids", column=id_column, success=not unknown,
+                           unexpected_count=len(unknown), examples=unknown_examples, engine="pyarrow"),
+        ExpectationOutcome(expectation="expect_input_ids_in_output_or_quarantine", column=id_column,
+                           success=not missing, unexpected_count=len(missing), examples=missing_examples,
+                           engine="pyarrow"),
+    ]
+
+
+def _part_example(position: int, output_rows: int, value: Any) -> RowExample:
+    part, row = part_row(position, output_rows)
+    return RowExample(row=row, value=value, part=part)
+
+
+def _not_in(values: pa.Array, allowed: pa.Array) -> list[int]:
+    """Positions of non-null `values` not in `allowed`."""
+    outside = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed.drop_null())))
+    return pc.indices_nonzero(outside).to_pylist()
