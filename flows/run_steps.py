@@ -8,6 +8,7 @@ from dataclasses import asdict
 from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary
+from tasks.quality import publish_quality_artifact
 from tasks.run_manifest import RunRecord, write_run_record_task
 from tasks.storage import S3Connection
 
@@ -37,6 +38,9 @@ def finish_run(conn: S3Connection, record: RunRecord, started: float, report_pre
     record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
     written = write_run_record_task(conn, record)
     publish_summary(record, key=f"{report_prefix}-report-{record.run_key}")
+    quality = [q for shard in record.shards for q in shard.get("quality") or []]
+    if quality:
+        publish_quality_artifact(quality, key=f"{report_prefix}-quality-{record.run_key}")
     summary = record.to_dict() | {"written": written}
     if not record.succeeded:
         raise RunIncomplete(

@@ -53,8 +53,9 @@ def settings_config(settings: TranscribeSettings, **extra) -> dict:
     config = {"columns": asdict(settings.columns), "language": settings.language,
               "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding}
     if settings.translate is not None:
-        config["translate"] = {k: v for k, v in asdict(settings.translate).items() if k != "triton"}
+        config["translate"] = {k: v for k, v in asdict(settings.translate).items() if k not in ("triton", "guard")}
         config["translate"]["decoding"] = settings.translate.triton.decoding
+        config["translate"]["guard"] = settings.translate.guard.config() if settings.translate.guard else None
     return config | extra
 
 

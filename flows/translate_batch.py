@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timezone
 
 from prefect import flow, get_run_logger, unmapped
@@ -29,6 +29,8 @@ from tasks.listing import list_objects_task
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
 from tasks.sharding import plan_object_task
+from tasks.quality import InputSpec, OutputSpec
+from tasks.shard_quality import ShardQualityChecks
 from tasks.translate_shard import TranslateSettings, translate_shard_task
 from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
 
@@ -57,6 +59,21 @@ def translation_guard(model: str, enabled: bool, block_name: str | None, redecod
         return None
     checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
     return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
+
+
+def translation_quality_checks(id_column: str, text_column: str) -> ShardQualityChecks:
+    return ShardQualityChecks(
+        InputSpec(suite_name="translate-input", id_column=id_column, text_column=text_column,
+                  expected_columns={text_column: "string|large_string"}),
+        OutputSpec.for_translation())
+
+
+def settings_config(settings: TranslateSettings) -> dict:
+    """What changes the output bytes (for the config hash); JSON-ready."""
+    config = {k: v for k, v in asdict(replace(settings, guard=None, quality=None)).items() if k != "triton"}
+    config["guard"] = settings.guard.config() if settings.guard else None
+    config["quality"] = settings.quality.config() if settings.quality else None
+    return config
 
 
 def with_scheduled_date(uri: str) -> str:
@@ -93,6 +110,7 @@ def translate_batch(
     guards: Annotated[bool, Field(title="Hallucination guards", description="check every translation; quarantine what stays flagged")] = True,
     guard_settings: Annotated[str | None, Field(title="MT guards block", description="Sentinel MT Guards block; empty = calibrated defaults")] = None,
     redecode_flagged: Annotated[bool, Field(title="Retry flagged rows", description="once, with beam search and a repetition guard")] = True,
+    data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
     fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment")] = None,
@@ -118,6 +136,8 @@ def translate_batch(
             flagged after the retry go to `<run_key>/quarantine/` with their reasons.
         guard_settings: name of a Sentinel MT Guards block with thresholds; empty = the calibrated defaults.
         redecode_flagged: retry a flagged translation once with beam search and a repetition guard.
+        data_quality: run the input suite on each shard before inference and the output suite
+            before commit (Great Expectations; results under `<run_key>/quality/`).
         triton_endpoint: name of the Sentinel Triton Endpoint block.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
         fan_out_deployment: run shard groups as child runs of this `translate-shard-group` deployment
@@ -138,10 +158,10 @@ def translate_batch(
         text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
         candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
         max_text_chars=max_text_chars, guard=translation_guard(model, guards, guard_settings, redecode_flagged),
+        quality=translation_quality_checks(id_column, text_column) if data_quality else None,
         triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
     )
-    config = {k: v for k, v in asdict(settings).items() if k not in ("triton", "guard")}
-    config["guard"] = settings.guard.config() if settings.guard else None
+    config = settings_config(settings)
     config.update(model=model, decoding=settings.triton.decoding, shard_rows=shard_rows)
     cfg_hash = config_hash(config)
     key = run_key(objects, cfg_hash)

@@ -17,6 +17,8 @@ from tasks.checks.settings import MTGuardSettings
 from tasks.listing import ObjectRef
 from tasks.sharding import RowGroupSlice, Shard
 from tasks.translate_shard import TranslateSettings, translate_shard_task
+from tasks.quality import InputSpec, OutputSpec
+from tasks.shard_quality import ShardQualityChecks
 from tasks.translation_guard import TranslationGuard
 from tasks.triton_client import TritonCallSettings
 
@@ -32,20 +34,24 @@ def shard_from_dict(doc: dict) -> Shard:
 
 def settings_to_dict(settings: TranslateSettings) -> dict:
     """JSON-ready settings for a child run's parameters."""
-    doc = asdict(replace(settings, guard=None))
+    doc = asdict(replace(settings, guard=None, quality=None))
     doc["guard"] = settings.guard.config() if settings.guard else None
+    doc["quality"] = settings.quality.config() if settings.quality else None
     return doc
 
 
 def settings_from_dict(doc: dict) -> TranslateSettings:
     doc = dict(doc)
     triton = TritonCallSettings(**doc.pop("triton"))
-    guard = doc.pop("guard", None)
+    guard, quality = doc.pop("guard", None), doc.pop("quality", None)
     if guard is not None:
         guard = TranslationGuard(MTGuardSettings.model_validate(guard["checks"]), guard["redecode"])
+    if quality is not None:
+        quality = ShardQualityChecks(InputSpec.model_validate(quality["input"]),
+                                     OutputSpec.model_validate(quality["output"]))
     for name in ("candidate_source_langs", "passthrough_columns"):
         doc[name] = tuple(doc[name])
-    return TranslateSettings(**doc, triton=triton, guard=guard)
+    return TranslateSettings(**doc, triton=triton, guard=guard, quality=quality)
 
 
 @flow(name="translate-shard-group", log_prints=True)

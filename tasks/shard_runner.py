@@ -17,13 +17,14 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.output_parts import PartWriter, committed_part_metadata
 from tasks.s3_uri import S3Uri
+from tasks.shard_quality import OutputSample, ShardQualityChecks, check_input, check_output
 from tasks.sharding import Shard
 from tasks.storage import S3Connection
 
@@ -46,6 +47,7 @@ class ShardResult:
     quarantined: int = 0
     quarantine_uri: str | None = None
     guard_seconds: float = 0.0  # time spent in the hallucination guards (scoring + re-decoding)
+    quality: list[dict] = field(default_factory=list)  # data-quality suite summaries (tasks/quality)
     reused: bool = False  # True when an earlier attempt had already committed this part
 
 
@@ -80,18 +82,20 @@ def committed_result(conn: S3Connection, shard: Shard, run_dir: str) -> ShardRes
         return None
     counts = json.loads(meta["sentinel-status-counts"])
     quarantined = int(meta.get("sentinel-quarantined", "0"))
+    quality = json.loads(meta.get("sentinel-quality", "[]"))
     return ShardResult(
         shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
         output_uri=str(target), rows=sum(counts.values()), status_counts=counts, seconds=0.0,
         quarantined=quarantined, quarantine_uri=str(quarantine_target(run_dir, shard)) if quarantined else None,
-        guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), reused=True)
+        guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), quality=quality, reused=True)
 
 
 class ShardOutputs:
     """The two parts of one shard, split by each row's `status`."""
 
-    def __init__(self, conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema):
-        self.conn, self.shard, self.run_dir = conn, shard, run_dir
+    def __init__(self, conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
+                 sample: OutputSample | None = None):
+        self.conn, self.shard, self.run_dir, self.sample = conn, shard, run_dir, sample
         self.metadata = {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}
         self.kept = PartWriter(conn, part_target(run_dir, shard), schema, dict(self.metadata))
         self.quarantine = PartWriter(conn, quarantine_target(run_dir, shard), schema, dict(self.metadata))
@@ -106,10 +110,13 @@ class ShardOutputs:
         status = batch.column("status")
         self.counts.update(status.to_pylist())
         quarantined = pc.is_in(status, value_set=pa.array(QUARANTINED_STATUSES))
-        self.quarantine.write(batch.filter(quarantined))
-        self.kept.write(batch.filter(pc.invert(quarantined)))
+        kept, held = batch.filter(pc.invert(quarantined)), batch.filter(quarantined)
+        self.quarantine.write(held)
+        self.kept.write(kept)
+        if self.sample is not None:
+            self.sample.add(kept, held)
 
-    def commit(self, guard_seconds: float) -> tuple[str, str | None]:
+    def commit(self, guard_seconds: float, quality: list[dict]) -> tuple[str, str | None]:
         quarantine_uri = None
         if self.quarantine.rows:
             quarantine_uri = self.quarantine.commit()
@@ -119,6 +126,9 @@ class ShardOutputs:
             "sentinel-status-counts": json.dumps(dict(self.counts), sort_keys=True),
             "sentinel-quarantined": str(self.quarantine.rows),
             "sentinel-guard-seconds": f"{guard_seconds:.3f}",
+            "sentinel-quality": json.dumps([{"suite": q["suite"], "kind": q["kind"], "source": q["source"],
+                                             "success": q["success"], "rows": q["rows"], "failed": q["failed"],
+                                             "message": q["message"][:200]} for q in quality]),
         })
         return self.kept.commit(), quarantine_uri
 
@@ -146,23 +156,34 @@ async def pipeline_batches(batches: Iterator[pa.RecordBatch], process: BatchFn,
 def run_shard(conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
               batches: Callable[[], Iterator[pa.RecordBatch]],
               processor: Callable[[GuardClock], AbstractAsyncContextManager[BatchFn]],
-              in_flight: int) -> ShardResult:
+              in_flight: int, quality: ShardQualityChecks | None = None,
+              read_columns: Callable[[list[str]], Iterator[pa.RecordBatch]] | None = None) -> ShardResult:
     """Commit `shard`'s parts, or return what an earlier attempt committed.
 
     `processor(clock)` opens the per-batch coroutine (and its Triton clients); guards time
-    themselves on `clock`."""
+    themselves on `clock`. With `quality`, the input suite runs on `read_columns(columns)` before
+    any inference and the output suite on the rows before commit (tasks/shard_quality.py)."""
     started = time.perf_counter()
     if (done := committed_result(conn, shard, run_dir)) is not None:
         return done
+    summaries: list[dict] = []
+    sample = None
+    if quality is not None:
+        if (checked := check_input(conn, shard, run_dir, quality.input_spec, read_columns)) is not None:
+            summaries.append(checked)
+        sample = OutputSample(quality.output_spec.columns_to_read(set(schema.names)))
     clock = GuardClock()
-    outputs = ShardOutputs(conn, shard, run_dir, schema)
+    outputs = ShardOutputs(conn, shard, run_dir, schema, sample)
     try:
         async def stream() -> None:
+            source = batches() if sample is None else sample.count_input(batches(), quality.input_spec.id_column)
             async with processor(clock) as process:
-                await pipeline_batches(batches(), process, outputs.write, in_flight)
+                await pipeline_batches(source, process, outputs.write, in_flight)
 
         asyncio.run(stream())
-        output_uri, quarantine_uri = outputs.commit(clock.seconds)
+        if quality is not None:
+            summaries.append(check_output(conn, shard, run_dir, quality.output_spec, sample, schema))
+        output_uri, quarantine_uri = outputs.commit(clock.seconds, summaries)
     except BaseException:
         outputs.abort()
         raise
@@ -170,4 +191,4 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
         shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
         output_uri=output_uri, rows=sum(outputs.counts.values()), status_counts=dict(outputs.counts),
         seconds=round(time.perf_counter() - started, 3), quarantined=outputs.quarantine.rows,
-        quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3))
+        quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3), quality=summaries)

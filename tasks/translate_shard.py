@@ -13,13 +13,18 @@ from prefect.concurrency.sync import concurrency
 
 from tasks.language import detect_languages
 from tasks.shard_reader import iter_shard_batches
-from tasks.sharding import Shard
+from tasks.quality import OutputQualityError
+from tasks.sharding import InputError, Shard
+from tasks.shard_quality import ShardQualityChecks
 from tasks.shard_runner import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, GuardClock, ShardResult, run_shard
 from tasks.storage import S3Connection
 from tasks.translation_guard import GUARD_FIELDS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import (
     TRITON_CONCURRENCY_LIMIT, TritonCallSettings, TritonRequestRejected, TritonTranslateClient,
 )
+
+QUALITY_READ_ROWS = 8192
+
 
 @dataclass(frozen=True)
 class TranslateSettings:
@@ -34,6 +39,7 @@ class TranslateSettings:
     batches_in_flight: int = 4
     triton: TritonCallSettings = field(default_factory=TritonCallSettings)
     guard: TranslationGuard | None = None  # None: no hallucination checks (e.g. the echo model)
+    quality: ShardQualityChecks | None = None  # None: no data-quality suites
 
 
 def output_schema(id_type: pa.DataType, passthrough: list[pa.Field]) -> pa.Schema:
@@ -135,7 +141,8 @@ def translate_shard(conn: S3Connection, shard: Shard, settings: TranslateSetting
 
     return run_shard(conn, shard, run_dir, read_output_schema(conn, shard, settings),
                      lambda: iter_shard_batches(conn, shard, columns, settings.read_batch_rows),
-                     processor, settings.batches_in_flight)
+                     processor, settings.batches_in_flight, settings.quality,
+                     lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS))
 
 
 def read_output_schema(conn: S3Connection, shard: Shard, settings: TranslateSettings) -> pa.Schema:
@@ -151,8 +158,19 @@ def shard_cache_key(_context, parameters: dict) -> str:
     return f"translate-shard/{parameters['run_key']}/{parameters['shard'].shard_id}"
 
 
+def retry_unless_bad_data(_task, _task_run, state) -> bool:
+    """Retry a shard after an outage, not after input or output that failed its checks."""
+    try:
+        state.result()
+    except (InputError, OutputQualityError):
+        return False
+    except Exception:  # noqa: BLE001 - anything else may be transient
+        return True
+    return True
+
+
 @task(name="translate-shard", task_run_name="translate-shard-{shard.shard_id}", cache_key_fn=shard_cache_key,
-      persist_result=True, retries=1, retry_delay_seconds=10)
+      persist_result=True, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
 def translate_shard_task(conn: S3Connection, shard: Shard, settings: TranslateSettings, run_dir: str,
                          run_key: str) -> ShardResult:
     with concurrency(TRITON_CONCURRENCY_LIMIT, occupy=1, strict=False):

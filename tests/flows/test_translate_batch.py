@@ -1,5 +1,6 @@
 """translate-batch end to end on the real stack: SeaweedFS S3, Triton, Prefect server."""
 import io
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -131,3 +132,30 @@ def test_bad_object_fails_the_run_but_not_the_others(full_stack, s3_conn, bucket
 def test_output_inside_input_is_refused(full_stack, bucket):
     state, summary = run(input_uri=f"s3://{bucket}/demo/", output_uri=f"s3://{bucket}/demo/out/", model="echo")
     assert state.is_failed() and "inside input_uri" in str(summary)
+
+
+def test_data_quality_suites_stop_a_bad_shard_before_inference_and_record_every_result(full_stack, s3_conn, bucket):
+    upload_table(s3_conn, S3Uri(bucket, "dq/good.parquet"), pa.table({"id": [1, 2, 3], "text": ["Guten Tag."] * 3}))
+    upload_table(s3_conn, S3Uri(bucket, "dq/dupes.parquet"),
+                 pa.table({"id": pa.array([7, 8, 8, None], pa.int64()), "text": ["Hallo."] * 4}))
+    state, summary = run(input_uri=f"s3://{bucket}/dq/", output_uri=f"s3://{bucket}/out-dq/", model="echo",
+                         source_lang="de")
+    assert state.is_failed()
+    manifest = json.loads(s3_conn.boto3_client().get_object(
+        Bucket=bucket, Key=S3Uri.parse(summary_dir(s3_conn, bucket, "out-dq/")).join("manifest.json").key)["Body"].read())
+    [bad] = [s for s in manifest["shards"] if s.get("error")]
+    assert "dupes.parquet rows 0–4" in bad["error"] and "'id'" in bad["error"]
+    assert "null" in bad["error"] and "duplicate" in bad["error"]
+    [good] = [s for s in manifest["shards"] if not s.get("error")]
+    assert [q["kind"] for q in good["quality"]] == ["input", "output"] and all(q["success"] for q in good["quality"])
+    quality_keys = {o["Key"].split("/quality/")[1] for o in s3_conn.boto3_client().list_objects_v2(
+        Bucket=bucket, Prefix="out-dq/")["Contents"] if "/quality/" in o["Key"]}
+    assert {k.split("/")[0] for k in quality_keys} == {"input", "output"} and len(quality_keys) == 3
+    assert not [o for o in s3_conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix="out-dq/")["Contents"]
+                if "/part-" in o["Key"] and bad["shard_id"] in o["Key"]]  # nothing committed for the bad shard
+
+
+def summary_dir(conn, bucket: str, prefix: str) -> str:
+    [run_dir] = {o["Key"].split("/")[1] for o in conn.boto3_client().list_objects_v2(
+        Bucket=bucket, Prefix=prefix)["Contents"] if not o["Key"].split("/")[1].startswith("_")}
+    return f"s3://{bucket}/{prefix}{run_dir}"
