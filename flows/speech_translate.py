@@ -19,7 +19,8 @@ from pydantic import Field
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from flows.parameters import LanguageCode, S3Prefix
 from flows.transcribe_batch import (
-    SHARD_WORKERS, AsrModel, SpokenLanguage, asr_call_settings, audio_columns, load_triton, run_audio_job,
+    SHARD_WORKERS, AsrModel, SpokenLanguage, asr_call_settings, audio_columns, audio_quality_checks, load_triton,
+    run_audio_job,
 )
 from tasks.transcribe_shard import TranscribeSettings
 from tasks.translate_shard import TranslateSettings
@@ -45,20 +46,23 @@ def speech_translate(
     shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
     clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
 ) -> dict:
     conn = load_s3_connection(s3_credentials)
     triton = load_triton(triton_endpoint)
+    columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
     translate = TranslateSettings(text_column="transcript", id_column="id", target_lang=target_lang,
                                   triton=triton.call_settings("translate", {"beam_size": translate_beam_size}))
     settings = TranscribeSettings(
-        columns=audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns),
+        columns=columns,
         language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
         triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
                                  max_audio_s=max_audio_s, clips_per_request=clips_per_request,
                                  request_timeout_s=request_timeout_s),
         translate=translate,
+        quality=audio_quality_checks(columns, with_translation=True) if data_quality else None,
     )
     return run_audio_job("speech-translate", conn=conn, input_uri=input_uri, output_uri=output_uri,
                          settings=settings, shard_rows=shard_rows, s3_credentials=s3_credentials,

@@ -23,7 +23,9 @@ from flows.run_steps import collect_shards, finish_run
 from flows.translate_batch import SHARD_WORKERS, check_locations, load_triton, shard_result_storage
 from tasks.audio import AudioColumns, plan_audio_object_task
 from tasks.listing import list_objects_task
+from tasks.quality import InputSpec, OutputSpec
 from tasks.run_manifest import RunRecord, config_hash, run_key
+from tasks.shard_quality import ShardQualityChecks
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import TranscribeSettings, transcribe_shard_task
 from tasks.triton_asr_client import ASR_MODEL, asr_parameters
@@ -48,10 +50,19 @@ def asr_call_settings(triton: TritonEndpoint, *, asr_model: str, vad_filter: boo
     return replace(settings, batch_size=clips_per_request, timeout_s=max(request_timeout_s, settings.timeout_s))
 
 
+def audio_quality_checks(columns: AudioColumns, with_translation: bool) -> ShardQualityChecks:
+    """Ids (and the URI column, when audio is held by URI) before inference; audio bytes are not
+    read twice: the bytes column's presence and type are checked from the footer at planning."""
+    return ShardQualityChecks(
+        InputSpec(suite_name="audio-input", id_column=columns.id, audio_column=columns.audio_uri),
+        OutputSpec.for_transcription(with_translation=with_translation))
+
+
 def settings_config(settings: TranscribeSettings, **extra) -> dict:
     """What changes the output bytes: columns, language, limits, model and decoding parameters."""
     config = {"columns": asdict(settings.columns), "language": settings.language,
               "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding}
+    config["quality"] = settings.quality.config() if settings.quality else None
     if settings.translate is not None:
         config["translate"] = {k: v for k, v in asdict(settings.translate).items() if k not in ("triton", "guard")}
         config["translate"]["decoding"] = settings.translate.triton.decoding
@@ -111,17 +122,20 @@ def transcribe_batch(
     shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
     clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
 ) -> dict:
     conn = load_s3_connection(s3_credentials)
     triton = load_triton(triton_endpoint)
+    columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
     settings = TranscribeSettings(
-        columns=audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns),
+        columns=columns,
         language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
         triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
                                  max_audio_s=max_audio_s, clips_per_request=clips_per_request,
                                  request_timeout_s=request_timeout_s),
+        quality=audio_quality_checks(columns, with_translation=False) if data_quality else None,
     )
     return run_audio_job("transcribe", conn=conn, input_uri=input_uri, output_uri=output_uri, settings=settings,
                          shard_rows=shard_rows, model_label=f"{ASR_MODEL}:{asr_model}", s3_credentials=s3_credentials)

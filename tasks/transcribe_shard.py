@@ -16,8 +16,8 @@ from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard, read_footer
 from tasks.storage import S3Connection
 from tasks.shard_runner import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, BatchFn, GuardClock, ShardResult, run_shard
-from tasks.translate_shard import TranslateSettings
-from tasks.translate_shard import translate_record_batch
+from tasks.shard_quality import ShardQualityChecks
+from tasks.translate_shard import QUALITY_READ_ROWS, TranslateSettings, retry_unless_bad_data, translate_record_batch
 from tasks.triton_asr_client import AsrResult, TritonAsrClient
 from tasks.triton_client import TritonCallSettings, TritonTranslateClient
 
@@ -44,6 +44,7 @@ class TranscribeSettings:
     batches_in_flight: int = 2
     triton: TritonCallSettings = field(default_factory=lambda: TritonCallSettings(model_name="transcribe", batch_size=4))
     translate: TranslateSettings | None = None  # set for speech-translate
+    quality: ShardQualityChecks | None = None  # None: no data-quality suites
 
 
 def output_schema(id_type: pa.DataType, passthrough: list[pa.Field], with_translation: bool) -> pa.Schema:
@@ -152,7 +153,8 @@ def transcribe_shard(conn: S3Connection, shard: Shard, settings: TranscribeSetti
     quarantine part for failed rows); a shard an earlier attempt committed is reused."""
     return run_shard(conn, shard, run_dir, read_output_schema(conn, shard, settings),
                      lambda: iter_shard_batches(conn, shard, settings.columns.read, settings.read_batch_rows),
-                     lambda clock: batch_processor(conn, settings, clock), settings.batches_in_flight)
+                     lambda clock: batch_processor(conn, settings, clock), settings.batches_in_flight,
+                     settings.quality, lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS))
 
 
 def shard_cache_key(_context, parameters: dict) -> str:
@@ -161,7 +163,7 @@ def shard_cache_key(_context, parameters: dict) -> str:
 
 
 @task(name="transcribe-shard", task_run_name="{flow}-shard-{shard.shard_id}", cache_key_fn=shard_cache_key,
-      persist_result=True, retries=1, retry_delay_seconds=10)
+      persist_result=True, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
 def transcribe_shard_task(conn: S3Connection, shard: Shard, settings: TranscribeSettings, run_dir: str,
                           run_key: str, flow: str = "transcribe") -> ShardResult:
     return transcribe_shard(conn, shard, settings, run_dir)
