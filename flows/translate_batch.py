@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_aws import AwsCredentials, S3Bucket
 from pydantic import Field
-from typing import Annotated
+from typing import Annotated, get_args
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, credentials_from_env, load_s3_connection
 from blocks.guards import MTGuardConfig, MTGuardSettings
@@ -61,10 +61,11 @@ def translation_guard(model: str, enabled: bool, block_name: str | None, redecod
     return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
 
 
-def translation_quality_checks(id_column: str, text_column: str) -> ShardQualityChecks:
+def translation_quality_checks(id_column: str, text_column: str, language_column: str | None) -> ShardQualityChecks:
     return ShardQualityChecks(
         InputSpec(suite_name="translate-input", id_column=id_column, text_column=text_column,
-                  expected_columns={text_column: "string|large_string"}),
+                  expected_columns={text_column: "string|large_string"}, language_column=language_column,
+                  allowed_languages=get_args(LanguageCode) if language_column else None),
         OutputSpec.for_translation())
 
 
@@ -102,6 +103,7 @@ def translate_batch(
     text_column: Annotated[str, Field(title="Text column")] = "text",
     id_column: Annotated[str, Field(title="Id column")] = "id",
     passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
+    language_column: Annotated[str | None, Field(title="Language column", description="each row's source language code; empty cells use source_lang")] = None,
     candidate_source_langs: Annotated[list[LanguageCode], Field(title="Languages 'auto' may detect")] = ["de", "fr"],
     shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=5_000_000)] = 5000,
     model: Annotated[TranslateModel, Field(title="Triton model", description="'echo' measures pipeline overhead")] = "translate",
@@ -127,6 +129,8 @@ def translate_batch(
         text_column: column holding the text to translate.
         id_column: column identifying each row (string or integer).
         passthrough_columns: input columns copied unchanged to the output.
+        language_column: column with each row's source language (a supported code; checked by the
+            input suite before inference); rows where it is empty use `source_lang`.
         candidate_source_langs: languages `auto` may choose from.
         shard_rows: about this many rows per shard task (row groups are never split unless larger).
         model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
@@ -157,8 +161,9 @@ def translate_batch(
     settings = TranslateSettings(
         text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
         candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
+        language_column=language_column,
         max_text_chars=max_text_chars, guard=translation_guard(model, guards, guard_settings, redecode_flagged),
-        quality=translation_quality_checks(id_column, text_column) if data_quality else None,
+        quality=translation_quality_checks(id_column, text_column, language_column) if data_quality else None,
         triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
     )
     config = settings_config(settings)
@@ -171,7 +176,7 @@ def translate_batch(
     logger.info("run %s: %d objects -> %s", key, len(objects), run_dir)
 
     plans = plan_object_task.map(unmapped(conn), objects, unmapped(text_column), unmapped(id_column),
-                                 unmapped(shard_rows), unmapped(list(passthrough_columns)))
+                                 unmapped(shard_rows), unmapped([*passthrough_columns, *filter(None, [language_column])]))
     shards = []
     for plan in plans.result():
         record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,

@@ -34,6 +34,7 @@ class TranslateSettings:
     source_lang: str = "auto"
     candidate_source_langs: tuple[str, ...] = ()
     passthrough_columns: tuple[str, ...] = ()
+    language_column: str | None = None  # each row's source language; null there = source_lang
     max_text_chars: int = 20_000
     read_batch_rows: int = 1024
     batches_in_flight: int = 4
@@ -83,9 +84,10 @@ def classify_rows(batch: _RowBatch, settings: TranslateSettings) -> list[int]:
 
 
 def group_by_source_language(batch: _RowBatch, rows: list[int], settings: TranslateSettings) -> dict[str, list[int]]:
-    if settings.source_lang == "auto" and rows:
-        detected = detect_languages([batch.texts[i] for i in rows], settings.candidate_source_langs)
-        for i, (lang, _prob) in zip(rows, detected):
+    unknown = [i for i in rows if batch.source_lang[i] is None]  # source_lang "auto" and no language column value
+    if unknown:
+        detected = detect_languages([batch.texts[i] for i in unknown], settings.candidate_source_langs)
+        for i, (lang, _prob) in zip(unknown, detected):
             batch.source_lang[i] = lang
     groups: dict[str, list[int]] = {}
     for i in rows:
@@ -96,6 +98,9 @@ def group_by_source_language(batch: _RowBatch, rows: list[int], settings: Transl
 async def translate_record_batch(client: TritonTranslateClient, record: pa.RecordBatch,
                                  settings: TranslateSettings) -> pa.RecordBatch:
     batch = _RowBatch(record.column(settings.text_column).to_pylist(), settings)
+    if settings.language_column:
+        batch.source_lang = [lang or default for lang, default in
+                             zip(record.column(settings.language_column).to_pylist(), batch.source_lang)]
     groups = group_by_source_language(batch, classify_rows(batch, settings), settings)
 
     async def run_group(lang: str, rows: list[int]) -> None:
@@ -132,7 +137,8 @@ def translate_shard(conn: S3Connection, shard: Shard, settings: TranslateSetting
     """Plain function: translate `shard`, guard the translations, commit
     `<run_dir>/part-<shard_id>.parquet` and (if any row is failed or flagged)
     `<run_dir>/quarantine/part-<shard_id>.parquet`. A shard an earlier attempt committed is reused."""
-    columns = list(dict.fromkeys([settings.id_column, settings.text_column, *settings.passthrough_columns]))
+    columns = [settings.id_column, settings.text_column, settings.language_column, *settings.passthrough_columns]
+    columns = list(dict.fromkeys(c for c in columns if c))
 
     @asynccontextmanager
     async def processor(clock: GuardClock):

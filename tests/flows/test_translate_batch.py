@@ -159,3 +159,20 @@ def summary_dir(conn, bucket: str, prefix: str) -> str:
     [run_dir] = {o["Key"].split("/")[1] for o in conn.boto3_client().list_objects_v2(
         Bucket=bucket, Prefix=prefix)["Contents"] if not o["Key"].split("/")[1].startswith("_")}
     return f"s3://{bucket}/{prefix}{run_dir}"
+
+
+def test_a_language_column_routes_rows_and_unknown_codes_stop_the_shard(full_stack, s3_conn, bucket):
+    upload_table(s3_conn, S3Uri(bucket, "lang/ok.parquet"), pa.table({
+        "id": [1, 2, 3], "text": ["Guten Tag.", "Bonjour.", "Hallo Welt."], "lang": ["de", "fr", None]}))
+    upload_table(s3_conn, S3Uri(bucket, "lang/bad.parquet"), pa.table({
+        "id": [1, 2], "text": ["Guten Tag.", "Hallo."], "lang": ["de", "klingon"]}))
+    state, summary = run(input_uri=f"s3://{bucket}/lang/", output_uri=f"s3://{bucket}/out-lang/", model="echo",
+                         source_lang="de", language_column="lang")
+    assert state.is_failed()
+    run_dir = summary_dir(s3_conn, bucket, "out-lang/")
+    manifest = json.loads(s3_conn.boto3_client().get_object(
+        Bucket=bucket, Key=S3Uri.parse(run_dir).join("manifest.json").key)["Body"].read())
+    [bad] = [s for s in manifest["shards"] if s.get("error")]
+    assert "bad.parquet rows 0–2" in bad["error"] and "'lang'" in bad["error"] and "klingon" in bad["error"]
+    rows = {r["id"]: r for r in read_parts(s3_conn, run_dir).to_pylist()}
+    assert {i: r["source_lang"] for i, r in rows.items()} == {1: "de", 2: "fr", 3: "de"}
