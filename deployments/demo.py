@@ -14,7 +14,9 @@ from tasks.storage import S3Connection
 
 TINY_MODEL_NOTICE = """\
 NOTE: the translate model in use is the TINY TEST MODEL built by `make models` (random weights):
-its translations are noise. It proves the pipeline, not translation quality. To use a real
+its translations are noise. It proves the pipeline, not translation quality, and the
+hallucination guards flag (nearly) every one of its translations and quarantine them: that is
+the guards working. To use a real
 OPUS-MT model where a network exists:
   .venv-triton/bin/python triton/tools/fetch_opus_mt.py --pair de-en --store .local/model-store
   .venv-triton/bin/python triton/tools/fetch_opus_mt.py --pair fr-en --store .local/model-store
