@@ -1,11 +1,15 @@
-"""Prefect block: thresholds and weights of the MT hallucination guards.
+"""Prefect blocks: thresholds and weights of the MT and ASR hallucination guards.
 
-The settings themselves are the plain pydantic `MTGuardSettings` (tasks/checks/settings.py,
-re-exported here) so the checks run and test without a Prefect server; this block stores them.
+The settings themselves are the plain pydantic `MTGuardSettings` (tasks/checks/settings.py) and
+`ASRGuardSettings` (tasks/checks/asr_settings.py), re-exported here, so the checks run and test
+without a Prefect server; these blocks store them.
 
     MTGuardConfig().save("mt-guards")                       # calibrated defaults
     settings = MTGuardConfig.load("mt-guards").to_settings()
     score_table(table, settings)
+
+    ASRGuardConfig().save("asr-guards")                     # documented defaults
+    score_asr_table(table, ASRGuardConfig.load("asr-guards").to_settings())
 """
 
 from __future__ import annotations
@@ -13,6 +17,16 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import Field
 
+from tasks.checks.asr_settings import (
+    ASRCombineSettings,
+    ASRGuardSettings,
+    ASRRepetitionSettings,
+    CompressionRatioSettings,
+    NonSpeechPhraseSettings,
+    NoSpeechProbSettings,
+    NoSpeechTextSettings,
+    SpeechRateSettings,
+)
 from tasks.checks.settings import (
     CombineSettings,
     CopySettings,
@@ -26,7 +40,7 @@ from tasks.checks.settings import (
     SimilaritySettings,
 )
 
-__all__ = ["MTGuardConfig", "MTGuardSettings"]
+__all__ = ["ASRGuardConfig", "ASRGuardSettings", "MTGuardConfig", "MTGuardSettings"]
 
 
 class MTGuardConfig(Block):
@@ -57,3 +71,42 @@ class MTGuardConfig(Block):
     @classmethod
     def from_settings(cls, settings: MTGuardSettings) -> MTGuardConfig:
         return cls(**{name: getattr(settings, name).model_copy(deep=True) for name in MTGuardSettings.model_fields})
+
+
+class ASRGuardConfig(Block):
+    """Hallucination guards for speech recognition: one section per detector plus the combination.
+
+    Defaults are documented in tasks/checks/asr_settings.py and measured by bench/measure_asr_guards.py
+    (see docs/guards.md, "ASR guards")."""
+
+    _block_type_name = "Sentinel ASR Guards"
+    _block_type_slug = "sentinel-asr-guards"
+    _description = "Detector thresholds, noisy-OR weights and the flagging threshold of the ASR hallucination guards."
+
+    no_speech_text: NoSpeechTextSettings = Field(
+        default_factory=NoSpeechTextSettings, description=NoSpeechTextSettings.__doc__
+    )
+    no_speech_prob: NoSpeechProbSettings = Field(
+        default_factory=NoSpeechProbSettings, description=NoSpeechProbSettings.__doc__
+    )
+    compression_ratio: CompressionRatioSettings = Field(
+        default_factory=CompressionRatioSettings, description=CompressionRatioSettings.__doc__
+    )
+    speech_rate: SpeechRateSettings = Field(default_factory=SpeechRateSettings, description=SpeechRateSettings.__doc__)
+    repetition: ASRRepetitionSettings = Field(
+        default_factory=ASRRepetitionSettings, description=ASRRepetitionSettings.__doc__
+    )
+    non_speech_phrase: NonSpeechPhraseSettings = Field(
+        default_factory=NonSpeechPhraseSettings, description=NonSpeechPhraseSettings.__doc__
+    )
+    combine: ASRCombineSettings = Field(default_factory=ASRCombineSettings, description=ASRCombineSettings.__doc__)
+
+    def to_settings(self) -> ASRGuardSettings:
+        """The plain settings the checks take."""
+        return ASRGuardSettings.model_validate(
+            {name: getattr(self, name).model_dump() for name in ASRGuardSettings.model_fields}
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ASRGuardSettings) -> ASRGuardConfig:
+        return cls(**{name: getattr(settings, name).model_copy(deep=True) for name in ASRGuardSettings.model_fields})

@@ -1,0 +1,97 @@
+"""The ASR hallucination guards on real `transcribe` output (the running local stack's Triton): what
+Whisper writes on silence, noise and a tone without VAD is flagged when it writes anything, and the
+spoken espeak-ng fixture clips are not. Loose on purpose: no exact scores or transcripts."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.checks.asr_batch import TranscriptBatch, has_content
+from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS, score_transcripts
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+CLIPS = json.loads((FIXTURES / "clips.json").read_text())
+# the decoder's first pass as is: no VAD, Whisper's no-speech gate and temperature fallback off
+RAW = {"vad_filter": False, "no_speech_threshold": 1.0, "temperature_increment": 0.0}
+
+
+def _tone_wav(seconds: float = 4.0, freq: float = 440.0) -> bytes:
+    t = np.arange(int(seconds * 16000)) / 16000
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(1), writer.setsampwidth(2), writer.setframerate(16000)
+        writer.writeframes((0.3 * np.sin(2 * np.pi * freq * t) * 32767).astype(np.int16).tobytes())
+    return out.getvalue()
+
+
+def _transcribe(url: str, clips: list[bytes], parameters: dict, model: str | None = None):
+    from tasks.triton_asr_client import TritonAsrClient, asr_parameters
+    from tasks.triton_client import TritonCallSettings
+
+    extra = {k: v for k, v in parameters.items() if k != "vad_filter"}
+    decoding = asr_parameters(vad_filter=parameters["vad_filter"], model=model, **extra)
+    settings = TritonCallSettings(url=url, model_name="transcribe", batch_size=4, concurrency=2, timeout_s=300,
+                                  max_retries=2, decoding=decoding)
+
+    async def run():
+        client = TritonAsrClient(settings)
+        try:
+            return await client.transcribe(clips)
+        finally:
+            await client.close()
+
+    return asyncio.run(run())
+
+
+def _scored(results):
+    assert not [r.error for r in results if r.error]
+    batch = TranscriptBatch.build([r.text for r in results], [r.avg_logprob for r in results],
+                                  [r.no_speech_prob for r in results], [r.compression_ratio for r in results],
+                                  [r.duration_s for r in results], [r.speech_s for r in results],
+                                  [r.language for r in results])
+    return score_transcripts(batch)
+
+
+@pytest.fixture(scope="module")
+def triton_url(triton_stack) -> str:
+    return triton_stack.triton_grpc_url
+
+
+@pytest.fixture(scope="module")
+def non_speech() -> dict[str, bytes]:
+    clips = {c["id"]: (FIXTURES / c["file"]).read_bytes() for c in CLIPS if not c["speech"]}
+    return clips | {"tone": _tone_wav()}
+
+
+@pytest.mark.parametrize("model", [None, "whisper-base"], ids=["default-model", "whisper-base"])
+def test_text_on_silence_noise_and_tone_without_vad_is_flagged(triton_url, non_speech, model):
+    results = _transcribe(triton_url, list(non_speech.values()), RAW, model)
+    if model and any(r.error and "no transcribe model" in r.error for r in results):
+        pytest.skip(f"{model} is not loaded on this Triton")
+    score, flagged, reasons = _scored(results)
+    for clip_id, result, is_flagged, why in zip(non_speech, results, flagged, reasons):
+        print(f"  {model or 'default'} {clip_id}: {result.text!r} flagged={is_flagged} {why[:2]}")
+        if has_content(result.text):
+            assert is_flagged and why, (clip_id, result.text)
+
+
+def test_spoken_fixture_clips_are_not_flagged(triton_url):
+    spoken = [c for c in CLIPS if c["speech"]]
+    results = _transcribe(triton_url, [(FIXTURES / c["file"]).read_bytes() for c in spoken], RAW)
+    score, flagged, reasons = _scored(results)
+    assert all(has_content(r.text) for r in results)
+    assert not flagged.any(), [(c["id"], r.text, why) for c, r, why in zip(spoken, results, reasons) if why]
+
+
+def test_redecode_parameters_drop_non_speech(triton_url, non_speech):
+    results = _transcribe(triton_url, list(non_speech.values()), ASR_REDECODE_PARAMETERS)
+    score, flagged, _ = _scored(results)
+    assert not flagged.any()
