@@ -20,8 +20,9 @@ from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from flows.parameters import LanguageCode, S3Prefix
 from flows.transcribe_batch import (
     SHARD_WORKERS, AsrModel, SpokenLanguage, asr_call_settings, audio_columns, audio_quality_checks, load_triton,
-    run_audio_job,
+    run_audio_job, transcript_guard,
 )
+from flows.translate_batch import translation_guard
 from tasks.transcribe_shard import TranscribeSettings
 from tasks.translate_shard import TranslateSettings
 from tasks.triton_asr_client import ASR_MODEL
@@ -46,6 +47,10 @@ def speech_translate(
     shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
     clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    guards: Annotated[bool, Field(title="Hallucination guards", description="check transcripts and translations; quarantine what stays flagged")] = True,
+    guard_settings: Annotated[str | None, Field(title="ASR guards block", description="Sentinel ASR Guards block; empty = defaults")] = None,
+    translation_guard_settings: Annotated[str | None, Field(title="MT guards block", description="Sentinel MT Guards block; empty = calibrated defaults")] = None,
+    redecode_flagged: Annotated[bool, Field(title="Retry flagged rows", description="once: VAD + temperature fallback / beam search")] = True,
     data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
@@ -54,7 +59,8 @@ def speech_translate(
     triton = load_triton(triton_endpoint)
     columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
     translate = TranslateSettings(text_column="transcript", id_column="id", target_lang=target_lang,
-                                  triton=triton.call_settings("translate", {"beam_size": translate_beam_size}))
+                                  triton=triton.call_settings("translate", {"beam_size": translate_beam_size}),
+                                  guard=translation_guard("translate", guards, translation_guard_settings, redecode_flagged))
     settings = TranscribeSettings(
         columns=columns,
         language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
@@ -63,6 +69,7 @@ def speech_translate(
                                  request_timeout_s=request_timeout_s),
         translate=translate,
         quality=audio_quality_checks(columns, with_translation=True) if data_quality else None,
+        guard=transcript_guard(guards, guard_settings, redecode_flagged),
     )
     return run_audio_job("speech-translate", conn=conn, input_uri=input_uri, output_uri=output_uri,
                          settings=settings, shard_rows=shard_rows, s3_credentials=s3_credentials,

@@ -23,7 +23,11 @@ from flows.run_steps import collect_shards, finish_run
 from flows.translate_batch import SHARD_WORKERS, check_locations, load_triton, shard_result_storage
 from tasks.audio import AudioColumns, plan_audio_object_task
 from tasks.listing import list_objects_task
+from blocks.guards import ASRGuardConfig
+from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
+from tasks.checks.asr_settings import ASRGuardSettings
 from tasks.quality import InputSpec, OutputSpec
+from tasks.transcript_guard import TranscriptGuard
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.shard_quality import ShardQualityChecks
 from tasks.storage import S3Connection
@@ -58,11 +62,19 @@ def audio_quality_checks(columns: AudioColumns, with_translation: bool) -> Shard
         OutputSpec.for_transcription(with_translation=with_translation))
 
 
+def transcript_guard(enabled: bool, block_name: str | None, redecode: bool) -> TranscriptGuard | None:
+    if not enabled:
+        return None
+    checks = ASRGuardConfig.load(block_name).to_settings() if block_name else ASRGuardSettings()
+    return TranscriptGuard(checks, dict(ASR_REDECODE_PARAMETERS) if redecode else None)
+
+
 def settings_config(settings: TranscribeSettings, **extra) -> dict:
     """What changes the output bytes: columns, language, limits, model and decoding parameters."""
     config = {"columns": asdict(settings.columns), "language": settings.language,
               "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding}
     config["quality"] = settings.quality.config() if settings.quality else None
+    config["guard"] = settings.guard.config() if settings.guard else None
     if settings.translate is not None:
         config["translate"] = {k: v for k, v in asdict(settings.translate).items() if k not in ("triton", "guard")}
         config["translate"]["decoding"] = settings.translate.triton.decoding
@@ -122,6 +134,9 @@ def transcribe_batch(
     shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
     clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
+    guards: Annotated[bool, Field(title="Hallucination guards", description="check every transcript; quarantine what stays flagged")] = True,
+    guard_settings: Annotated[str | None, Field(title="ASR guards block", description="Sentinel ASR Guards block; empty = defaults")] = None,
+    redecode_flagged: Annotated[bool, Field(title="Retry flagged clips", description="once, with VAD and temperature fallback")] = True,
     data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
@@ -136,6 +151,7 @@ def transcribe_batch(
                                  max_audio_s=max_audio_s, clips_per_request=clips_per_request,
                                  request_timeout_s=request_timeout_s),
         quality=audio_quality_checks(columns, with_translation=False) if data_quality else None,
+        guard=transcript_guard(guards, guard_settings, redecode_flagged),
     )
     return run_audio_job("transcribe", conn=conn, input_uri=input_uri, output_uri=output_uri, settings=settings,
                          shard_rows=shard_rows, model_label=f"{ASR_MODEL}:{asr_model}", s3_credentials=s3_credentials)

@@ -13,6 +13,9 @@ import pyarrow.parquet as pq
 from tasks.s3_uri import S3Uri
 from tasks.storage import S3Connection
 
+# parts up to this size go up in one PutObject (boto3's own multipart threshold is 8 MiB)
+SINGLE_PUT_MAX_BYTES = 8 * 2**20
+
 
 class PartWriter:
     """Write record batches of one schema; `commit()` uploads, leaving the spool file nowhere."""
@@ -36,8 +39,12 @@ class PartWriter:
         self._writer.close()
         try:
             extra = {"sentinel-rows": str(self.rows)} | {k: str(v) for k, v in self.metadata.items()}
-            self.conn.boto3_client().upload_file(
-                str(self.path), self.target.bucket, self.target.key, ExtraArgs={"Metadata": extra})
+            client = self.conn.boto3_client()
+            if self.path.stat().st_size <= SINGLE_PUT_MAX_BYTES:  # one PUT, no transfer-manager threads
+                with open(self.path, "rb") as body:
+                    client.put_object(Bucket=self.target.bucket, Key=self.target.key, Body=body, Metadata=extra)
+            else:  # multipart, in parallel
+                client.upload_file(str(self.path), self.target.bucket, self.target.key, ExtraArgs={"Metadata": extra})
         finally:
             self.path.unlink(missing_ok=True)
         return str(self.target)

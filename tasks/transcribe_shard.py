@@ -15,9 +15,13 @@ from tasks.audio import AudioCell, AudioColumns, load_audio_cells
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard, read_footer
 from tasks.storage import S3Connection
-from tasks.shard_runner import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, BatchFn, GuardClock, ShardResult, run_shard
+from tasks.shard_runner import (
+    STATUS_EMPTY, STATUS_FAILED, STATUS_FLAGGED, STATUS_OK, BatchFn, GuardClock, ShardResult, run_shard,
+)
 from tasks.shard_quality import ShardQualityChecks
-from tasks.translate_shard import QUALITY_READ_ROWS, TranslateSettings, retry_unless_bad_data, translate_record_batch
+from tasks.transcript_guard import GuardVerdict, TranscriptGuard, guard_transcripts_of_clips
+from tasks.translate_shard import QUALITY_READ_ROWS, TranslateSettings, retry_unless_bad_data
+from tasks.translation_guard import GUARD_FIELDS
 from tasks.triton_asr_client import AsrResult, TritonAsrClient
 from tasks.triton_client import TritonCallSettings, TritonTranslateClient
 
@@ -44,13 +48,16 @@ class TranscribeSettings:
     batches_in_flight: int = 2
     triton: TritonCallSettings = field(default_factory=lambda: TritonCallSettings(model_name="transcribe", batch_size=4))
     translate: TranslateSettings | None = None  # set for speech-translate
+    guard: TranscriptGuard | None = None  # None: no ASR hallucination checks
     quality: ShardQualityChecks | None = None  # None: no data-quality suites
 
 
 def output_schema(id_type: pa.DataType, passthrough: list[pa.Field], with_translation: bool) -> pa.Schema:
     extra = TRANSLATION_FIELDS if with_translation else [("model", pa.string())]
+    translation_guard = [pa.field(f"translation_{f.name}", f.type) for f in GUARD_FIELDS] if with_translation else []
     return pa.schema([pa.field("id", id_type), *(pa.field(n, t) for n, t in ASR_FIELDS + extra),
-                      pa.field("status", pa.string()), pa.field("error", pa.string()), *passthrough])
+                      pa.field("status", pa.string()), pa.field("error", pa.string()), *GUARD_FIELDS,
+                      *translation_guard, *passthrough])
 
 
 def read_output_schema(conn: S3Connection, shard: Shard, settings: TranscribeSettings) -> pa.Schema:
@@ -77,61 +84,30 @@ async def transcribe_cells(client: TritonAsrClient, cells: list[AudioCell], lang
 
 
 async def transcribe_record_batch(client: TritonAsrClient, conn: S3Connection, record: pa.RecordBatch,
-                                  settings: TranscribeSettings) -> pa.RecordBatch:
+                                  settings: TranscribeSettings, clock: GuardClock) -> pa.RecordBatch:
     columns = settings.columns
     cells = await asyncio.to_thread(load_audio_cells, conn, record.column(columns.source).to_pylist(),
                                     columns.audio_uri is not None, settings.max_audio_bytes)
     results = await transcribe_cells(client, cells, settings.language)
     statuses = [row_status(cell, result) for cell, result in zip(cells, results)]
-    ok = [r if s == STATUS_OK else None for r, (s, _) in zip(results, statuses)]
+    verdicts = [GuardVerdict() for _ in cells]
+    if settings.guard is not None:
+        heard = [i for i, (status, _) in enumerate(statuses) if status == STATUS_OK and results[i].text.strip()]
+        results, verdicts = await guard_transcripts_of_clips(client, [c.data for c in cells], results, heard,
+                                                             settings.language, settings.guard, clock)
+        statuses = [(STATUS_FLAGGED, None) if v.flagged else st for v, st in zip(verdicts, statuses)]
+    kept = [r if s in (STATUS_OK, STATUS_FLAGGED) else None for r, (s, _) in zip(results, statuses)]
     out = {"id": record.column(columns.id)}
     for name, kind in ASR_FIELDS:
-        out[name] = pa.array([getattr(r, RESULT_ATTRS[name]) if r else None for r in ok], kind)
-    out["model"] = pa.array([r.model if r else None for r in ok], pa.string())
+        out[name] = pa.array([getattr(r, RESULT_ATTRS[name]) if r else None for r in kept], kind)
+    out["model"] = pa.array([r.model if r else None for r in kept], pa.string())
     out["status"] = pa.array([s for s, _ in statuses], pa.string())
     out["error"] = pa.array([e for _, e in statuses], pa.string())
+    out["hallucination_score"] = pa.array([v.score for v in verdicts], pa.float32())
+    out["reasons"] = pa.array([v.reasons for v in verdicts], pa.list_(pa.string()))
+    out["redecoded"] = pa.array([v.redecoded for v in verdicts], pa.bool_())
     out.update({name: record.column(name) for name in columns.passthrough})
     return pa.RecordBatch.from_pydict(out)
-
-
-async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslateClient, conn: S3Connection,
-                                        record: pa.RecordBatch, settings: TranscribeSettings) -> pa.RecordBatch:
-    """Transcribe, then translate the transcripts, grouped by the language Whisper reported."""
-    heard = await transcribe_record_batch(asr, conn, record, settings)
-    target = settings.translate.target_lang
-    rows = heard.to_pylist()
-    translation = {"translation": [None] * len(rows), "translation_logprob": [None] * len(rows),
-                   "translation_model": [None] * len(rows)}
-    groups: dict[str, list[int]] = {}
-    for i, row in enumerate(rows):
-        if row["status"] == STATUS_OK and row["transcript"]:
-            groups.setdefault(row["language"], []).append(i)
-        elif row["status"] == STATUS_OK:  # nothing heard: nothing to translate
-            row["status"] = STATUS_EMPTY
-    for language, members in groups.items():
-        if language == target:  # already in the target language
-            for i in members:
-                translation["translation"][i], translation["translation_model"][i] = rows[i]["transcript"], "identity"
-            continue
-        subset = pa.RecordBatch.from_pydict({"id": [rows[i]["id"] for i in members],
-                                             "transcript": [rows[i]["transcript"] for i in members]})
-        group_settings = replace(settings.translate, source_lang=language)
-        done = (await translate_record_batch(mt, subset, group_settings)).to_pylist()
-        for i, out in zip(members, done):
-            translation["translation"][i], translation["translation_logprob"][i] = out["translation"], out["logprob"]
-            translation["translation_model"][i] = out["model"]
-            if out["status"] != STATUS_OK:
-                rows[i]["status"], rows[i]["error"] = out["status"], out["error"] and f"translate: {out['error']}"
-    columns = {name: heard.column(name) for name in ["id", *(n for n, _ in ASR_FIELDS)]}
-    columns["asr_model"] = heard.column("model")
-    columns["translation"] = pa.array(translation["translation"], pa.string())
-    columns["target_lang"] = pa.array([target] * len(rows), pa.string())
-    columns["translation_logprob"] = pa.array(translation["translation_logprob"], pa.float32())
-    columns["translation_model"] = pa.array(translation["translation_model"], pa.string())
-    columns["status"] = pa.array([r["status"] for r in rows], pa.string())
-    columns["error"] = pa.array([r["error"] for r in rows], pa.string())
-    columns.update({name: heard.column(name) for name in settings.columns.passthrough})
-    return pa.RecordBatch.from_pydict(columns)
 
 
 # ---- one shard -----------------------------------------------------------------------------------
@@ -142,10 +118,12 @@ async def batch_processor(conn: S3Connection, settings: TranscribeSettings, cloc
     """The per-batch coroutine with its Triton clients open: transcribe, or transcribe + translate."""
     async with TritonAsrClient(settings.triton) as asr:
         if settings.translate is None:
-            yield lambda record: transcribe_record_batch(asr, conn, record, settings)
+            yield lambda record: transcribe_record_batch(asr, conn, record, settings, clock)
             return
+        from tasks.speech_translation import speech_translate_record_batch
+
         async with TritonTranslateClient(settings.translate.triton) as mt:
-            yield lambda record: speech_translate_record_batch(asr, mt, conn, record, settings)
+            yield lambda record: speech_translate_record_batch(asr, mt, conn, record, settings, clock)
 
 
 def transcribe_shard(conn: S3Connection, shard: Shard, settings: TranscribeSettings, run_dir: str) -> ShardResult:

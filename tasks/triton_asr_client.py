@@ -8,11 +8,10 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-import numpy as np
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tasks.triton_client import TritonRequestRejected, TritonTranslateClient
+from tasks.triton_client import TritonRequestRejected, TritonTranslateClient, _raw_input, encode_bytes_tensor
 
 ASR_MODEL = "transcribe"
 FLOAT_OUTPUTS = ("AVG_LOGPROB", "NO_SPEECH_PROB", "COMPRESSION_RATIO", "DURATION_S", "SPEECH_S")
@@ -51,10 +50,7 @@ def asr_parameters(*, vad_filter: bool = True, beam_size: int = 1, max_audio_s: 
 
 
 def _bytes_tensor(name: str, values: list[bytes]) -> grpcclient.InferInput:
-    array = np.array(values, dtype=np.object_).reshape(-1, 1)
-    tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
-    tensor.set_data_from_numpy(array)
-    return tensor
+    return _raw_input(name, len(values), encode_bytes_tensor(values))
 
 
 def rejection_reason(exc: TritonRequestRejected) -> str:
@@ -69,30 +65,35 @@ class TritonAsrClient(TritonTranslateClient):
     """One gRPC channel, at most `settings.concurrency` requests in flight, `settings.batch_size`
     clips per request; `settings.decoding` holds the request parameters (asr_parameters)."""
 
-    async def transcribe(self, clips: list[bytes], language: str | None = None) -> list[AsrResult]:
-        """One AsrResult per clip, in order; clips Triton refuses carry `error`, the others a transcript."""
+    async def transcribe(self, clips: list[bytes], language: str | None = None,
+                         decoding: dict | None = None) -> list[AsrResult]:
+        """One AsrResult per clip, in order; clips Triton refuses carry `error`, the others a transcript.
+        `decoding` replaces the settings' request parameters for this call (e.g. a guarded retry)."""
         size = max(1, self.settings.batch_size)
         chunks = [clips[i:i + size] for i in range(0, len(clips), size)]
-        results = await asyncio.gather(*(self._transcribe_isolating(chunk, language) for chunk in chunks))
+        results = await asyncio.gather(*(self._transcribe_isolating(chunk, language, decoding) for chunk in chunks))
         return [r for part in results for r in part]
 
-    async def _transcribe_isolating(self, clips: list[bytes], language: str | None) -> list[AsrResult]:
+    async def _transcribe_isolating(self, clips: list[bytes], language: str | None,
+                                    decoding: dict | None = None) -> list[AsrResult]:
         try:
-            return await self._infer_clips(clips, language)
+            return await self._infer_clips(clips, language, decoding)
         except TritonRequestRejected as exc:
             if len(clips) == 1:
                 return [AsrResult(error=rejection_reason(exc))]
         # one bad clip fails the whole request: find it by sending each clip alone
-        singles = await asyncio.gather(*(self._transcribe_isolating([clip], language) for clip in clips))
+        singles = await asyncio.gather(*(self._transcribe_isolating([clip], language, decoding) for clip in clips))
         return [r for part in singles for r in part]
 
-    async def _infer_clips(self, clips: list[bytes], language: str | None) -> list[AsrResult]:
-        inputs = [_bytes_tensor("AUDIO", clips)]
-        if language:
-            inputs.append(_bytes_tensor("LANGUAGE", [language.encode()] * len(clips)))
+    async def _infer_clips(self, clips: list[bytes], language: str | None,
+                           decoding: dict | None = None) -> list[AsrResult]:
         outputs = [grpcclient.InferRequestedOutput(name) for name in (*TEXT_OUTPUTS, *FLOAT_OUTPUTS)]
         async with self._slots:
-            result = await self._with_retries(inputs, outputs)
+            # serialized inside the slot: only the requests in flight hold a copy of their audio
+            inputs = [_bytes_tensor("AUDIO", clips)]
+            if language:
+                inputs.append(_bytes_tensor("LANGUAGE", [language.encode()] * len(clips)))
+            result = await self._with_retries(inputs, outputs, decoding)
         texts = {n: [v.decode("utf-8", "replace") for v in result.as_numpy(n).reshape(-1)] for n in TEXT_OUTPUTS}
         floats = {n: result.as_numpy(n).reshape(-1).astype(float).tolist() for n in FLOAT_OUTPUTS}
         return [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import struct
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,11 +49,71 @@ class Translations:
     models: list[str]
 
 
-def _bytes_input(name: str, values: list[str]) -> grpcclient.InferInput:
-    array = np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(-1, 1)
-    tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
-    tensor.set_data_from_numpy(array)
+_LENGTH = struct.Struct("<I")
+
+
+def encode_bytes_tensor(values: list[str] | list[bytes]) -> bytes:
+    """Triton's BYTES wire format (each element: 4-byte little-endian length, then its bytes);
+    the same bytes as tritonclient's serialize_byte_tensor, without the numpy round trips."""
+    pack = _LENGTH.pack
+    encoded = [v if isinstance(v, bytes) else v.encode("utf-8") for v in values]
+    return b"".join([part for item in encoded for part in (pack(len(item)), item)])
+
+
+def decode_bytes_tensor(raw: bytes, count: int | None = None) -> list[str]:
+    """The strings of a BYTES tensor (invalid UTF-8 replaced). When every element is the same
+    (e.g. MODEL), one comparison instead of a loop."""
+    if not raw:
+        return []
+    unpack = _LENGTH.unpack_from
+    first = unpack(raw, 0)[0] + 4
+    if count and len(raw) == first * count and raw == raw[:first] * count:
+        return [raw[4:first].decode("utf-8", "replace")] * count
+    out, pos, end = [], 0, len(raw)
+    while pos < end:
+        size = unpack(raw, pos)[0]
+        pos += 4
+        out.append(raw[pos:pos + size].decode("utf-8", "replace"))
+        pos += size
+    return out
+
+
+def _raw_input(name: str, rows: int, raw: bytes) -> grpcclient.InferInput:
+    tensor = grpcclient.InferInput(name, [rows, 1], "BYTES")
+    if hasattr(tensor, "_raw_content"):  # tritonclient keeps a tensor's wire bytes here
+        tensor._raw_content = raw
+    else:  # pragma: no cover - another tritonclient layout: the public (slower) path
+        values = decode_bytes_tensor(raw)
+        tensor.set_data_from_numpy(np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(-1, 1))
     return tensor
+
+
+def _bytes_input(name: str, values: list[str]) -> grpcclient.InferInput:
+    return _raw_input(name, len(values), encode_bytes_tensor(values))
+
+
+def _repeated_input(name: str, value: str, rows: int) -> grpcclient.InferInput:
+    item = value.encode("utf-8")
+    return _raw_input(name, rows, (_LENGTH.pack(len(item)) + item) * rows)
+
+
+def _inputs(texts: list[str], src_lang: str, tgt_lang: str) -> list[grpcclient.InferInput]:
+    rows = len(texts)
+    return [_bytes_input("TEXT", texts), _repeated_input("SRC_LANG", src_lang, rows),
+            _repeated_input("TGT_LANG", tgt_lang, rows)]
+
+
+def _decode(result, rows: int) -> "Translations":
+    """TRANSLATION / LOGPROB / MODEL straight from the response's raw contents."""
+    response = result.get_response()
+    raw = dict(zip((o.name for o in response.outputs), response.raw_output_contents))
+    if len(raw) < len(OUTPUTS):  # outputs not sent as raw contents: tritonclient's own decoding
+        decode = lambda name: [v.decode("utf-8", "replace") for v in result.as_numpy(name).reshape(-1)]  # noqa: E731
+        return Translations(decode("TRANSLATION"), result.as_numpy("LOGPROB").reshape(-1).astype(float).tolist(),
+                            decode("MODEL"))
+    return Translations(decode_bytes_tensor(raw["TRANSLATION"], rows),
+                        np.frombuffer(raw["LOGPROB"], dtype=np.float32).astype(float).tolist(),
+                        decode_bytes_tensor(raw["MODEL"], rows))
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -71,6 +132,7 @@ class TritonTranslateClient:
         self.settings = settings
         self._client = grpcclient.InferenceServerClient(settings.url)
         self._slots = asyncio.Semaphore(settings.concurrency)
+        self._outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]  # read-only: shared
 
     async def close(self) -> None:
         await self._client.close()
@@ -96,17 +158,10 @@ class TritonTranslateClient:
         return merged
 
     async def _infer(self, texts: list[str], src_lang: str, tgt_lang: str, decoding: dict | None) -> Translations:
-        inputs = [
-            _bytes_input("TEXT", texts),
-            _bytes_input("SRC_LANG", [src_lang] * len(texts)),
-            _bytes_input("TGT_LANG", [tgt_lang] * len(texts)),
-        ]
-        outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]
         async with self._slots:
-            result = await self._with_retries(inputs, outputs, decoding)
-        decode = lambda name: [v.decode("utf-8", "replace") for v in result.as_numpy(name).reshape(-1)]
-        logprobs = result.as_numpy("LOGPROB").reshape(-1).astype(float).tolist()
-        return Translations(decode("TRANSLATION"), logprobs, decode("MODEL"))
+            # built inside the slot: at most `concurrency` requests' bytes exist at once
+            result = await self._with_retries(_inputs(texts, src_lang, tgt_lang), self._outputs, decoding)
+        return _decode(result, len(texts))
 
     async def _with_retries(self, inputs, outputs, decoding: dict | None = None):
         s = self.settings
