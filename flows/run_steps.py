@@ -26,9 +26,11 @@ def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) 
         if state.is_completed():
             record.shards.append(asdict(future.result()))
         else:
+            error = state.result(raise_on_failure=False)
+            quality = [error.summary] if isinstance(getattr(error, "summary", None), dict) else []
             record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
                                   "row_start": shard.row_start, "row_stop": shard.row_stop,
-                                  "error": str(state.result(raise_on_failure=False))})
+                                  "error": str(error), "quality": quality})
         progress.advance()
 
 

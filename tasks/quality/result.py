@@ -47,17 +47,23 @@ class ExpectationOutcome:
 class InputQualityError(InputError):
     """A shard's input failed its suite: stop that object before inference."""
 
-    def __init__(self, result: "QualityResult"):
-        super().__init__(result.message())
-        self.result = result
+    def __init__(self, result: "QualityResult | str", summary: dict | None = None):
+        super().__init__(result if isinstance(result, str) else result.message())
+        self.summary = summary if isinstance(result, str) else result.summary()
+
+    def __reduce__(self):  # picklable for Prefect's result storage: the message and the summary
+        return (type(self), (str(self), self.summary))
 
 
 class OutputQualityError(RuntimeError):
     """A shard's output failed its suite: fail the run."""
 
-    def __init__(self, result: "QualityResult"):
-        super().__init__(result.message())
-        self.result = result
+    def __init__(self, result: "QualityResult | str", summary: dict | None = None):
+        super().__init__(result if isinstance(result, str) else result.message())
+        self.summary = summary if isinstance(result, str) else result.summary()
+
+    def __reduce__(self):  # picklable for Prefect's result storage: the message and the summary
+        return (type(self), (str(self), self.summary))
 
 
 @dataclass

@@ -153,6 +153,19 @@ def test_data_quality_suites_stop_a_bad_shard_before_inference_and_record_every_
     assert {k.split("/")[0] for k in quality_keys} == {"input", "output"} and len(quality_keys) == 3
     assert not [o for o in s3_conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix="out-dq/")["Contents"]
                 if "/part-" in o["Key"] and bad["shard_id"] in o["Key"]]  # nothing committed for the bad shard
+    markdown = latest_artifact_markdown(f"translate-quality-{manifest['run_key']}")
+    assert "2 of 3 suite runs passed" in markdown and "dupes.parquet rows 0–4: column 'id'" in markdown
+    report = latest_artifact_markdown(f"translate-report-{manifest['run_key']}")
+    assert "FAILED: rerun needed" in report and "dupes.parquet" in report
+
+
+def latest_artifact_markdown(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return artifact.data
 
 
 def summary_dir(conn, bucket: str, prefix: str) -> str:

@@ -100,7 +100,11 @@ def test_failure_raises_input_error_naming_object_column_rows():
         result.raise_for_failure()
     assert isinstance(caught.value, InputError)  # handled like every other bad-input error
     assert str(caught.value) == f"{SOURCE}: column 'id' has 1 null value (row 2)"
-    assert caught.value.result is result
+    assert caught.value.summary == result.summary()
+    import pickle
+
+    again = pickle.loads(pickle.dumps(caught.value))  # Prefect persists task exceptions
+    assert type(again) is InputQualityError and str(again) == str(caught.value) and again.summary == result.summary()
 
 
 def test_many_failures_show_first_five_rows_and_an_ellipsis():
