@@ -14,6 +14,8 @@ without a Prefect server; these blocks store them.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from prefect.blocks.core import Block
 from pydantic import Field
 
@@ -43,7 +45,22 @@ from tasks.checks.settings import (
 __all__ = ["ASRGuardConfig", "ASRGuardSettings", "MTGuardConfig", "MTGuardSettings"]
 
 
-class MTGuardConfig(Block):
+class GuardSettingsBlock(Block):
+    """A block whose fields are the sections of a plain guard-settings model (`_settings_class`)."""
+
+    _settings_class: ClassVar[type]
+
+    def to_settings(self):
+        """The plain settings the checks take."""
+        return self._settings_class.model_validate(
+            {name: getattr(self, name).model_dump() for name in self._settings_class.model_fields})
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(**{name: getattr(settings, name).model_copy(deep=True) for name in cls._settings_class.model_fields})
+
+
+class MTGuardConfig(GuardSettingsBlock):
     """Hallucination guards for machine translation: one section per detector plus the combination.
 
     Defaults are calibrated by bench/calibrate_mt_guards.py (see docs/guards.md)."""
@@ -62,18 +79,10 @@ class MTGuardConfig(Block):
     logprob: LogprobSettings = Field(default_factory=LogprobSettings, description=LogprobSettings.__doc__)
     combine: CombineSettings = Field(default_factory=CombineSettings, description=CombineSettings.__doc__)
 
-    def to_settings(self) -> MTGuardSettings:
-        """The plain settings the checks take."""
-        return MTGuardSettings.model_validate(
-            {name: getattr(self, name).model_dump() for name in MTGuardSettings.model_fields}
-        )
-
-    @classmethod
-    def from_settings(cls, settings: MTGuardSettings) -> MTGuardConfig:
-        return cls(**{name: getattr(settings, name).model_copy(deep=True) for name in MTGuardSettings.model_fields})
+    _settings_class: ClassVar[type] = MTGuardSettings
 
 
-class ASRGuardConfig(Block):
+class ASRGuardConfig(GuardSettingsBlock):
     """Hallucination guards for speech recognition: one section per detector plus the combination.
 
     Defaults are documented in tasks/checks/asr_settings.py and measured by bench/measure_asr_guards.py
@@ -101,12 +110,4 @@ class ASRGuardConfig(Block):
     )
     combine: ASRCombineSettings = Field(default_factory=ASRCombineSettings, description=ASRCombineSettings.__doc__)
 
-    def to_settings(self) -> ASRGuardSettings:
-        """The plain settings the checks take."""
-        return ASRGuardSettings.model_validate(
-            {name: getattr(self, name).model_dump() for name in ASRGuardSettings.model_fields}
-        )
-
-    @classmethod
-    def from_settings(cls, settings: ASRGuardSettings) -> ASRGuardConfig:
-        return cls(**{name: getattr(settings, name).model_copy(deep=True) for name in ASRGuardSettings.model_fields})
+    _settings_class: ClassVar[type] = ASRGuardSettings
