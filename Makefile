@@ -13,7 +13,7 @@ PAIRS     ?= de-en fr-en en-de
 # the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local bridge
+.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local bridge chaos
 
 setup: $(VENV)/.installed $(TVENV)/.installed
 
@@ -56,9 +56,20 @@ test: models
 test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
 
-bench: stack-up
-	$(VENV)/bin/python bench/run_benchmarks.py
-	$(VENV)/bin/python bench/asr_bench.py
+# Reliability suite: its own private stack (ports 10xxx, temporary state dir, PostgreSQL database
+# sentinel_chaos) with Triton / S3 / flow processes killed, a bad-input corpus, a burst of S3 events
+# and a credentials scan -> bench/results/reliability.json and docs/reliability.md. The shared stack
+# is never touched. SENTINEL_CHAOS_BURST=20 shortens the event burst (default 200).
+chaos: models
+	$(VENV)/bin/python -m pytest -q -ra -m chaos -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
+
+# Everything in docs/benchmarks.md (~15 min on 2 idle cores); BENCH_ARGS="--only scale --sizes 10k,100k" for a part.
+bench: stack-up $(VENV)/.bench-installed
+	$(VENV)/bin/python bench/run_benchmarks.py $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(UV) pip install -q --python $(VENV)/bin/python -e ".[test,local,bench]"
+	touch $@
 
 clean: stack-down
 	rm -rf $(STATE)

@@ -3,8 +3,9 @@
     .venv/bin/python bench/asr_bench.py            # needs the local stack (make stack-up) with the Whisper models
 
 Clips = the spoken fixture clips (tests/fixtures/audio/, espeak-ng, 3.4-3.8 s each) repeated to
-BENCH_ASR_CLIPS (default 40). **Direct** = the clip bytes already in memory sent with the pipeline's
-own async client (TritonAsrClient: 4 clips per request, 8 requests in flight). **Pipeline** = the
+BENCH_ASR_CLIPS (default 24). **Direct** = the clip bytes already in memory sent with the pipeline's
+own async client (TritonAsrClient: 4 clips per request, 8 requests in flight). **Per-row** = the same
+client with one clip per request and one request at a time, on BENCH_ASR_PER_ROW_CLIPS clips. **Pipeline** = the
 whole flow through the Prefect server: list S3, plan shards, stream parquet, Triton, write parts +
 manifest. Real-time factor (RTF) = wall seconds / audio seconds (lower is faster). Writes
 bench/results/asr.json; figures are ratios from one run on one machine, not promises.
@@ -34,7 +35,8 @@ from tasks.s3_uri import S3Uri  # noqa: E402
 from tasks.storage import S3Connection  # noqa: E402
 
 BUCKET = "sentinel-bench"
-CLIPS = int(os.environ.get("BENCH_ASR_CLIPS", 40))
+CLIPS = int(os.environ.get("BENCH_ASR_CLIPS", 24))
+PER_ROW_CLIPS = int(os.environ.get("BENCH_ASR_PER_ROW_CLIPS", 8))
 
 
 def bench_clips(count: int) -> tuple[list[bytes], float]:
@@ -50,13 +52,18 @@ def write_input(conn: S3Connection, clips: list[bytes]) -> str:
     return prefix
 
 
-def run_direct(clips: list[bytes]) -> float:
+def run_direct(clips: list[bytes], clips_per_request: int = 4, concurrency: int | None = None) -> float:
+    """Batched async calls with the pipeline's own client; with (1, 1): one synchronous clip per request."""
+    from dataclasses import replace
+
     from flows.transcribe_batch import asr_call_settings
     from flows.translate_batch import load_triton
     from tasks.triton_asr_client import TritonAsrClient
 
     settings = asr_call_settings(load_triton(None), asr_model="default", vad_filter=True, beam_size=1,
-                                 max_audio_s=600, clips_per_request=4, request_timeout_s=900)
+                                 max_audio_s=600, clips_per_request=clips_per_request, request_timeout_s=900)
+    if concurrency:
+        settings = replace(settings, concurrency=concurrency)
 
     async def go() -> int:
         async with TritonAsrClient(settings) as client:
@@ -92,13 +99,18 @@ def main() -> None:
     direct = figures(run_direct(clips), len(clips), audio_s)
     pipeline_s, summary = run_pipeline(input_uri)
     pipeline = figures(pipeline_s, len(clips), audio_s)
+    sample, sample_audio_s = bench_clips(min(PER_ROW_CLIPS, len(clips)))
+    per_row = figures(run_direct(sample, clips_per_request=1, concurrency=1), len(sample), sample_audio_s)
     doc = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": None},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": None,
+                    "load_1m": round(os.getloadavg()[0], 2)},
         "model": "transcribe (whisper-tiny.en, int8, CPU instance), vad_filter=true, beam_size=1",
         "clips": len(clips), "audio_seconds": round(audio_s, 2),
         "direct": direct, "pipeline": pipeline | {"status_counts": summary["status_counts"], "shards": len(summary["shards"])},
+        "per_row": per_row | {"clips": len(sample)},
         "pipeline_over_direct": round(direct["seconds"] / pipeline["seconds"], 3),
+        "pipeline_over_per_row": round(pipeline["clips_per_s"] / per_row["clips_per_s"], 2),
     }
     out = ROOT / "bench" / "results" / "asr.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,109 +1,103 @@
-"""`make bench`: pipeline vs. direct tritonclient throughput on the same model, side by side
-in one run; writes bench/results/pipeline.json and docs/benchmarks.md.
+"""`make bench`: every benchmark of docs/benchmarks.md, side by side in one run on this machine,
+then the plots (docs/img/*.png) and docs/benchmarks.md from all results JSONs.
 
-Each measurement runs in its own process (peak RSS is its own). Figures are ratios measured
-in the same run on the same machine, never absolute promises.
+    .venv/bin/python bench/run_benchmarks.py                         # everything (about 15 min on 2 idle cores)
+    .venv/bin/python bench/run_benchmarks.py --only scale --sizes 10k,100k --objects 1,10
+    .venv/bin/python bench/run_benchmarks.py --only tuning --quick
+    .venv/bin/python bench/run_benchmarks.py --only report           # plots + docs from the JSONs there are
+
+Parts: pipeline (items 1-2: echo, tiny Marian), asr (item 1: Whisper tiny.en), scale (item 3),
+guards (item 4), tuning (item 5), profile (where the echo pipeline's time goes), report.
+Needs the local stack (make stack-up): its S3 and Triton; the flows run on the bench's own Prefect
+server on PostgreSQL (bench/prefect_pg.py, port 4300), tuning on the bench's own Triton (8100-8102).
+A part that fails is reported and the others go on; the exit status says whether all succeeded.
 """
 from __future__ import annotations
 
-import json
+import argparse
 import os
-import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
+import traceback
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, parse_rows
 
-from deployments.cli import use_local_stack_env  # noqa: E402
-
-use_local_stack_env()
-
-from deployments.demo_data import GERMAN, ensure_bucket, sentences, upload_table  # noqa: E402
-from tasks.s3_uri import S3Uri  # noqa: E402
-from tasks.storage import S3Connection  # noqa: E402
-
-BUCKET = "sentinel-bench"
-CASES = [  # model, rows, objects, per-row sample
-    ("echo", int(os.environ.get("BENCH_ECHO_ROWS", 40_000)), 4, 2_000),
-    ("translate", int(os.environ.get("BENCH_MARIAN_ROWS", 4_000)), 2, 300),
-]
+PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile")
 
 
-def write_input(conn: S3Connection, model: str, rows: int, objects: int) -> str:
-    import random
-
-    import pyarrow as pa
-
-    prefix = f"s3://{BUCKET}/inputs/{model}-{rows}/"
-    rng = random.Random(1)
-    per_object = rows // objects
-    for n in range(objects):
-        texts = sentences(GERMAN, per_object, rng)
-        table = pa.table({"id": [f"{n}-{i}" for i in range(per_object)], "text": texts})
-        upload_table(conn, S3Uri.parse(prefix).join(f"part-{n:03d}.parquet"), table, row_group_size=2_000)
-    return prefix
+def run_asr(prefect) -> None:
+    """bench/asr_bench.py in its own process, its flow on the bench Prefect server."""
+    env = dict(os.environ) | prefect.env() | {"PREFECT_LOGGING_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, str(ROOT / "bench" / "asr_bench.py")], check=True, cwd=ROOT, env=env)
 
 
-def measure(mode: str, model: str, input_uri: str, rows: int = 0) -> dict:
-    cmd = [sys.executable, str(ROOT / "bench" / "measure.py"), mode, "--model", model, "--input", input_uri,
-           "--output", f"s3://{BUCKET}/outputs", "--rows", str(rows)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(PARTS + ("report",)),
+                        help=f"comma-separated parts: {', '.join(PARTS)}, report (default: all)")
+    parser.add_argument("--sizes", default="10k,100k,1M", help="scale: input sizes in rows")
+    parser.add_argument("--objects", default="1,10,100", help="scale: object counts")
+    parser.add_argument("--shard-rows", type=int, default=5000, help="the flow's shard size for pipeline/scale")
+    parser.add_argument("--alt-shard-rows", default="50000", help="scale: larger shard sizes on the largest input")
+    parser.add_argument("--quick", action="store_true", help="tuning: concurrency 1 and 8 only")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS) - {"report"}
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}")
 
+    failed: list[str] = []
+    timings: dict[str, float] = {}
 
-def main() -> None:
-    conn = S3Connection.from_env()
-    ensure_bucket(conn, BUCKET)
-    results = []
-    for model, rows, objects, per_row_sample in CASES:
-        input_uri = write_input(conn, model, rows, objects)
-        measure("direct", model, input_uri)  # warm-up: model load, caches
-        direct = measure("direct", model, input_uri)
-        pipeline = measure("pipeline", model, input_uri)
-        per_row = measure("per-row", model, input_uri, per_row_sample)
-        results.append({
-            "model": model, "rows": rows, "objects": objects, "direct": direct, "pipeline": pipeline,
-            "per_row": per_row,
-            "pipeline_over_direct": round(pipeline["rows_per_s"] / direct["rows_per_s"], 3),
-            "pipeline_over_per_row": round(pipeline["rows_per_s"] / per_row["rows_per_s"], 2),
-        })
-        print(json.dumps(results[-1]))
-    doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(), "results": results}
-    (ROOT / "bench" / "results" / "pipeline.json").write_text(json.dumps(doc, indent=2))
-    (ROOT / "docs" / "benchmarks.md").write_text(render_markdown(doc))
-    print(f"wrote bench/results/pipeline.json and docs/benchmarks.md")
+    def attempt(name: str, fn) -> None:
+        started = time.perf_counter()
+        print(f"== bench: {name}", flush=True)
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - one part failing must not lose the others' figures
+            traceback.print_exc()
+            failed.append(name)
+        timings[name] = round(time.perf_counter() - started, 1)
+        print(f"== bench: {name} took {timings[name]:.0f} s", flush=True)
 
+    needs_prefect = [p for p in parts if p in ("pipeline", "asr", "scale", "guards", "profile")]
+    if needs_prefect:
+        from prefect_pg import bench_prefect_server
 
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "gpu": None}
+        with bench_prefect_server() as prefect:
+            print(f"bench: Prefect server {prefect.api_url} on {prefect.database}")
+            if "pipeline" in parts:
+                import pipeline_bench
 
+                attempt("pipeline", lambda: pipeline_bench.run(prefect, args.shard_rows))
+            if "asr" in parts:
+                attempt("asr", lambda: run_asr(prefect))
+            if "scale" in parts:
+                import scale_bench
 
-def render_markdown(doc: dict) -> str:
-    lines = [
-        "# Benchmarks", "",
-        "Generated by `make bench` (`bench/run_benchmarks.py`); do not edit by hand.",
-        f"Run {doc['when']} on {doc['machine']['cpus']} CPU cores, no GPU "
-        "(no GPU figures exist yet). Triton runs the CPU instance group.", "",
-        "**Pipeline** = the whole `translate-batch` flow through the Prefect server: list S3, plan shards, stream "
-        "parquet from S3, Triton over gRPC, write parts + manifest to S3. **Direct** = the same texts already in "
-        "memory sent with batched async tritonclient calls (same batch size 32, concurrency 8). **Per-row** = one "
-        "synchronous request per row (what a naive service does), on a sample.", "",
-        "| model | rows | pipeline rows/s | direct rows/s | per-row rows/s | pipeline ÷ direct | pipeline ÷ per-row "
-        "| pipeline peak RSS MB | direct peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in doc["results"]:
-        lines.append(
-            f"| {r['model']} | {r['rows']} | {r['pipeline']['rows_per_s']:.0f} | {r['direct']['rows_per_s']:.0f} "
-            f"| {r['per_row']['rows_per_s']:.0f} | {r['pipeline_over_direct']:.2f} | {r['pipeline_over_per_row']:.1f}× "
-            f"| {r['pipeline']['peak_rss_mb']:.0f} | {r['direct']['peak_rss_mb']:.0f} |")
-    lines += ["", "Raw figures: `bench/results/pipeline.json`.", ""]
-    return "\n".join(lines)
+                sizes = tuple(parse_rows(s) for s in args.sizes.split(","))
+                objects = tuple(int(o) for o in args.objects.split(","))
+                alt = tuple(parse_rows(s) for s in args.alt_shard_rows.split(",") if s.strip())
+                attempt("scale", lambda: scale_bench.run(prefect, sizes, objects, args.shard_rows, alt))
+            if "guards" in parts:
+                import guards_bench
+
+                attempt("guards", lambda: guards_bench.run(prefect))
+            if "profile" in parts:
+                import profile_pipeline
+
+                attempt("profile", lambda: profile_pipeline.run(prefect))
+    if "tuning" in parts:
+        import tuning_bench
+
+        attempt("tuning", lambda: tuning_bench.run(quick=args.quick))
+    import report  # always: the docs and plots from whatever results exist
+
+    attempt("report", report.main)
+    print(f"bench: parts took {timings}; " + (f"FAILED: {failed}" if failed else "all succeeded"))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

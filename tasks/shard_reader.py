@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.s3_uri import S3Uri
-from tasks.sharding import InputError, Shard
+from tasks.sharding import InputError, Shard, read_footer
 from tasks.storage import S3Connection
 
 
@@ -17,8 +17,9 @@ def iter_shard_batches(conn: S3Connection, shard: Shard, columns: list[str],
     if not shard.slices:
         return
     path = S3Uri.parse(shard.object.uri).arrow_path
+    metadata = read_footer(conn, shard.object)  # cached: no second footer read per shard
     with conn.arrow_fs.open_input_file(path) as handle:
-        parquet = pq.ParquetFile(handle)
+        parquet = pq.ParquetFile(handle, metadata=metadata)
         for piece in shard.slices:
             yield from _read_slice(parquet, shard, piece.index, piece.start, piece.stop, columns, batch_rows)
 

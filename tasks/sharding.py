@@ -2,6 +2,7 @@
 large row groups split into row ranges. Validates the schema before any inference."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -114,6 +115,13 @@ def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_colu
 
 
 def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
+    """The object's parquet footer. Cached per process by (connection, uri, ETag): planning, the
+    output schema and every shard reader of one object share a single footer read."""
+    return _read_footer_cached(conn, obj)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
     path = S3Uri.parse(obj.uri).arrow_path
     try:
         with conn.arrow_fs.open_input_file(path) as handle:

@@ -1,0 +1,57 @@
+"""Item 4: share of shard wall time spent in the hallucination guards, from the run's own
+manifest: sum(shards[].guard_seconds) / sum(shards[].seconds), on the tiny Marian `translate`
+model with guards on (scoring every translation, re-decoding the flagged ones). The same input is
+also run with guards off, so the end-to-end cost shows too. Skipped, saying so, when the
+manifest's shards carry no `guard_seconds`.
+"""
+from __future__ import annotations
+
+import os
+
+from common import delete_prefix, ensure_dataset, human, machine, now, read_manifest, run_measure, write_result
+
+ROWS = int(os.environ.get("BENCH_GUARD_ROWS", 1_000))
+OBJECTS = 2
+SHARD_ROWS = 500
+OUTPUT = "s3://sentinel-bench/outputs/guards"
+
+
+def pipeline(input_uri: str, prefect, guards: bool) -> tuple[dict, dict]:
+    args = ["pipeline", "--model", "translate", "--input", input_uri, "--output", OUTPUT,
+            "--shard-rows", str(SHARD_ROWS)] + (["--guards"] if guards else [])
+    result = run_measure(args, env=prefect.env())
+    manifest = read_manifest(result["output_dir"])
+    delete_prefix(result["output_dir"].rsplit("/", 1)[0] + "/")
+    return result, manifest
+
+
+def run(prefect) -> dict:
+    input_uri = ensure_dataset(f"guards-{human(ROWS)}-{OBJECTS}", ROWS, OBJECTS, row_group_size=SHARD_ROWS)
+    doc = {"when": now(), "machine": machine(), "model": "translate (tiny random-weight Marian, CPU)",
+           "rows": ROWS, "objects": OBJECTS, "shard_rows": SHARD_ROWS}
+    guarded, manifest = pipeline(input_uri, prefect, guards=True)
+    shards = [s for s in manifest.get("shards", []) if not s.get("error")]
+    if not shards or not all("guard_seconds" in s for s in shards):
+        doc["skipped"] = ("the manifest's shards carry no guard_seconds field (ShardResult.guard_seconds in "
+                          "tasks/translate_shard.py / tasks/shard_runner.py): nothing to measure")
+        print(f"guards bench: skipped: {doc['skipped']}")
+        write_result("guards", doc)
+        return doc
+    unguarded, _ = pipeline(input_uri, prefect, guards=False)
+    shard_s = sum(s["seconds"] for s in shards)
+    guard_s = sum(s["guard_seconds"] for s in shards)
+    doc.update({
+        "shards": len(shards), "shard_seconds": round(shard_s, 3), "guard_seconds": round(guard_s, 3),
+        "guard_share": round(guard_s / shard_s, 3) if shard_s else None,
+        "status_counts": manifest.get("status_counts"),
+        "flagged_rows": (manifest.get("status_counts") or {}).get("flagged", 0),
+        "with_guards": {"seconds": round(guarded["seconds"], 3), "rows_per_s": round(guarded["rows_per_s"], 1)},
+        "without_guards": {"seconds": round(unguarded["seconds"], 3),
+                           "rows_per_s": round(unguarded["rows_per_s"], 1)},
+        "slowdown": round(guarded["seconds"] / unguarded["seconds"], 3),
+    })
+    print(f"guards bench: {doc['guard_share']:.1%} of shard wall time in the guards "
+          f"({guard_s:.1f} of {shard_s:.1f} s); with guards {doc['with_guards']['rows_per_s']:.0f} rows/s, "
+          f"without {doc['without_guards']['rows_per_s']:.0f}")
+    write_result("guards", doc)
+    return doc
