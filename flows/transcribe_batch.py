@@ -26,7 +26,7 @@ from tasks.listing import list_objects_task
 from blocks.guards import ASRGuardConfig
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
 from tasks.checks.asr_settings import ASRGuardSettings
-from tasks.quality import InputSpec, OutputSpec
+from tasks.quality import InputSpec, OutputSpec, warm_up_in_background
 from tasks.transcript_guard import TranscriptGuard
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.shard_quality import ShardQualityChecks
@@ -89,6 +89,8 @@ def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_
     logger = get_run_logger()
     started = time.perf_counter()
     _, output = check_locations(input_uri, output_uri)
+    if settings.quality is not None:
+        warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
     objects = list_objects_task(conn, input_uri)
     if not objects:
         raise ValueError(f"no input objects under {input_uri}")

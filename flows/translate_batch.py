@@ -29,9 +29,9 @@ from tasks.listing import list_objects_task
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
 from tasks.sharding import plan_object_task
-from tasks.quality import InputSpec, OutputSpec
+from tasks.quality import InputSpec, OutputSpec, warm_up_in_background
 from tasks.shard_quality import ShardQualityChecks
-from tasks.translate_shard import TranslateSettings, translate_shard_task
+from tasks.translate_shard import TranslateSettings, translate_shard_task, triton_slot_limit
 from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
 
 SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
@@ -105,7 +105,7 @@ def translate_batch(
     passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
     language_column: Annotated[str | None, Field(title="Language column", description="each row's source language code; empty cells use source_lang")] = None,
     candidate_source_langs: Annotated[list[LanguageCode], Field(title="Languages 'auto' may detect")] = ["de", "fr"],
-    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=5_000_000)] = 5000,
+    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=5_000_000)] = 20_000,
     model: Annotated[TranslateModel, Field(title="Triton model", description="'echo' measures pipeline overhead")] = "translate",
     beam_size: Annotated[int, Field(title="Beam size", ge=1, le=16)] = 1,
     max_text_chars: Annotated[int, Field(title="Longest text translated", ge=1)] = 20_000,
@@ -155,6 +155,8 @@ def translate_batch(
     conn = load_s3_connection(s3_credentials)
     triton = load_triton(triton_endpoint)
 
+    if data_quality:
+        warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
     objects = list_objects_task(conn, input_uri)
     if not objects:
         raise ValueError(f"no input objects under {input_uri}")
@@ -191,6 +193,7 @@ def translate_batch(
                                          shards_per_child, progress)
         return finish_run(conn, record, started, report_prefix="translate")
     shard_task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
-    futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key))
+    futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key),
+                             unmapped(triton_slot_limit()))
     collect_shards(futures, shards, record, progress)
     return finish_run(conn, record, started, report_prefix="translate")

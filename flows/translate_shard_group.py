@@ -16,7 +16,7 @@ from blocks.s3_access import load_s3_connection
 from tasks.checks.settings import MTGuardSettings
 from tasks.listing import ObjectRef
 from tasks.sharding import RowGroupSlice, Shard
-from tasks.translate_shard import TranslateSettings, translate_shard_task
+from tasks.translate_shard import TranslateSettings, translate_shard_task, triton_slot_limit
 from tasks.quality import InputSpec, OutputSpec
 from tasks.shard_quality import ShardQualityChecks
 from tasks.translation_guard import TranslationGuard
@@ -73,5 +73,5 @@ def translate_shard_group(shards: list[dict], settings: dict, run_dir: str, run_
     output = S3Uri.parse(run_dir.rsplit("/", 1)[0])
     task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
     futures = task.map(unmapped(conn), [shard_from_dict(d) for d in shards], unmapped(settings_from_dict(settings)),
-                       unmapped(run_dir), unmapped(run_key))
+                       unmapped(run_dir), unmapped(run_key), unmapped(triton_slot_limit()))
     return [asdict(result) for result in futures.result()]

@@ -4,7 +4,7 @@ client batches, guard the translations, write the shard's part and quarantine pa
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -178,6 +178,20 @@ def retry_unless_bad_data(_task, _task_run, state) -> bool:
 @task(name="translate-shard", task_run_name="translate-shard-{shard.shard_id}", cache_key_fn=shard_cache_key,
       persist_result=True, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
 def translate_shard_task(conn: S3Connection, shard: Shard, settings: TranslateSettings, run_dir: str,
-                         run_key: str) -> ShardResult:
-    with concurrency(TRITON_CONCURRENCY_LIMIT, occupy=1, strict=False):
+                         run_key: str, slot_limit: str | None = None) -> ShardResult:
+    """`slot_limit`: a global concurrency limit to hold a slot of while the shard runs (protects Triton)."""
+    with concurrency(slot_limit, occupy=1) if slot_limit else nullcontext():
         return translate_shard(conn, shard, settings, run_dir)
+
+
+def triton_slot_limit() -> str | None:
+    """The Triton concurrency limit, if this Prefect server has one (`sentinel deploy-local` makes it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(TRITON_CONCURRENCY_LIMIT)
+        except ObjectNotFound:
+            return None
+    return TRITON_CONCURRENCY_LIMIT

@@ -4,6 +4,7 @@ docs/data_quality.md. Importing this package does not import GE (~6 s): the firs
     from tasks.quality import InputSpec, OutputSpec, validate_input, validate_output
     validate_input(table, InputSpec(text_column="text"), "s3://b/k rows 0–5000").raise_for_failure()
 """
+from tasks.quality.engine import warm_up_in_background
 from tasks.quality.report import publish_quality_artifact, quality_markdown, quality_target, write_quality_result
 from tasks.quality.result import (
     ExpectationOutcome, InputQualityError, OutputQualityError, QualityResult, RowExample,
@@ -14,5 +15,5 @@ from tasks.quality.validate import validate_input, validate_output
 __all__ = [
     "ExpectationOutcome", "InputQualityError", "InputSpec", "OutputQualityError", "OutputSpec", "QualityResult",
     "RowExample", "STATUSES", "publish_quality_artifact", "quality_markdown", "quality_target", "validate_input",
-    "validate_output", "write_quality_result",
+    "validate_output", "warm_up_in_background", "write_quality_result",
 ]

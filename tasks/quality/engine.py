@@ -112,6 +112,13 @@ def gx_engine() -> GxEngine:
         return _engine
 
 
+def warm_up_in_background() -> threading.Thread:
+    """Import GE and build its context (~5 s) in a daemon thread, so the first shards do not wait."""
+    thread = threading.Thread(target=gx_engine, name="gx-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_suite(frame: "pd.DataFrame", suite: Any, parameters: dict | None = None) -> Any:
     """Validate `frame` against a GE ExpectationSuite; thread-safe."""
     with GX_LOCK:
