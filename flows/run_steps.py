@@ -5,16 +5,38 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+from prefect import get_run_logger
 from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary
 from tasks.quality import publish_quality_artifact
 from tasks.run_manifest import RunRecord, write_run_record_task
+from tasks.listing import ObjectRef
+from tasks.sharding import ObjectPlan, Shard
 from tasks.storage import S3Connection
 
 
 class RunIncomplete(RuntimeError):
     """Some objects or shards failed; the manifest lists them and a rerun finishes the job."""
+
+
+def collect_plans(futures, objects: list[ObjectRef], record: RunRecord) -> list[Shard]:
+    """Record every object's plan in the run record and return all shards. A plan task that failed
+    (after its retries) is that object's error: one object never sinks the run."""
+    logger = get_run_logger()
+    shards: list[Shard] = []
+    for future, obj in zip(futures, objects):
+        future.wait()
+        if future.state.is_completed():
+            plan = future.result()
+        else:
+            plan = ObjectPlan(obj, error=f"{obj.uri}: planning failed ({future.state.result(raise_on_failure=False)})")
+        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
+                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
+        if plan.error:
+            logger.error("skipping %s", plan.error)
+        shards.extend(plan.shards)
+    return shards
 
 
 def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:

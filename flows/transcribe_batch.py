@@ -19,7 +19,7 @@ from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix
 from flows.run_report import ShardProgress
-from flows.run_steps import collect_shards, finish_run
+from flows.run_steps import collect_plans, collect_shards, finish_run
 from flows.translate_batch import SHARD_WORKERS, check_locations, load_triton, shard_result_storage
 from tasks.audio import AudioColumns, plan_audio_object_task
 from tasks.listing import list_objects_task
@@ -103,13 +103,7 @@ def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_
     logger.info("%s run %s: %d objects -> %s", flow_kind, key, len(objects), run_dir)
 
     plans = plan_audio_object_task.map(unmapped(conn), objects, unmapped(settings.columns), unmapped(shard_rows))
-    shards = []
-    for plan in plans.result():
-        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
-                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
-        if plan.error:
-            logger.error("skipping %s", plan.error)
-        shards.extend(plan.shards)
+    shards = collect_plans(plans, objects, record)
 
     progress = ShardProgress(len(shards), f"shards of {flow_kind} run {key}")
     shard_task = transcribe_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))

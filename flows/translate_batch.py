@@ -24,7 +24,7 @@ from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
 from flows.fan_out import run_shard_groups
 from flows.run_report import ShardProgress
-from flows.run_steps import collect_shards, finish_run
+from flows.run_steps import collect_plans, collect_shards, finish_run
 from tasks.listing import list_objects_task
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
@@ -179,13 +179,7 @@ def translate_batch(
 
     plans = plan_object_task.map(unmapped(conn), objects, unmapped(text_column), unmapped(id_column),
                                  unmapped(shard_rows), unmapped([*passthrough_columns, *filter(None, [language_column])]))
-    shards = []
-    for plan in plans.result():
-        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
-                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
-        if plan.error:
-            logger.error("skipping %s", plan.error)
-        shards.extend(plan.shards)
+    shards = collect_plans(plans, objects, record)
 
     progress = ShardProgress(len(shards), f"shards of run {key}")
     if fan_out_deployment:

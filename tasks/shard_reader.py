@@ -2,13 +2,14 @@
 `batch_rows` at a time. Never loads the whole object."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.s3_uri import S3Uri
-from tasks.sharding import InputError, Shard, read_footer
+from tasks.sharding import InputError, Shard, is_transient_io_error, read_footer
 from tasks.storage import S3Connection
 
 
@@ -32,10 +33,50 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
             lo, hi = max(start - offset, 0), min(stop - offset, batch.num_rows)
             offset += batch.num_rows
             if hi > lo:
-                yield batch.slice(lo, hi - lo)
+                yield repair_utf8(batch.slice(lo, hi - lo))
             if offset >= stop:
                 return
     except (pa.ArrowInvalid, OSError) as exc:
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if is_transient_io_error(exc):
             raise
         raise InputError(f"{shard.object.uri}: row group {index} is unreadable ({exc})") from exc
+
+
+INVALID_UTF8_KEY = b"sentinel.invalid_utf8"
+
+
+def repair_utf8(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Parquet readers do not check that string cells are UTF-8. A cell that is not gets U+FFFD for
+    its bad bytes, and its row (per column) is listed in the schema metadata, so the task can fail
+    that row with a reason instead of crashing the shard on its first `to_pylist()`."""
+    bad: dict[str, list[int]] = {}
+    columns = []
+    for field, column in zip(batch.schema, batch.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                column, bad[field.name] = _decode_replacing(column, field.type)
+        columns.append(column)
+    if not bad:
+        return batch
+    metadata = {**(batch.schema.metadata or {}), INVALID_UTF8_KEY: json.dumps(bad).encode()}
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema.with_metadata(metadata))
+
+
+def _decode_replacing(column: pa.Array, kind: pa.DataType) -> tuple[pa.Array, list[int]]:
+    raw = column.view(pa.large_binary() if pa.types.is_large_string(kind) else pa.binary())
+    values, rows = [], []
+    for i, value in enumerate(raw.to_pylist()):
+        try:
+            values.append(None if value is None else value.decode("utf-8"))
+        except UnicodeDecodeError:
+            values.append(value.decode("utf-8", "replace"))
+            rows.append(i)
+    return pa.array(values, kind), rows
+
+
+def invalid_utf8_rows(batch: pa.RecordBatch, column: str) -> set[int]:
+    """Rows of `column` that repair_utf8 found not to be UTF-8."""
+    listed = (batch.schema.metadata or {}).get(INVALID_UTF8_KEY)
+    return set(json.loads(listed).get(column, [])) if listed else set()

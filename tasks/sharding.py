@@ -129,9 +129,14 @@ def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
     except (pa.ArrowInvalid, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise InputError(f"{obj.uri}: object disappeared after listing") from exc
-        if isinstance(exc, pa.ArrowInvalid) or "Parquet" in str(exc) or "magic" in str(exc):
-            raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
-        raise
+        if is_transient_io_error(exc):
+            raise  # S3 trouble: the task retries
+        raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
+
+
+def is_transient_io_error(exc: BaseException) -> bool:
+    """A network / S3 error worth retrying, as opposed to bytes that are not what they claim to be."""
+    return isinstance(exc, (ConnectionError, TimeoutError)) or "AWS Error" in str(exc)
 
 
 @task(name="plan-shards", retries=2, retry_delay_seconds=5)

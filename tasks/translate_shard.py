@@ -12,7 +12,7 @@ from prefect import task
 from prefect.concurrency.sync import concurrency
 
 from tasks.language import detect_languages
-from tasks.shard_reader import iter_shard_batches
+from tasks.shard_reader import invalid_utf8_rows, iter_shard_batches
 from tasks.quality import OutputQualityError
 from tasks.sharding import InputError, Shard
 from tasks.shard_quality import ShardQualityChecks
@@ -70,11 +70,13 @@ class _RowBatch:
             self.status[i], self.error[i] = STATUS_FAILED, reason
 
 
-def classify_rows(batch: _RowBatch, settings: TranslateSettings) -> list[int]:
-    """Mark empty and oversized rows; return the rows to translate."""
+def classify_rows(batch: _RowBatch, settings: TranslateSettings, invalid_utf8: set[int] = frozenset()) -> list[int]:
+    """Mark empty, undecodable and oversized rows; return the rows to translate."""
     todo = []
     for i, text in enumerate(batch.texts):
-        if text is None or not text.strip():
+        if i in invalid_utf8:
+            batch.fail([i], f"column {settings.text_column!r} is not valid UTF-8 (shown with U+FFFD for the bad bytes)")
+        elif text is None or not text.strip():
             batch.status[i] = STATUS_EMPTY
         elif len(text) > settings.max_text_chars:
             batch.fail([i], f"text is {len(text)} characters, over max_text_chars={settings.max_text_chars}")
@@ -101,7 +103,8 @@ async def translate_record_batch(client: TritonTranslateClient, record: pa.Recor
     if settings.language_column:
         batch.source_lang = [lang or default for lang, default in
                              zip(record.column(settings.language_column).to_pylist(), batch.source_lang)]
-    groups = group_by_source_language(batch, classify_rows(batch, settings), settings)
+    todo = classify_rows(batch, settings, invalid_utf8_rows(record, settings.text_column))
+    groups = group_by_source_language(batch, todo, settings)
 
     async def run_group(lang: str, rows: list[int]) -> None:
         try:

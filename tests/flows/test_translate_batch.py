@@ -110,10 +110,11 @@ def test_bad_object_fails_the_run_but_not_the_others(full_stack, s3_conn, bucket
     upload_table(s3_conn, S3Uri(bucket, "mixed/good.parquet"), pa.table({"id": [1, 2], "text": ["Guten Tag.", "Hallo Welt."]}))
     upload_table(s3_conn, S3Uri(bucket, "mixed/no_text.parquet"), pa.table({"id": [1], "body": ["x"]}))
     s3_conn.boto3_client().put_object(Bucket=bucket, Key="mixed/notes.parquet", Body=b"not parquet")
+    s3_conn.boto3_client().put_object(Bucket=bucket, Key="mixed/garbled.parquet", Body=garbled_footer())
     state, summary = run(input_uri=f"s3://{bucket}/mixed/", output_uri=f"s3://{bucket}/out-mixed/", model="echo",
                          source_lang="de")
     assert state.is_failed()
-    assert "2 objects" in str(summary)
+    assert "3 objects" in str(summary)
     run_dirs = {o["Key"].split("/")[1] for o in s3_conn.boto3_client().list_objects_v2(
         Bucket=bucket, Prefix="out-mixed/")["Contents"] if "/part-" in o["Key"]}
     [run_dir] = run_dirs
@@ -127,6 +128,18 @@ def test_bad_object_fails_the_run_but_not_the_others(full_stack, s3_conn, bucket
     assert errors["good.parquet"] is None
     assert "text column 'text' not found" in errors["no_text.parquet"]
     assert "not a readable parquet file" in errors["notes.parquet"]
+    assert "not a readable parquet file" in errors["garbled.parquet"]  # thrift garbage: bad input, not a crash
+
+
+def garbled_footer() -> bytes:
+    """Magic bytes and footer length intact, the footer's thrift metadata garbled."""
+    out = io.BytesIO()
+    pq.write_table(pa.table({"id": [1, 2], "text": ["a", "b"]}), out)
+    raw = bytearray(out.getvalue())
+    footer = int.from_bytes(raw[-8:-4], "little")
+    for i in range(len(raw) - 8 - footer + 5, len(raw) - 8):
+        raw[i] = (i * 7919) % 256
+    return bytes(raw)
 
 
 def test_output_inside_input_is_refused(full_stack, bucket):
