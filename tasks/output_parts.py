@@ -2,8 +2,10 @@
 spool file and uploaded in one PUT, so a part in S3 is always complete."""
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,14 +19,37 @@ from tasks.storage import S3Connection
 SINGLE_PUT_MAX_BYTES = 8 * 2**20
 
 
+@functools.lru_cache(maxsize=1)
+def spool_dir() -> Path:
+    """`<SENTINEL_SPOOL_DIR or tmp>/sentinel-spool-<pid>/`. A killed process cannot delete its spool
+    files, so the first writer of each process removes the directories of processes that are gone."""
+    base = Path(os.environ.get("SENTINEL_SPOOL_DIR") or tempfile.gettempdir())
+    for stale in base.glob("sentinel-spool-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    mine = base / f"sentinel-spool-{os.getpid()}"
+    mine.mkdir(parents=True, exist_ok=True)
+    return mine
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class PartWriter:
     """Write record batches of one schema; `commit()` uploads, leaving the spool file nowhere."""
 
     def __init__(self, conn: S3Connection, target: S3Uri, schema: pa.Schema, metadata: dict | None = None):
         self.conn, self.target, self.schema = conn, target, schema
         self.metadata = metadata or {}
-        spool = os.environ.get("SENTINEL_SPOOL_DIR") or None
-        fd, name = tempfile.mkstemp(prefix="sentinel-part-", suffix=".parquet", dir=spool)
+        fd, name = tempfile.mkstemp(prefix="sentinel-part-", suffix=".parquet", dir=spool_dir())
         os.close(fd)
         self.path = Path(name)
         self._writer = pq.ParquetWriter(self.path, schema, compression="zstd")
