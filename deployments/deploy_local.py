@@ -53,6 +53,43 @@ def ensure_triton_limit(limit: int) -> None:
             client.update_global_concurrency_limit(TRITON_LIMIT, GlobalConcurrencyLimitUpdate(limit=limit))
 
 
+ZOMBIE_AUTOMATION = "sentinel-crash-zombie-flow-runs"
+HEARTBEAT_SECONDS = 30
+
+
+def ensure_zombie_automation(silence_s: int = 3 * HEARTBEAT_SECONDS) -> str:
+    """Prefect's recipe for flow runs whose process died unseen (SIGKILL, lost node): with runners
+    sending heartbeats (PREFECT_RUNNER_HEARTBEAT_FREQUENCY, set for the workers started here and in
+    the work pools' job env), a run with no heartbeat for `silence_s` after one is marked Crashed,
+    so it does not hold a deployment concurrency slot for ever."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+
+    automation = Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="Mark flow runs Crashed when their heartbeats stop (the process is gone).",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": ["prefect.flow-run.*"]},
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=silence_s)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {silence_s} s: the flow-run process is gone")],
+    )
+    try:
+        Automation.read(name=ZOMBIE_AUTOMATION).delete()  # re-create: the settings may have changed
+    except ValueError:
+        pass  # none yet
+    automation.create()
+    return ZOMBIE_AUTOMATION
+
+
 def deploy_all(repo_root: Path) -> None:
     env = dict(os.environ, SENTINEL_CODE_DIR=str(repo_root))
     prefect = str(Path(sys.executable).parent / "prefect")
@@ -64,7 +101,8 @@ def start_worker(cfg: StackConfig, pool: str = "local-process") -> int:
     if pid:
         return pid
     prefect = str(Path(sys.executable).parent / "prefect")
-    env = dict(os.environ, PREFECT_API_URL=cfg.prefect_api_url)
+    env = dict(os.environ, PREFECT_API_URL=cfg.prefect_api_url,
+               PREFECT_RUNNER_HEARTBEAT_FREQUENCY=str(HEARTBEAT_SECONDS))  # flow runs inherit it
     proc = spawn_detached(WORKER, [prefect, "worker", "start", "--pool", pool, "--type", "process"],
                           state_dir=cfg.state_dir, env=env, cwd=cfg.repo_root)
     return proc.pid
@@ -80,6 +118,7 @@ def deploy_local(triton_limit: int = 4, worker: bool = True, cfg: StackConfig | 
         print(f"work pool {pool}")
     ensure_triton_limit(triton_limit)
     print(f"limit     {TRITON_LIMIT} = {triton_limit}")
+    print(f"automation {ensure_zombie_automation()}")
     deploy_all(cfg.repo_root)
     if worker:
         print(f"worker    local-process (pid {start_worker(cfg)}, log {cfg.state_dir / 'logs' / (WORKER + '.log')})")

@@ -94,3 +94,15 @@ def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [child.id]}))
     assert sum(r.state_name == "Completed" and r.parent_task_run_id is not None for r in runs) >= 2
+
+
+def test_zombie_flow_runs_are_crashed_by_an_automation(deployed):
+    """A flow-run process killed unseen stops heartbeating; the automation marks the run Crashed."""
+    from prefect.automations import Automation
+
+    from deployments.deploy_local import ZOMBIE_AUTOMATION
+
+    automation = Automation.read(name=ZOMBIE_AUTOMATION)
+    assert automation.enabled and automation.trigger.posture == "Proactive"
+    assert automation.trigger.after == {"prefect.flow-run.heartbeat"}
+    assert automation.actions[0].type == "change-flow-run-state" and automation.actions[0].state == "CRASHED"
