@@ -78,7 +78,11 @@ def _client_for(conn: S3Connection):
             aws_session_token=conn.session_token,
             region_name=conn.region,
             config=botocore.config.Config(
-                retries={"max_attempts": 8, "mode": "adaptive"},
+                # legacy mode: backoff from ~1 s for every retryable error (connection refused, 5xx,
+                # SlowDown) and no shared retry quota. standard/adaptive back off from 50 ms on
+                # connection errors and share one 500-token quota per client: 8 concurrent requests
+                # gave up within ~3 s of an S3 outage (docs/reliability.md); legacy rode out 30 s.
+                retries={"max_attempts": 8, "mode": "legacy"},
                 max_pool_connections=32,
                 s3={"addressing_style": "path"} if conn.endpoint_url else None,
             ),
