@@ -12,13 +12,14 @@ stopped by it.
 """
 from __future__ import annotations
 
-import asyncio
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from common import ROOT
+
+from deployments.stack.prefect_server import reset_postgres_database
 
 PG_DSN = os.environ.get("SENTINEL_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432")
 PG_DB = os.environ.get("SENTINEL_BENCH_PG_DB", "sentinel_bench")
@@ -37,21 +38,6 @@ class BenchPrefect:
         return {"PREFECT_API_URL": self.api_url, "SENTINEL_S3_FROM_ENV": "1"}
 
 
-async def _reset_database() -> bool:
-    import asyncpg
-
-    try:
-        admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
-        return False
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{PG_DB}"')
-    finally:
-        await admin.close()
-    return True
-
-
 @contextmanager
 def bench_prefect_server():
     from deployments.stack import prefect_server
@@ -65,7 +51,7 @@ def bench_prefect_server():
         database = marker.read_text().strip() if marker.exists() else "unknown"
         yield BenchPrefect(api_url, read_pid(STATE_DIR, prefect_server.NAME), database)
         return
-    on_pg = asyncio.run(_reset_database())
+    on_pg = reset_postgres_database(PG_DSN, PG_DB)
     url = f"{PG_DSN.replace('postgresql://', 'postgresql+asyncpg://')}/{PG_DB}" if on_pg else \
         f"sqlite+aiosqlite:///{STATE_DIR / 'prefect' / 'prefect.db'}"
     if not on_pg:

@@ -44,3 +44,25 @@ def start(cfg: StackConfig, timeout: float = 120.0) -> None:
     argv = [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)]
     proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=env, cwd=home)
     wait_until(lambda: healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)
+
+
+def reset_postgres_database(dsn: str, name: str) -> bool:
+    """Drop and re-create database `name` on the PostgreSQL server at `dsn`
+    (postgresql://user@host:port); False when no server answers there."""
+    import asyncio
+
+    import asyncpg
+
+    async def reset() -> bool:
+        try:
+            admin = await asyncpg.connect(f"{dsn}/postgres", timeout=5)
+        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+            return False
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        return True
+
+    return asyncio.run(reset())

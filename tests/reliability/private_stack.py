@@ -62,21 +62,6 @@ def link_model_store(state_dir: Path) -> Path:
     return store
 
 
-async def _reset_database(name: str) -> bool:
-    import asyncpg
-
-    try:
-        admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
-        return False
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return True
-
-
 async def _drop_database(name: str) -> None:
     import asyncpg
 
@@ -175,7 +160,7 @@ class PrivateStack:
     def _start_prefect(self) -> None:
         if prefect_server.healthy(self.cfg):
             return
-        on_pg = asyncio.run(_reset_database(PG_DB))
+        on_pg = prefect_server.reset_postgres_database(PG_DSN, PG_DB)
         url = (f"{PG_DSN.replace('postgresql://', 'postgresql+asyncpg://')}/{PG_DB}" if on_pg
                else f"sqlite+aiosqlite:///{self.cfg.state_dir / 'prefect' / 'prefect.db'}")
         (self.cfg.state_dir / "prefect-database").write_text("postgresql" if on_pg else "sqlite")
