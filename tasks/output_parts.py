@@ -1,5 +1,7 @@
 """Output files of a run: `<output_uri>/<run_key>/part-<shard>.parquet`, written to a local
-spool file and uploaded in one PUT, so a part in S3 is always complete."""
+spool file and uploaded in one PUT, so a part in S3 is always complete. Rows are buffered into
+row groups of up to ROW_GROUP_ROWS rows (or ROW_GROUP_BYTES), not one row group per processed
+batch: fewer, larger row groups are what parquet readers downstream scan fastest."""
 from __future__ import annotations
 
 import functools
@@ -17,6 +19,8 @@ from tasks.storage import S3Connection
 
 # parts up to this size go up in one PutObject (boto3's own multipart threshold is 8 MiB)
 SINGLE_PUT_MAX_BYTES = 8 * 2**20
+ROW_GROUP_ROWS = 65_536
+ROW_GROUP_BYTES = 64 * 2**20  # in Arrow memory: bounds the buffer when rows are large (passthrough data)
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,14 +57,36 @@ class PartWriter:
         os.close(fd)
         self.path = Path(name)
         self._writer = pq.ParquetWriter(self.path, schema, compression="zstd")
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = self._buffered_bytes = 0
         self.rows = 0
 
     def write(self, table: pa.Table | pa.RecordBatch) -> None:
-        if table.num_rows:
-            self._writer.write(table)
-            self.rows += table.num_rows
+        if not table.num_rows:
+            return
+        self._buffer += table.to_batches() if isinstance(table, pa.Table) else [table]
+        self._buffered_rows += table.num_rows
+        self._buffered_bytes += table.nbytes
+        self.rows += table.num_rows
+        if self._buffered_rows >= ROW_GROUP_ROWS:
+            self._flush(whole_groups_only=True)
+        elif self._buffered_bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self, whole_groups_only: bool = False) -> None:
+        """Write the buffer as row groups; with `whole_groups_only`, keep a remainder shorter
+        than ROW_GROUP_ROWS for the next group."""
+        if not self._buffer:
+            return
+        table = pa.Table.from_batches(self._buffer, self.schema)
+        cut = table.num_rows - table.num_rows % ROW_GROUP_ROWS if whole_groups_only else table.num_rows
+        if cut:
+            self._writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
+        rest = table.slice(cut)
+        self._buffer, self._buffered_rows, self._buffered_bytes = rest.to_batches(), rest.num_rows, rest.nbytes
 
     def commit(self) -> str:
+        self._flush()
         self._writer.close()
         try:
             extra = {"sentinel-rows": str(self.rows)} | {k: str(v) for k, v in self.metadata.items()}
@@ -75,6 +101,7 @@ class PartWriter:
         return str(self.target)
 
     def abort(self) -> None:
+        self._buffer = []
         try:
             self._writer.close()
         finally:

@@ -108,7 +108,8 @@ class ShardOutputs:
     def write(self, batch: pa.RecordBatch) -> None:
         batch = batch.select(self.schema.names).cast(self.schema)
         status = batch.column("status")
-        self.counts.update(status.to_pylist())
+        for count in pc.value_counts(status).to_pylist():
+            self.counts[count["values"]] += count["counts"]
         quarantined = pc.is_in(status, value_set=pa.array(QUARANTINED_STATUSES))
         kept, held = batch.filter(pc.invert(quarantined)), batch.filter(quarantined)
         self.quarantine.write(held)
