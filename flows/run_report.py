@@ -45,6 +45,9 @@ def summary_markdown(record: RunRecord) -> str:
     if problems:
         lines += ["", "## Needs a rerun", "", "| what | error |", "|---|---|"]
         lines += [f"| `{what}` | {str(err).replace('|', '/')[:300]} |" for what, err in problems]
+    if record.failed_object_checks:
+        lines += ["", "## Ids repeated across shards (fix the input)", ""]
+        lines += [f"- {c['message'][:1000]}" for c in record.failed_object_checks]
     return "\n".join(lines)
 
 

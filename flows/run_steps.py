@@ -9,6 +9,7 @@ from prefect import get_run_logger
 from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary
+from tasks.object_ids import object_id_checks_task
 from tasks.quality import publish_quality_artifact
 from tasks.run_manifest import RunRecord, write_run_record_task
 from tasks.listing import ObjectRef
@@ -56,18 +57,37 @@ def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) 
         progress.advance()
 
 
-def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str) -> dict:
-    """Manifest, _SUCCESS, report; raises RunIncomplete if anything failed."""
-    record.seconds = round(time.perf_counter() - started, 3)
+def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
+    """The object id checks; if the parts cannot be read back, one failed check saying so (the
+    manifest must still be written)."""
+    try:
+        return object_id_checks_task(conn, record.shards)
+    except Exception as exc:  # noqa: BLE001 - recorded, and the run fails with it
+        return [{"suite": "object_ids", "kind": "object", "source": record.input_uri, "success": False, "rows": 0,
+                 "expectations": 1, "failed": ["ids across shards not checked"],
+                 "message": f"{record.input_uri}: ids across shards not checked, reading the parts failed: {exc}"}]
+
+
+def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
+               check_object_ids: bool = False) -> dict:
+    """Manifest, _SUCCESS, report; raises RunIncomplete if anything failed. With
+    `check_object_ids` (data quality on), ids must also be unique across each object's shards."""
     record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
+    if check_object_ids:
+        record.object_checks = object_ids_or_error(conn, record)
+    record.seconds = round(time.perf_counter() - started, 3)
     written = write_run_record_task(conn, record)
     publish_summary(record, key=f"{report_prefix}-report-{record.run_key}")
-    quality = [q for shard in record.shards for q in shard.get("quality") or []]
+    quality = [q for shard in record.shards for q in shard.get("quality") or []] + record.object_checks
     if quality:
         publish_quality_artifact(quality, key=f"{report_prefix}-quality-{record.run_key}")
     summary = record.to_dict() | {"written": written}
+    if record.failed_object_checks:
+        get_run_logger().error("%s", "; ".join(c["message"] for c in record.failed_object_checks))
     if not record.succeeded:
-        raise RunIncomplete(
-            f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed; "
-            f"see {written['manifest']} and rerun to finish")
+        problems = [f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed"]
+        if record.failed_object_checks:
+            problems.append(f"{len(record.failed_object_checks)} objects repeat ids across shards (fix the input: "
+                            "a rerun reuses the committed parts and finds the same ids)")
+        raise RunIncomplete(f"{'; '.join(problems)}; see {written['manifest']} and rerun to finish")
     return summary

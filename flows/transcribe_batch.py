@@ -110,7 +110,8 @@ def run_audio_job(flow_kind: str, *, conn: S3Connection, input_uri: str, output_
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key),
                              unmapped(flow_kind))
     collect_shards(futures, shards, record, progress)
-    return finish_run(conn, record, started, report_prefix=flow_kind)
+    return finish_run(conn, record, started, report_prefix=flow_kind,
+                      check_object_ids=settings.quality is not None)
 
 
 @flow(name="transcribe-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)

@@ -185,9 +185,9 @@ def translate_batch(
     if fan_out_deployment:
         record.shards = run_shard_groups(conn, fan_out_deployment, shards, settings, run_dir, key, s3_credentials,
                                          shards_per_child, progress)
-        return finish_run(conn, record, started, report_prefix="translate")
+        return finish_run(conn, record, started, report_prefix="translate", check_object_ids=data_quality)
     shard_task = translate_shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
     futures = shard_task.map(unmapped(conn), shards, unmapped(settings), unmapped(run_dir), unmapped(key),
                              unmapped(triton_slot_limit()))
     collect_shards(futures, shards, record, progress)
-    return finish_run(conn, record, started, report_prefix="translate")
+    return finish_run(conn, record, started, report_prefix="translate", check_object_ids=data_quality)

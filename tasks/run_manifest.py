@@ -42,6 +42,7 @@ class RunRecord:
     model: str
     inputs: list[dict] = field(default_factory=list)  # uri, etag, size, rows, shards, error
     shards: list[dict] = field(default_factory=list)  # ShardResult as dict, or failure
+    object_checks: list[dict] = field(default_factory=list)  # ids across an object's shards (tasks/object_ids.py)
     started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     finished_at: str | None = None
     seconds: float = 0.0
@@ -55,8 +56,12 @@ class RunRecord:
         return [s for s in self.shards if s.get("error")]
 
     @property
+    def failed_object_checks(self) -> list[dict]:
+        return [c for c in self.object_checks if not c.get("success")]
+
+    @property
     def succeeded(self) -> bool:
-        return not self.failed_objects and not self.failed_shards
+        return not self.failed_objects and not self.failed_shards and not self.failed_object_checks
 
     def status_counts(self) -> dict[str, int]:
         totals: dict[str, int] = {}

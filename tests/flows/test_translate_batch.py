@@ -172,6 +172,25 @@ def test_data_quality_suites_stop_a_bad_shard_before_inference_and_record_every_
     assert "FAILED: rerun needed" in report and "dupes.parquet" in report
 
 
+def test_an_id_repeated_across_shards_of_an_object_fails_the_run_naming_both_row_ranges(full_stack, s3_conn, bucket):
+    """Each shard's input suite passes (its ids are unique); the run's check across shards does not."""
+    upload_table(s3_conn, S3Uri(bucket, "dq-across/a.parquet"),
+                 pa.table({"id": pa.array([1, 2, 3, 3, 4, 5], pa.int64()), "text": ["Hallo."] * 6}), row_group_size=3)
+    state, summary = run(input_uri=f"s3://{bucket}/dq-across/", output_uri=f"s3://{bucket}/out-dq-across/",
+                         model="echo", source_lang="de", shard_rows=3)
+    assert state.is_failed() and "repeat ids across shards" in str(summary)
+    run_dir = summary_dir(s3_conn, bucket, "out-dq-across/")
+    manifest = json.loads(s3_conn.boto3_client().get_object(
+        Bucket=bucket, Key=S3Uri.parse(run_dir).join("manifest.json").key)["Body"].read())
+    assert not [s for s in manifest["shards"] if s.get("error")] and manifest["rows"] == 6  # every row written
+    [check] = manifest["object_checks"]
+    assert check["message"] == (f"s3://{bucket}/dq-across/a.parquet: column 'id' has 1 value in more than one "
+                                "shard (id 3: rows 0–3 and 3–6)")
+    assert not exists(s3_conn, f"{run_dir}/_SUCCESS")
+    assert "id 3: rows 0–3 and 3–6" in latest_artifact_markdown(f"translate-quality-{manifest['run_key']}")
+    assert "Ids repeated across shards" in latest_artifact_markdown(f"translate-report-{manifest['run_key']}")
+
+
 def latest_artifact_markdown(key: str) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
