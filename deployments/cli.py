@@ -27,13 +27,16 @@ def use_local_stack_env() -> None:
 def cmd_stack(args: argparse.Namespace) -> int:
     from deployments.stack import local_stack
 
+    services = tuple(args.services.split(",")) if args.services else local_stack.SERVICES
+    unknown = set(services) - set(local_stack.SERVICES)
+    if unknown:
+        raise SystemExit(f"unknown services {sorted(unknown)}; choose from {', '.join(local_stack.SERVICES)}")
     if args.action == "up":
-        services = tuple(args.services.split(",")) if args.services else local_stack.SERVICES
         cfg = local_stack.up(services=services)
         print(f"stack up: S3 {cfg.s3_endpoint}  Prefect {cfg.prefect_api_url.removesuffix('/api')}  "
               f"Triton grpc {cfg.triton_grpc_url}\nclient env: set -a; . {cfg.state_dir / 'stack.env'}; set +a")
     elif args.action == "down":
-        local_stack.down()
+        local_stack.down(services=services)
     else:
         status = local_stack.status()
         print(json.dumps(status, indent=2))

@@ -60,9 +60,13 @@ def up(cfg: StackConfig | None = None, services: tuple[str, ...] = SERVICES) -> 
     return cfg
 
 
-def down(cfg: StackConfig | None = None) -> None:
+def down(cfg: StackConfig | None = None, services: tuple[str, ...] = SERVICES) -> None:
+    """Stop `services` (all by default, and then the local Prefect worker too)."""
     cfg = cfg or StackConfig()
+    everything = set(services) >= set(SERVICES)
     for name in ("prefect-worker", *reversed(SERVICES)):
+        if name not in services and not (everything and name == "prefect-worker"):
+            continue
         if stop(cfg, name):
             print(f"stopped {name}")
 

@@ -60,3 +60,17 @@ def test_secret_is_not_in_the_repr_of_a_connection():
 
     conn = S3Connection(endpoint_url="http://127.0.0.1:1", access_key="AKIA", secret_key="very-secret")
     assert "very-secret" not in repr(conn)
+
+
+def test_down_stops_only_the_services_named(monkeypatch, tmp_path):
+    """`sentinel stack down --services triton` restarts Triton without taking S3 and Prefect down."""
+    from deployments.stack import local_stack
+
+    stopped = []
+    monkeypatch.setattr(local_stack, "stop", lambda cfg, name: stopped.append(name) or True)
+    cfg = StackConfig(state_dir=tmp_path)
+    local_stack.down(cfg, services=("triton",))
+    assert stopped == ["triton"]
+    stopped.clear()
+    local_stack.down(cfg)
+    assert stopped == ["prefect-worker", *reversed(local_stack.SERVICES)]

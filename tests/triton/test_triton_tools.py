@@ -104,6 +104,7 @@ def test_tiny_models_in_store(tiny_store):
         model_dir = tiny_store / "translate" / f"marian-{pair}"
         meta = json.loads((model_dir / "sentinel-model.json").read_text())
         assert meta["name"] == f"marian-{pair}" and meta["tiny"] is True and meta["family"] == "marian"
+        assert meta["intra_threads"] == 1  # translate/1/model.py: threads only slow a model this small
         assert (meta["src"], meta["tgt"]) == tuple(pair.split("-"))
         for name in ("model.bin", "shared_vocabulary.json", "source.spm", "target.spm"):
             assert (model_dir / name).is_file()

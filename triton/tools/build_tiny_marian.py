@@ -182,6 +182,7 @@ def build_tiny_marian(src: str, tgt: str, store: str | Path, *, vocab_size: int 
             "source_spm": "source.spm", "target_spm": "target.spm",
             "vocab_size": len(vocab), "d_model": d_model, "layers": layers, "seed": pair_seed,
             "eos_bias": eos_bias, "calibration": stats, "ctranslate2": ctranslate2.__version__,
+            "intra_threads": 1,  # too small for threads to pay (see translate/1/model.py)
             "built_by": "triton/tools/build_tiny_marian.py",
         })
         where = open_store(store).upload_model_dir(out_dir, "translate", name)

@@ -77,6 +77,17 @@ def parse_decoding_options(parameters_json: str) -> DecodingOptions:
     return DecodingOptions(**values)
 
 
+def model_translator_kwargs(translator_kwargs: dict, metadata: dict) -> dict:
+    """The config's `intra_threads` wins when set; left at 0 (CTranslate2's default: all cores,
+    at most 4), a model's own metadata may choose. The tiny test models choose 1: two layers of
+    width 64 gain nothing from threads, and on a 2-core machine their synchronisation made them
+    12x slower (bench, 2026-11-23)."""
+    kwargs = dict(translator_kwargs)
+    if not kwargs.get("intra_threads") and metadata.get("intra_threads"):
+        kwargs["intra_threads"] = int(metadata["intra_threads"])
+    return kwargs
+
+
 class LoadedModel:
     """One CTranslate2 translator plus its SentencePiece tokenisers."""
 
@@ -101,7 +112,7 @@ class LoadedModel:
             raise ValueError(f"{model_dir}: unknown model family {self.family!r} (marian, nllb)")
         self.source_sp = spm.SentencePieceProcessor(model_file=str(src_spm))
         self.target_sp = self.source_sp if tgt_spm == src_spm else spm.SentencePieceProcessor(model_file=str(tgt_spm))
-        self.translator = ctranslate2.Translator(str(model_dir), **translator_kwargs)
+        self.translator = ctranslate2.Translator(str(model_dir), **model_translator_kwargs(translator_kwargs, metadata))
 
     def source_tokens(self, text: str, src: str) -> list[str]:
         pieces = self.source_sp.encode(text, out_type=str)
