@@ -3,11 +3,13 @@
     .venv/bin/python bench/asr_bench.py            # needs the local stack (make stack-up) with the Whisper models
 
 Clips = the spoken fixture clips (tests/fixtures/audio/, espeak-ng, 3.4-3.8 s each) repeated to
-BENCH_ASR_CLIPS (default 24). **Direct** = the clip bytes already in memory sent with the pipeline's
+BENCH_ASR_CLIPS (default 96). **Direct** = the clip bytes already in memory sent with the pipeline's
 own async client (TritonAsrClient: 4 clips per request, 8 requests in flight). **Per-row** = the same
 client with one clip per request and one request at a time, on BENCH_ASR_PER_ROW_CLIPS clips. **Pipeline** = the
-whole flow through the Prefect server: list S3, plan shards, stream parquet, Triton, write parts +
-manifest. Real-time factor (RTF) = wall seconds / audio seconds (lower is faster). Writes
+whole flow through the Prefect server with its defaults (guards and data-quality suites on): list
+S3, plan shards, stream parquet, Triton, guard every transcript, write parts + manifest. It also
+runs on a quarter of the clips (marginal rate = extra clips ÷ extra seconds, without the per-run
+fixed cost) and with guards off (what the ASR guards cost end to end). Real-time factor (RTF) = wall seconds / audio seconds (lower is faster). Writes
 bench/results/asr.json; figures are ratios from one run on one machine, not promises.
 """
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tasks.s3_uri import S3Uri  # noqa: E402
 from tasks.storage import S3Connection  # noqa: E402
 
 BUCKET = "sentinel-bench"
-CLIPS = int(os.environ.get("BENCH_ASR_CLIPS", 24))
+CLIPS = int(os.environ.get("BENCH_ASR_CLIPS", 96))
 PER_ROW_CLIPS = int(os.environ.get("BENCH_ASR_PER_ROW_CLIPS", 8))
 
 
@@ -76,12 +78,13 @@ def run_direct(clips: list[bytes], clips_per_request: int = 4, concurrency: int 
     return time.perf_counter() - started
 
 
-def run_pipeline(input_uri: str) -> tuple[float, dict]:
+def run_pipeline(input_uri: str, guards: bool = True) -> tuple[float, dict]:
+    """The flow with its own defaults (shard size, guards, data quality), guards optionally off."""
     from flows.transcribe_batch import transcribe_batch
 
     started = time.perf_counter()
     state = transcribe_batch(input_uri=input_uri, output_uri=f"s3://{BUCKET}/outputs/asr-{int(time.time() * 1000)}/",
-                             shard_rows=20, return_state=True, triton_endpoint=None)
+                             guards=guards, return_state=True, triton_endpoint=None)
     seconds = time.perf_counter() - started
     return seconds, state.result()
 
@@ -99,6 +102,10 @@ def main() -> None:
     direct = figures(run_direct(clips), len(clips), audio_s)
     pipeline_s, summary = run_pipeline(input_uri)
     pipeline = figures(pipeline_s, len(clips), audio_s)
+    small_clips, _ = bench_clips(len(clips) // 4)
+    small_s, _ = run_pipeline(write_input(conn, small_clips))
+    marginal = (len(clips) - len(small_clips)) / (pipeline_s - small_s) if pipeline_s > small_s else None
+    no_guards_s, _ = run_pipeline(input_uri, guards=False)
     sample, sample_audio_s = bench_clips(min(PER_ROW_CLIPS, len(clips)))
     per_row = figures(run_direct(sample, clips_per_request=1, concurrency=1), len(sample), sample_audio_s)
     doc = {
@@ -111,6 +118,12 @@ def main() -> None:
         "per_row": per_row | {"clips": len(sample)},
         "pipeline_over_direct": round(direct["seconds"] / pipeline["seconds"], 3),
         "pipeline_over_per_row": round(pipeline["clips_per_s"] / per_row["clips_per_s"], 2),
+        "small_pipeline": {"clips": len(small_clips), "seconds": round(small_s, 3)},
+        "pipeline_marginal_clips_per_s": marginal and round(marginal, 2),
+        "marginal_over_direct": marginal and round(marginal / direct["clips_per_s"], 3),
+        "fixed_seconds_estimate": marginal and round(small_s - len(small_clips) / marginal, 3),
+        "pipeline_no_guards": figures(no_guards_s, len(clips), audio_s),
+        "guards_share_of_run": round(1 - no_guards_s / pipeline_s, 3),
     }
     out = ROOT / "bench" / "results" / "asr.json"
     out.parent.mkdir(parents=True, exist_ok=True)

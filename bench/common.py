@@ -30,6 +30,15 @@ def machine() -> dict:
             "gpu": None, "load_1m": round(os.getloadavg()[0], 2)}  # load when the part finished
 
 
+def flow_default_shard_rows() -> int:
+    """translate-batch's own `shard_rows` default (what a user gets without choosing)."""
+    import inspect
+
+    from flows.translate_batch import translate_batch
+
+    return inspect.signature(translate_batch.fn).parameters["shard_rows"].default
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

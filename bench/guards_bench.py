@@ -25,6 +25,44 @@ def pipeline(input_uri: str, prefect, guards: bool) -> tuple[dict, dict]:
     return result, manifest
 
 
+def detector_costs(rows: int = 1000) -> dict:
+    """Milliseconds per 1,000 rows of each MT detector, in this process (one BLAS thread, the shipped
+    settings), on development-set rows made distinct so nothing is deduplicated; bench texts when
+    the development set is absent."""
+    import time
+
+    from calibrate_mt_guards import DEFAULT_DATA
+    from tasks.checks.base import TranslationBatch
+    from tasks.checks.mt_checker import build_detectors
+    from tasks.checks.settings import MTGuardSettings
+
+    if DEFAULT_DATA.exists():
+        import csv
+
+        with open(DEFAULT_DATA, newline="", encoding="utf-8") as handle:
+            pairs = [(r["src"], r["mt"]) for r in csv.DictReader(handle)]
+        source = "development set"
+    else:
+        from common import bench_texts
+
+        texts = bench_texts(rows).to_pylist()
+        pairs, source = list(zip(texts, texts[::-1])), "bench texts"
+    src = [f"{pairs[i % len(pairs)][0]} ({i})" for i in range(rows)]
+    mt = [f"{pairs[i % len(pairs)][1]} ({i})" for i in range(rows)]
+    batch = TranslationBatch.build(src, mt, ["de"] * rows, ["en"] * rows, [-0.5] * rows)
+    detectors = build_detectors(MTGuardSettings())
+    for detector in detectors:  # load models (USE, language ID) outside the timing
+        detector.score(TranslationBatch.build(src[:4], mt[:4], ["de"] * 4, ["en"] * 4, [-0.5] * 4))
+    costs = {}
+    for detector in detectors:
+        started = time.perf_counter()
+        detector.score(batch)
+        costs[detector.name] = round((time.perf_counter() - started) * 1000 * 1000 / rows, 1)
+    total = sum(costs.values())
+    return {"rows": rows, "source": source, "ms_per_1000_rows": costs, "total_ms_per_1000_rows": round(total, 1),
+            "rows_per_s_one_core": round(1000 / total * 1000, 0) if total else None}
+
+
 def run(prefect) -> dict:
     input_uri = ensure_dataset(f"guards-{human(ROWS)}-{OBJECTS}", ROWS, OBJECTS, row_group_size=SHARD_ROWS)
     doc = {"when": now(), "machine": machine(), "model": "translate (tiny random-weight Marian, CPU)",
@@ -50,6 +88,7 @@ def run(prefect) -> dict:
                            "rows_per_s": round(unguarded["rows_per_s"], 1)},
         "slowdown": round(guarded["seconds"] / unguarded["seconds"], 3),
     })
+    doc["scoring_cost"] = detector_costs()
     print(f"guards bench: {doc['guard_share']:.1%} of shard wall time in the guards "
           f"({guard_s:.1f} of {shard_s:.1f} s); with guards {doc['with_guards']['rows_per_s']:.0f} rows/s, "
           f"without {doc['without_guards']['rows_per_s']:.0f}")

@@ -58,9 +58,11 @@ def run_pipeline(args) -> dict:
     out = f"{args.output.rstrip('/')}/{args.model}-{int(time.time() * 1000)}/"
     extra = {"data_quality": False} if args.no_quality else {}
     cpu, started = time.process_time(), time.perf_counter()
+    if args.shard_rows:
+        extra["shard_rows"] = args.shard_rows
     state = translate_batch(input_uri=args.input, output_uri=out, model=args.model, source_lang="de",
-                            shard_rows=args.shard_rows, guards=args.guards, triton_endpoint=None,
-                            s3_credentials=None, return_state=True, **extra)
+                            guards=args.guards, triton_endpoint=None, s3_credentials=None, return_state=True,
+                            **extra)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     summary = state.result()
     shards = summary["shards"]
@@ -142,7 +144,7 @@ def main() -> None:
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", default="s3://sentinel-bench/outputs")
     parser.add_argument("--rows", type=int, default=0, help="per-row: rows sampled; direct: rows sent (repeating)")
-    parser.add_argument("--shard-rows", type=int, default=5000)
+    parser.add_argument("--shard-rows", type=int, default=0, help="pipeline: rows per shard (0: the flow's default)")
     parser.add_argument("--guards", action="store_true", help="pipeline: run the hallucination guards")
     parser.add_argument("--no-quality", action="store_true", help="pipeline: data_quality=False (no GE suites)")
     parser.add_argument("--batch-size", type=int, default=0)

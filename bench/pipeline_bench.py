@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import os
 
-from common import default_s3_pid, default_triton_pid, ensure_dataset, human, machine, now, run_measure, write_result
+from common import flow_default_shard_rows, default_s3_pid, default_triton_pid, ensure_dataset, human, machine, now, run_measure, write_result
 
 # model, rows, objects, per-row sample
 CASES = [
-    ("echo", int(os.environ.get("BENCH_ECHO_ROWS", 100_000)), 4, 2_000),
-    ("translate", int(os.environ.get("BENCH_MARIAN_ROWS", 4_000)), 2, 300),
+    ("echo", int(os.environ.get("BENCH_ECHO_ROWS", 1_000_000)), 4, 2_000),
+    ("translate", int(os.environ.get("BENCH_MARIAN_ROWS", 40_000)), 2, 1_000),
 ]
 FIXED_ROWS = 100
 
 
 def measure_case(model: str, rows: int, objects: int, per_row_rows: int, prefect_env: dict,
-                 shard_rows: int, prefect_pid: int | None = None) -> dict:
+                 shard_rows: int = 0, prefect_pid: int | None = None) -> dict:
     input_uri = ensure_dataset(f"{model}-{human(rows)}-{objects}", rows, objects, row_group_size=2_000)
     servers = {"triton_server": default_triton_pid(), "s3_server": default_s3_pid(), "prefect_server": prefect_pid}
     run_measure(["direct", "--model", model, "--input", input_uri, "--rows", "256"])  # warm-up: model, caches
@@ -65,7 +65,9 @@ def fixed_cost(prefect_env: dict) -> dict:
     return {"rows": FIXED_ROWS, "seconds": round(best["seconds"], 3), "flow_seconds": best["flow_seconds"]}
 
 
-def run(prefect, shard_rows: int = 5000) -> dict:
+def run(prefect, shard_rows: int = 0) -> dict:
+    """`shard_rows` 0: the flow's own default."""
+    shard_rows = shard_rows or flow_default_shard_rows()
     env = prefect.env()
     fixed = fixed_cost(env)
     results = []

@@ -24,13 +24,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from common import (
-    bench_texts, delete_prefix, ensure_dataset, human, machine, now, read_manifest, run_measure, s3, write_result,
+    flow_default_shard_rows, bench_texts, delete_prefix, ensure_dataset, human, machine, now, read_manifest, run_measure, s3, write_result,
 )
 
-ROWS, OBJECTS = int(os.environ.get("BENCH_PROFILE_ROWS", 100_000)), 4
-# the flow as shipped, and what it gains without the data-quality suites / the global Triton slot
-FLOW_VARIANTS = {"flow": [], "flow_no_quality": ["--no-quality"],
-                 "flow_no_concurrency_slot": ["--variant", "no-concurrency-slot"]}
+ROWS, OBJECTS = int(os.environ.get("BENCH_PROFILE_ROWS", 400_000)), 4
+# the flow as shipped, and what it gains without the data-quality suites / the global Triton slot /
+# with fewer or more shard threads than the shipped 4: (measure.py arguments, environment)
+FLOW_VARIANTS = {"flow": ([], {}), "flow_no_quality": (["--no-quality"], {}),
+                 "flow_no_concurrency_slot": (["--variant", "no-concurrency-slot"], {}),
+                 "flow_2_shard_workers": ([], {"SENTINEL_SHARD_WORKERS": "2"}),
+                 "flow_8_shard_workers": ([], {"SENTINEL_SHARD_WORKERS": "8"})}
 # cProfile function name -> component (cumulative time of the outermost matching frames)
 COMPONENTS = {
     "Triton client: build + serialize requests": [("triton_client.py", "_bytes_input"), ("triton_client.py", "_inputs")],
@@ -89,7 +92,7 @@ def in_process(input_uri: str, triton_url: str) -> dict:
 
     conn, settings, bare = s3(), _settings(triton_url, quality=True), _settings(triton_url, quality=False)
     shards = [shard for obj in list_objects(conn, input_uri)
-              for shard in plan_object(conn, obj, text_column="text", id_column="id", shard_rows=5000).shards]
+              for shard in plan_object(conn, obj, text_column="text", id_column="id", shard_rows=flow_default_shard_rows()).shards]
     rows = sum(s.rows for s in shards)
     texts = bench_texts(rows).to_pylist()
     run_dir = f"s3://sentinel-bench/outputs/profile-{int(time.time() * 1000)}"
@@ -115,8 +118,22 @@ def in_process(input_uri: str, triton_url: str) -> dict:
     total = sum(v[3] for (path, _l, fn), v in stats.stats.items()
                 if path.endswith("translate_shard.py") and fn == "translate_shard")
     delete_prefix(run_dir + "/")
-    return {"rows": rows, "shards": len(shards), "rows_per_s": {k: round(v, 1) for k, v in figures.items()},
-            "cprofile_function_seconds": round(total, 3), "cprofile_components_s": _component_seconds(stats)}
+    return {"rows": rows, "shards": len(shards), "shard_rows": flow_default_shard_rows(),
+            "rows_per_s": {k: round(v, 1) for k, v in figures.items()},
+            "cprofile_function_seconds": round(total, 3), "cprofile_components_s": _component_seconds(stats),
+            "quality_suite_ms": quality_suite_ms()}
+
+
+def quality_suite_ms() -> dict:
+    """Median ms of one passing input / output suite on 100 rows and on a default shard's rows
+    (tasks/quality/timing.py): GE's cost per validation, against its cost per row."""
+    from tasks.quality.timing import measure
+
+    out = {}
+    for rows in (100, flow_default_shard_rows()):
+        timing = measure(rows, calls=10)
+        out[str(rows)] = {"input": timing["input passing"]["median_ms"], "output": timing["output passing"]["median_ms"]}
+    return out
 
 
 def _api(url: str, body: dict | None = None):
@@ -160,8 +177,8 @@ def run(prefect, triton_url: str = "127.0.0.1:8001") -> dict:
     input_uri = ensure_dataset(f"echo-{human(ROWS)}-{OBJECTS}", ROWS, OBJECTS, row_group_size=2_000)
     inproc = in_process(input_uri, triton_url)
     timelines = {}
-    for name, extra in FLOW_VARIANTS.items():
-        flow = run_measure(["pipeline", "--model", "echo", "--input", input_uri, *extra], env=prefect.env())
+    for name, (extra, env) in FLOW_VARIANTS.items():
+        flow = run_measure(["pipeline", "--model", "echo", "--input", input_uri, *extra], env=prefect.env() | env)
         manifest = read_manifest(flow["output_dir"])
         delete_prefix(flow["output_dir"].rsplit("/", 1)[0] + "/")
         timelines[name] = flow_timeline(prefect.api_url, flow["flow_run_id"], manifest)

@@ -39,6 +39,13 @@ def shipped_defaults() -> dict:
             "shard_workers": int(workers.group(1)) if workers else None}
 
 
+def fixed_part(seconds: float | None) -> str:
+    """The fixed-cost estimate; below zero it is inside the run-to-run noise."""
+    if seconds is None:
+        return "–"
+    return f"{seconds:.1f} s" if seconds >= 0 else "0 s (the estimate is below zero: within the noise)"
+
+
 def pipeline_section(pipeline: dict | None, asr: dict | None) -> list[str]:
     out = ["## 1–2. Pipeline vs direct tritonclient vs per-row loop", ""]
     if not pipeline and not asr:
@@ -64,12 +71,13 @@ def pipeline_section(pipeline: dict | None, asr: dict | None) -> list[str]:
         out.append(
             f"| whisper tiny.en (`transcribe`) | {asr['clips']} clips | {asr['pipeline']['clips_per_s']:.2f} clips/s "
             f"| {asr['direct']['clips_per_s']:.2f} clips/s | {fmt(per_row.get('clips_per_s'), '.2f')} clips/s "
-            f"| **{asr['pipeline_over_direct']:.2f}** | **{fmt(asr.get('pipeline_over_per_row'), '.1f')}×** | – | – | – |")
+            f"| **{asr['pipeline_over_direct']:.2f}** | **{fmt(asr.get('pipeline_over_per_row'), '.1f')}×** "
+            f"| {fmt(asr.get('marginal_over_direct'), '.2f')} | – | – |")
     if pipeline:
         fixed = pipeline["fixed_cost"]
         marginal = "; ".join(
             f"{r['model']}: {fmt(r.get('pipeline_marginal_rows_per_s'), '.0f')} rows/s marginal, fixed part "
-            f"≈ {fmt(r.get('fixed_seconds_estimate'), '.1f')} s" for r in pipeline["results"])
+            f"≈ {fixed_part(r.get('fixed_seconds_estimate'))}" for r in pipeline["results"])
         out += ["", f"A flow run on a {fixed['rows']}-row echo input takes **{fixed['seconds']:.1f} s** (best of 2): "
                 "the fixed cost of a run. *Marginal* = the extra rows ÷ the extra seconds between the run above and "
                 f"the same flow on a quarter of the rows, which is what a long batch converges to ({marginal}). "
@@ -86,6 +94,13 @@ def pipeline_section(pipeline: dict | None, asr: dict | None) -> list[str]:
     if asr:
         out += ["", f"Whisper: {asr['clips']} clips, {asr['audio_seconds']:.0f} s of audio ({asr['model']}); "
                 f"real-time factor pipeline {asr['pipeline']['rtf']:.3f}, direct {asr['direct']['rtf']:.3f}."]
+        if asr.get("small_pipeline"):
+            out[-1] += (f" The same flow on {asr['small_pipeline']['clips']} clips took "
+                        f"{asr['small_pipeline']['seconds']:.1f} s: {fmt(asr.get('pipeline_marginal_clips_per_s'), '.2f')} "
+                        f"clips/s at the margin, fixed part ≈ {fixed_part(asr.get('fixed_seconds_estimate'))}. "
+                        f"With guards off the run took {asr['pipeline_no_guards']['seconds']:.1f} s: the ASR guards "
+                        f"(VAD per clip in the flow process, retries of flagged clips) cost "
+                        f"{asr['guards_share_of_run']:.0%} of the run.")
     out += ["", pipeline_reading(pipeline, asr), "", "![pipeline vs direct vs per-row](img/pipeline.png)", ""]
     return out
 
@@ -136,7 +151,21 @@ def guards_section(guards: dict | None) -> list[str]:
         f"End to end: {guards['with_guards']['rows_per_s']:.0f} rows/s with guards, "
         f"{guards['without_guards']['rows_per_s']:.0f} rows/s without ({guards['slowdown']:.2f}× the wall time); "
         f"{guards['flagged_rows']} rows ended `flagged`. The tiny model's translations are noise, so far more rows "
-        "are flagged and re-decoded than a real model would cause: an upper bound.", ""]
+        "are flagged and re-decoded than a real model would cause: an upper bound.", ""] + scoring_cost_lines(guards)
+
+
+def scoring_cost_lines(guards: dict) -> list[str]:
+    cost = guards.get("scoring_cost")
+    if not cost:
+        return []
+    parts = ", ".join(f"{name} {ms:.0f}" for name, ms in sorted(cost["ms_per_1000_rows"].items(), key=lambda x: -x[1]))
+    top, top_ms = max(cost["ms_per_1000_rows"].items(), key=lambda x: x[1])
+    return [f"Scoring cost per 1,000 rows on one core ({cost['source']}, {cost['rows']} distinct rows, shipped "
+            f"settings), ms: {parts}; total {cost['total_ms_per_1000_rows']:.0f} ms, so about "
+            f"**{cost['rows_per_s_one_core']:.0f} rows/s per core** for the guards alone. `{top}` is "
+            f"{top_ms / cost['total_ms_per_1000_rows']:.0%} of it (multilingual USE, numpy). With a model faster "
+            "than that (GPU), the guards set the pace of a flow process: raise `similarity.threads` in the guard "
+            "settings where the flow has cores to spare, or run more flow processes (fan-out).", ""]
 
 
 def tuning_section(tuning: dict | None, defaults: dict) -> list[str]:
@@ -187,14 +216,16 @@ def profile_section(profile: dict | None, pipeline: dict | None) -> list[str]:
     if not profile:
         return out + ["_No figures: run `bench/run_benchmarks.py --only profile`._", ""]
     r = profile["rows_per_s"]
-    out += [f"{profile['rows']:,} rows, {profile['shards']} shards of 5000, same texts and Triton (`bench/profile_pipeline.py`):",
+    out += [f"{profile['rows']:,} rows, {profile['shards']} shards of {profile.get('shard_rows', 5000):,}, same texts and Triton (`bench/profile_pipeline.py`):",
             "", "| stage | rows/s |", "|---|---|"]
     labels = {"direct": "direct client, texts in memory", "read_only": "read only (S3 + parquet decode)",
               "function_1_thread": "`translate_shard` per shard, 1 thread, no Prefect",
               "function_4_threads": "`translate_shard`, 4 threads, no Prefect",
               "function_4_threads_no_quality": "`translate_shard`, 4 threads, no Prefect, no data-quality suites",
               "flow": "the flow (as shipped)", "flow_no_quality": "the flow, `data_quality=False`",
-              "flow_no_concurrency_slot": "the flow, shard tasks without the global `triton-shards` slot"}
+              "flow_no_concurrency_slot": "the flow, shard tasks without the global `triton-shards` slot",
+              "flow_2_shard_workers": "the flow, 2 shard threads (SENTINEL_SHARD_WORKERS)",
+              "flow_8_shard_workers": "the flow, 8 shard threads"}
     out += [f"| {labels.get(k, k)} | {v:.0f} |" for k, v in r.items()]
     out += ["", "Flow timeline (from the Prefect API's task runs):", "",
             "| run | flow s | before 1st shard s | shard phase s | 1st-wave task s | steady task s | shard fn s "

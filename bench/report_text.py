@@ -28,13 +28,15 @@ def pipeline_reading(pipeline: dict | None, asr: dict | None) -> str:
                      f"{fmt(r.get('marginal_over_direct'), '.2f')} at the margin. The per-row ceiling is the "
                      f"model's own batching gain: direct ÷ per-row = {batching:.0f}×.")
     if asr and asr.get("per_row"):
-        lines.append(f"- Whisper: pipeline ÷ direct {asr['pipeline_over_direct']:.2f}. Direct ÷ per-row = "
+        lines.append(f"- Whisper: pipeline ÷ direct {asr['pipeline_over_direct']:.2f} over the whole run, "
+                     f"{fmt(asr.get('marginal_over_direct'), '.2f')} at the margin. Direct ÷ per-row = "
                      f"{asr['direct']['clips_per_s'] / asr['per_row']['clips_per_s']:.1f}×: on CPU, a clip's "
                      "decoding costs far more than its request, so batching clips gains little.")
-    lines.append("- Where a real model dominates, the pipeline's marginal rate is close to the direct loop's. The gap "
-                 "is the fixed cost per run plus a fixed cost per shard, so it matters for fast models (echo, and "
-                 "GPUs) and for short runs. ≥ 20× over per-row is only reachable where batching itself gains 20× or "
-                 "more: echo here, and probably GPU models (not measured). CPU Marian and Whisper gain a few × at most.")
+    lines.append("- Where a real model dominates, the pipeline's marginal rate is close to the direct loop's; the gap "
+                 "is the fixed cost per run plus a fixed cost per shard. Echo has no model, so it measures the "
+                 "pipeline's own overhead: on 2 shared cores that is bounded by CPU (finding 6 below). ≥ 20× over "
+                 "per-row is only reachable where batching itself gains 20× or more: echo here, and probably GPU "
+                 "models (not measured). CPU Marian and Whisper gain a few × at most.")
     return "\n".join(lines)
 
 
@@ -72,19 +74,21 @@ def tuning_rationale(tuning: dict | None) -> str:
                         + (f", 16 = {_ratio(c16, c8):.2f}× 8" if c16 else ""))
     lines.append("- Concurrency: with 1 request in flight, Triton sits idle while each response travels back. With "
                  "8, dynamic batching has requests to merge (" + "; ".join(conc) + ").")
-    t1 = _ratio(_point(tuning, "server_sweep", variant="translate_t1", batch_size=32),
+    t2 = _ratio(_point(tuning, "server_sweep", variant="translate_t2", batch_size=32),
                 _point(tuning, "server_sweep", variant="translate_b", batch_size=32))
     i2 = _ratio(_point(tuning, "server_sweep", variant="translate_i2", batch_size=32),
                 _point(tuning, "server_sweep", variant="translate_b", batch_size=32))
     q0 = _ratio(_point(tuning, "server_sweep", variant="translate_q0", batch_size=32),
                 _point(tuning, "server_sweep", variant="translate_b", batch_size=32))
-    lines.append(f"- Triton side for `translate`: a 2nd CPU instance gives {fmt(i2, '.2f')}×, because there are only "
-                 f"2 cores. Queue delay 0 with no preferred sizes gives {fmt(q0, '.2f')}×. CTranslate2 "
-                 f"`intra_threads=1` gives **{fmt(t1, '.2f')}×** the shipped `0`, which means CTranslate2's default: "
-                 "all cores, at most 4. With the client, S3 and Prefect on the same 2 cores, the extra decoding thread "
-                 "competes more than it helps. The effect depends on the machine, so `intra_threads` stays a "
-                 "config parameter and is not changed here. Where Triton shares its cores, set it to 1. Where Triton "
-                 "has cores of its own, measure first.")
+    lines.append(f"- Triton side for `translate`: a 2nd CPU instance gives {fmt(i2, '.2f')}× (2 cores). Queue delay 0 "
+                 f"with no preferred sizes gives {fmt(q0, '.2f')}×. Threads: the tiny models decode with 1 CTranslate2 "
+                 "thread, chosen in their `sentinel-model.json` (translate/1/model.py); forcing 2 through the config "
+                 f"gives **{fmt(t2, '.2f')}×**. Two layers of width 64 gain nothing from threads and lose to their "
+                 "synchronisation: with CTranslate2's default threads the tiny de→en model ran at 185 rows/s, with 1 "
+                 "at 2,200 (direct client, 2026-11-23). Real models keep the config's `intra_threads` (0 = "
+                 "CTranslate2's default): Whisper tiny.en was faster with its default threads (2.6 against 1.9 clips/s "
+                 "with 1), and no real Marian weights can be measured here. On CPU nodes, add instances before "
+                 "threads, and measure.")
     echo_bits, winners = [], []
     for variant in ("echo_i2", "echo_q0", "echo_q5ms", "echo_nodb"):
         ratios = [_ratio(_point(tuning, "server_sweep", variant=variant, batch_size=b),
@@ -102,6 +106,29 @@ def tuning_rationale(tuning: dict | None) -> str:
     return "\n".join(lines)
 
 
+def cpu_bound(pipeline: dict | None, model: str = "echo") -> tuple[float, float, float | None]:
+    """(direct, pipeline) CPU µs per row summed over every process, and the ratio they allow when
+    the CPU is the limit: direct's CPU per row ÷ the pipeline's."""
+    r = next((x for x in (pipeline or {}).get("results", []) if x["model"] == model), None)
+    if not r or "cpu_us_per_row" not in r:
+        return 0.0, 0.0, None
+    direct, flow = (sum(v or 0.0 for v in r["cpu_us_per_row"][k].values()) for k in ("direct", "pipeline"))
+    return direct, flow, (direct / flow if flow else None)
+
+
+def workers_verdict(r: dict) -> str:
+    """Whether the shard-thread counts differ by more than this machine's noise (~10 %)."""
+    rates = [r.get(k) for k in ("flow_2_shard_workers", "flow", "flow_8_shard_workers")]
+    if not all(rates):
+        return "."
+    if max(rates) / min(rates) < 1.1:
+        return (": within 10 % of each other, i.e. noise on this machine. On 2 cores, more threads only contend "
+                "for the interpreter lock. 4 stays: with a real model, one shard's reading and checks overlap "
+                "another's inference.")
+    best = ("2", "4", "8")[rates.index(max(rates))]
+    return f": {best} threads is best by more than 10 % here; worth re-checking on the deployment's nodes."
+
+
 def profile_findings(profile: dict | None, pipeline: dict | None) -> str:
     if not profile:
         return ""
@@ -112,55 +139,68 @@ def profile_findings(profile: dict | None, pipeline: dict | None) -> str:
     quality = comp.get("data-quality suites (read + GE + write result)", 0.0)
     client = sum(v for k, v in comp.items() if k.startswith("Triton client"))
     fixed = (pipeline or {}).get("fixed_cost", {}).get("seconds")
+    suites = profile.get("quality_suite_ms", {})
+    shard_rows = profile.get("shard_rows", 20_000)
+    small, big = suites.get("100", {}), suites.get(str(shard_rows), {})
+    per_row_us = (big["input"] + big["output"]) * 1000 / shard_rows if big else None
+    direct_cpu, flow_cpu, bound = cpu_bound(pipeline)
     lines = [
         "**Findings** (echo, so none of this time is model time):", "",
-        f"1. **The data-quality suites** (Great Expectations, added to every shard) take {quality / total:.0%} of "
-        f"the shard function's profiled time. Without them the function does "
+        f"1. **The data-quality suites** (Great Expectations on every shard) take {quality / total:.0%} of the "
+        f"shard function's profiled time. Without them the function does "
         f"{fmt(r.get('function_4_threads_no_quality'), '.0f')} rows/s instead of {fmt(r.get('function_4_threads'), '.0f')}, "
-        f"and the flow {fmt(r.get('flow_no_quality'), '.0f')} instead of {fmt(r.get('flow'), '.0f')}. GE's cost is per "
-        "expectation, not per row, and all GE calls in a process run under one lock (`tasks/quality/engine.py`), so "
-        "shard threads queue for it. Importing GE on first use also makes the first wave of shard tasks slow: "
-        f"{fmt(flow.get('first_wave_task_s'), '.1f')} s each, against {fmt(flow.get('steady_task_s'), '.2f')} s for "
-        "the shards after them.",
+        f"and the flow {fmt(r.get('flow_no_quality'), '.0f')} instead of {fmt(r.get('flow'), '.0f')}. GE costs per "
+        f"validation and per expectation, not per row: a passing input suite takes {fmt(small.get('input'))} ms on "
+        f"100 rows and {fmt(big.get('input'))} ms on {shard_rows:,}; the output suite {fmt(small.get('output'))} and "
+        f"{fmt(big.get('output'))} ms. At the default shard size that is ≈ {fmt(per_row_us)} µs per row, so bigger "
+        "shards dilute it (section 3). One fix here: float columns (logprob, scores) are float32, and GE's "
+        "pandas range check is vectorised only for float64; it checked them one Python call per row. "
+        "`tasks/quality/frames.py` now widens floats before validating. All GE calls in a process run under one "
+        "lock (`tasks/quality/engine.py`), so shard threads queue for it.",
         f"2. **Prefect's per-task overhead**: a steady-state shard task lasts "
         f"{fmt(flow.get('steady_task_s'), '.2f')} s, of which {fmt(flow.get('shard_function_s'), '.2f')} s is the "
         f"shard function. That leaves {fmt(flow.get('prefect_overhead_per_task_s'), '.2f')} s for task-run states, "
-        "the result-cache lookup and result write to S3 (prefect-aws transfers), and the global `triton-shards` slot. "
-        "Prefect acquires that slot one request at a time per limit name, so 4 shard threads queue for it. Without "
-        "the slot the overhead drops to "
-        f"{fmt(flows.get('flow_no_concurrency_slot', {}).get('prefect_overhead_per_task_s'), '.2f')} s. Throughput "
-        f"hardly moves ({fmt(r.get('flow_no_concurrency_slot'), '.0f')} rows/s), because on 2 cores the wait "
-        "overlapped other threads' CPU work.",
-        f"3. **Fixed cost per run**: {fmt(fixed, '.1f')} s for a 100-row input, spent on flow-run creation, listing, "
-        "planning, the result-storage block, the manifest, the report artifact, and the imports made on first use "
-        "(pandas through pyarrow's first `pa.array`, great_expectations, fastapi for parameter serialization). It "
-        "dominates any input below ~100k echo rows.",
+        "the result-cache lookup and the result write to S3. The first wave of shard tasks is slower "
+        f"({fmt(flow.get('first_wave_task_s'), '.1f')} s each): it waits for GE's import and pays the first-use "
+        "imports.",
+        f"3. **Fixed cost per run**: {fmt(fixed, '.1f')} s for a 100-row input: flow-run creation, listing, "
+        "planning, the result-storage block, the manifest, the report artifact, and imports made on first use "
+        "(great_expectations above all, ~4 s). Measured on 2026-11-23 outside this run: this machine sets "
+        "PYTHONDONTWRITEBYTECODE and uv installs packages without bytecode, so every process compiled Prefect, "
+        "pandas and GE from source on each start. A 100-row run took 7.5 s with data quality on (1.4 s without). "
+        "The Makefile now installs both venvs with `uv pip install --compile-bytecode`, and the flows image compiles "
+        "its source tree. The same run then took 4.5 s, and GE's import fell from 8.2 to 4.0 s.",
         f"4. **The Triton client** is {client / total:.0%} of the function's profiled time. Each request costs "
-        "about 0.4 ms of client CPU in gRPC aio plus protobuf, whatever its size. The client used to pass every "
-        "tensor through numpy object arrays and tritonclient's per-element (de)serialization. "
-        "`tasks/triton_client.py` (and `tasks/triton_asr_client.py`) now write and read Triton's BYTES wire format "
-        "directly. When the change was made, this cut client CPU per request by about 25%, measured in isolation "
-        "(batch 32: 574 → 427 µs; batch 128: 758 → 560 µs). The inputs are also built inside the concurrency slot, "
-        "so only the requests in flight hold serialized bytes.",
+        "about 0.4 ms of client CPU in gRPC aio plus protobuf, whatever its size. `tasks/triton_client.py` (and "
+        "`tasks/triton_asr_client.py`) write and read Triton's BYTES wire format directly, without numpy object "
+        "arrays; inputs are built inside the concurrency slot, so only requests in flight hold serialized bytes.",
         f"5. **Reading is not a cost**: S3 plus parquet decoding runs at {fmt(r.get('read_only'), '.0f')} rows/s. "
-        "Writing the part (zstd) and uploading it are a few ms per shard. Uploads now take one PutObject (no "
-        "transfer-manager threads) up to 8 MiB (`tasks/output_parts.py`). Parquet footers are cached per (object, "
-        "ETag), so planning, the output schema and both shard reads share one footer GET (`tasks/sharding.py`, "
-        "`tasks/shard_reader.py`).",
-        "6. **On 2 cores everything shares the CPU**: the flow process, Triton, SeaweedFS and the Prefect server (see "
-        "the CPU-per-row table in section 1). Every µs of CPU the pipeline spends outside the model comes out of "
-        "Triton's throughput. That is why, on this machine, the echo pipeline stays far below 0.90 of a direct loop "
-        "that does nothing but gRPC.",
+        "Writing the part (zstd) and uploading it (one PutObject up to 8 MiB) are a few ms per shard. Parts are now "
+        "written in row groups of up to 65,536 rows, buffered, instead of one row group per 1,024-row batch "
+        "(`tasks/output_parts.py`): fewer writer calls here, and what readers downstream scan fastest.",
+        "6. **On 2 cores everything shares the CPU**: the flow process, Triton, SeaweedFS and the Prefect server "
+        "(the CPU-per-row table in section 1). "
+        + (f"For echo, the direct loop spends {direct_cpu:.0f} µs of CPU per row across all processes and the "
+           f"pipeline {flow_cpu:.0f} µs. With both CPU-bound, the pipeline cannot exceed ≈ **{bound:.2f}** of the "
+           "direct rate on this machine, whatever the overlap. Reaching 0.90 would need the pipeline's reading, "
+           "checking, writing and orchestration to cost ≈ 10 % of a bare gRPC round trip."
+           if bound else "Every µs of CPU spent outside the model comes out of Triton's throughput."),
         "",
-        "**What would close the gap** (in files owned by others; measured here with `bench/measure.py --variant` / "
-        "`--no-quality`):",
+        "**Tried and measured:**",
         "",
-        "- Amortize the per-shard fixed costs with bigger shards for fast models (section 3). For example, default "
-        "`shard_rows` to 20–50k when `model == \"echo\"`, or on GPU endpoints.",
-        "- Data quality: run the GE input suite on a sample (or on pyarrow compute for ids and types) and the output "
-        "suite once per object instead of once per shard. Or keep GE per shard and import it once, before the shards "
-        "start (while listing and planning).",
-        "- Prefect: make the `triton-shards` slot optional (skip `concurrency()` when the endpoint has no limit "
-        "configured).",
+        f"- Shard threads per flow run: 2, 4 (shipped) and 8 give {fmt(r.get('flow_2_shard_workers'), '.0f')}, "
+        f"{fmt(r.get('flow'), '.0f')} and {fmt(r.get('flow_8_shard_workers'), '.0f')} rows/s{workers_verdict(r)}",
+        "- GE in a worker process (measured 2026-11-23 on 1M echo rows, code not kept): the flow process's CPU fell "
+        "from 35 to 25 s, but the run took 40.7 s instead of 38.2 s. On 2 cores, moving work to another process "
+        "creates no CPU. A fresh process also imports GE's dependencies again (~10 s there, against ~5 s in a flow "
+        "process that already holds pandas and pydantic), and the first shards wait for it. Worth measuring again "
+        "on a node with cores to spare.",
+        "- Without the global `triton-shards` slot: "
+        f"{fmt(r.get('flow_no_concurrency_slot'), '.0f')} rows/s. The slot is only taken when the limit exists.",
+        "",
+        "**What is left:** bigger client batches for fast models (tuning: echo at batch 512 × 8 is ~4× batch 32 × 8, "
+        "because the per-request client CPU dominates). They are not the default: real models are bounded by "
+        "their `max_batch_size`, and no GPU figure backs a change. Larger shards for fast models (section 3). "
+        "A cheaper data-quality path for small shards.",
     ]
     return "\n".join(lines)

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated parts: {', '.join(PARTS)}, report (default: all)")
     parser.add_argument("--sizes", default="10k,100k,1M", help="scale: input sizes in rows")
     parser.add_argument("--objects", default="1,10,100", help="scale: object counts")
-    parser.add_argument("--shard-rows", type=int, default=5000, help="the flow's shard size for pipeline/scale")
+    parser.add_argument("--shard-rows", type=int, default=0,
+                        help="the flow's shard size for pipeline/scale (default: the flow's own, 20,000)")
     parser.add_argument("--alt-shard-rows", default="50000", help="scale: larger shard sizes on the largest input")
     parser.add_argument("--quick", action="store_true", help="tuning: concurrency 1 and 8 only")
     args = parser.parse_args(argv)

@@ -4,18 +4,17 @@ getrusage and a sampled peak), and the sampled peak RSS of the Triton server tre
 server tree (with their RSS at the start, so growth shows). Memory must stay flat as input grows:
 the flow streams row batches, it never holds a shard, let alone an object.
 
-The shard size is the flow's default (5000 rows); the largest input is also run with larger shards
-(SHARD_ROWS_ALT) to show what the per-task overhead costs.
+The shard size is the flow's default (20,000 rows); the largest input is also run with larger
+shards (SHARD_ROWS_ALT) to show what the per-task overhead costs.
 """
 from __future__ import annotations
 
 from common import (
-    default_s3_pid, default_triton_pid, delete_prefix, ensure_dataset, human, machine, now, run_measure, write_result,
+    flow_default_shard_rows, default_s3_pid, default_triton_pid, delete_prefix, ensure_dataset, human, machine, now, run_measure, write_result,
 )
 
 SIZES = (10_000, 100_000, 1_000_000)
 OBJECTS = (1, 10, 100)
-SHARD_ROWS = 5000
 SHARD_ROWS_ALT = (50_000,)
 ROW_GROUP_ROWS = 5000
 OUTPUT = "s3://sentinel-bench/outputs/scale"
@@ -45,7 +44,8 @@ def one_run(rows: int, objects: int, shard_rows: int, prefect) -> dict:
     return entry
 
 
-def run(prefect, sizes=SIZES, objects=OBJECTS, shard_rows=SHARD_ROWS, alt_shard_rows=SHARD_ROWS_ALT) -> dict:
+def run(prefect, sizes=SIZES, objects=OBJECTS, shard_rows: int = 0, alt_shard_rows=SHARD_ROWS_ALT) -> dict:
+    shard_rows = shard_rows or flow_default_shard_rows()
     runs = []
     for rows in sizes:
         for count in objects:
