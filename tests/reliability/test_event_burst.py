@@ -4,6 +4,7 @@ private Prefect server (PostgreSQL). moto's server plays S3 + SQS; Triton is the
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -63,6 +64,20 @@ def extra_parameters() -> str:
 def scenario_name() -> str:
     """`event_burst` for the spec's 200 events with default settings; other sizes keep their own entry."""
     return "event_burst" + ("" if BURST == 200 else f"_{BURST}") + ("_quality_on" if QUALITY else "")
+
+
+
+def stop_worker(worker, grace_s: float = 30.0) -> str:
+    """SIGTERM the worker's process group; SIGKILL what is left after `grace_s`. Returns which
+    signal stopped it (recorded: one run's worker once ignored its first SIGTERM for minutes)."""
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(grace_s)
+        return "SIGTERM"
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        return f"SIGKILL after {grace_s:.0f} s"
 
 
 def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_prefix, tmp_path):
@@ -128,8 +143,7 @@ def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_
     finally:
         stop.set()
         bridge.join(15)
-        os.killpg(worker.pid, 15)
-        worker.wait(30)
+        worker_stop = stop_worker(worker)
 
     states = Counter(r["state"]["name"] for r in final)
     inputs = Counter(r["parameters"].get("input_uri") for r in final)
@@ -147,7 +161,7 @@ def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_
         all_runs_completed_s=round(timeline["all_runs_final_s"], 1),
         runs_per_minute=round(60 * BURST / timeline["all_runs_final_s"], 1),
         run_time_p50_s=round(durations[len(durations) // 2], 1) if durations else None,
-        run_time_max_s=round(durations[-1], 1) if durations else None)
+        run_time_max_s=round(durations[-1], 1) if durations else None, worker_stopped_by=worker_stop)
     assert chaos_stack.database == "postgresql"
     assert len(final) == BURST and completed == BURST, states
     assert len(inputs) == BURST and successes == BURST
