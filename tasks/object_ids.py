@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +25,7 @@ ID_COLUMN = "id"  # every part's id column (the output schema names the input's 
 SUITE = "object_ids"
 EXPECTATION = "expect_column_values_to_be_unique_across_shards"
 MAX_EXAMPLES = 5
+READ_THREADS = 8
 
 
 def object_id_checks(conn: S3Connection, shards: list[dict]) -> list[dict]:
@@ -43,13 +45,13 @@ def read_ids(conn: S3Connection, part_uri: str) -> pa.ChunkedArray:
 
 def shard_ids(conn: S3Connection, shards: list[dict]) -> pa.Table:
     """(id, shard index) for every row the shards committed; null ids left out (the input suite
-    reports those)."""
-    tables = []
-    for index, shard in enumerate(shards):
-        for part in (shard["output_uri"], shard.get("quarantine_uri")):
-            if part:
-                ids = read_ids(conn, part)
-                tables.append(pa.table({ID_COLUMN: ids, "shard": pa.array([index] * len(ids), pa.int32())}))
+    reports those). Parts are read READ_THREADS at a time."""
+    parts = [(index, part) for index, shard in enumerate(shards)
+             for part in (shard["output_uri"], shard.get("quarantine_uri")) if part]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        columns = list(pool.map(lambda item: read_ids(conn, item[1]), parts))
+    tables = [pa.table({ID_COLUMN: ids, "shard": pa.array([index] * len(ids), pa.int32())})
+              for (index, _), ids in zip(parts, columns)]
     table = pa.concat_tables(tables, promote_options="permissive")
     return table.filter(pc.is_valid(table.column(ID_COLUMN)))
 
