@@ -60,7 +60,32 @@ def detector_costs(rows: int = 1000) -> dict:
         costs[detector.name] = round((time.perf_counter() - started) * 1000 * 1000 / rows, 1)
     total = sum(costs.values())
     return {"rows": rows, "source": source, "ms_per_1000_rows": costs, "total_ms_per_1000_rows": round(total, 1),
-            "rows_per_s_one_core": round(1000 / total * 1000, 0) if total else None}
+            "rows_per_s_one_core": round(1000 / total * 1000, 0) if total else None,
+            "threads_at_once": scoring_threads(src, mt)}
+
+
+def scoring_threads(src: list[str], mt: list[str]) -> dict:
+    """Rows/s of whole-row scoring (score_translations) with 1 thread, then with as many threads
+    at once as there are cores (shard threads score concurrently)."""
+    import os
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.checks.mt_checker import score_translations
+
+    workers = max(2, os.cpu_count() or 2)
+    chunks = [(src[i::workers], mt[i::workers]) for i in range(workers)]
+    score = lambda chunk: score_translations(chunk[0], chunk[1], ["de"] * len(chunk[0]), ["en"] * len(chunk[0]))  # noqa: E731
+    started = time.perf_counter()
+    for chunk in chunks:
+        score(chunk)
+    one = time.perf_counter() - started
+    with ThreadPoolExecutor(workers) as pool:
+        started = time.perf_counter()
+        list(pool.map(score, chunks))
+        together = time.perf_counter() - started
+    return {"threads": workers, "rows_per_s_1_thread": round(len(src) / one), "rows_per_s_together": round(len(src) / together),
+            "speedup": round(one / together, 2)}
 
 
 def run(prefect) -> dict:

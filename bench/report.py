@@ -165,7 +165,16 @@ def scoring_cost_lines(guards: dict) -> list[str]:
             f"**{cost['rows_per_s_one_core']:.0f} rows/s per core** for the guards alone. `{top}` is "
             f"{top_ms / cost['total_ms_per_1000_rows']:.0%} of it (multilingual USE, numpy). With a model faster "
             "than that (GPU), the guards set the pace of a flow process: raise `similarity.threads` in the guard "
-            "settings where the flow has cores to spare, or run more flow processes (fan-out).", ""]
+            "settings where the flow has cores to spare, or run more flow processes (fan-out)."
+            + threads_line(cost.get("threads_at_once")), ""]
+
+
+def threads_line(t: dict | None) -> str:
+    if not t:
+        return ""
+    return (f" Shard threads score at once (no lock around the encoder for the process's own BLAS thread count): "
+            f"{t['threads']} threads together score {t['rows_per_s_together']} rows/s against "
+            f"{t['rows_per_s_1_thread']} for one, **{t['speedup']:.2f}×**.")
 
 
 def tuning_section(tuning: dict | None, defaults: dict) -> list[str]:

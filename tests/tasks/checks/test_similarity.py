@@ -53,3 +53,17 @@ def test_detector_scores_detached_high_and_skips_empty_rows():
     assert result.scores[0] < 0.5 < result.scores[1]
     assert math.isnan(result.scores[2])
     assert "cosine" in result.details[1]
+
+
+def test_shard_threads_embed_concurrently_with_the_same_results():
+    """embed() takes no lock for the process's own thread count: four threads at once get what one
+    thread gets (up to float rounding of a different micro-batch layout)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{SRC} ({i})" for i in range(64)] + [f"Satz Nummer {i} über das Wetter." for i in range(64)]
+    alone = embed(texts)
+    chunks = [texts[i::4] for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(embed, chunks))
+    for i, vectors in enumerate(together):
+        assert np.allclose(vectors, alone[i::4], atol=1e-5)
