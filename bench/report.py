@@ -164,8 +164,8 @@ def scoring_cost_lines(guards: dict) -> list[str]:
             f"settings), ms: {parts}; total {cost['total_ms_per_1000_rows']:.0f} ms, so about "
             f"**{cost['rows_per_s_one_core']:.0f} rows/s per core** for the guards alone. `{top}` is "
             f"{top_ms / cost['total_ms_per_1000_rows']:.0%} of it (multilingual USE, numpy). With a model faster "
-            "than that (GPU), the guards set the pace of a flow process: raise `similarity.threads` in the guard "
-            "settings where the flow has cores to spare, or run more flow processes (fan-out)."
+            "than that (GPU), the guards set the pace of a flow process: give it a core per shard thread, or run "
+            "more flow processes (fan-out)."
             + threads_line(cost.get("threads_at_once")), ""]
 
 
