@@ -62,13 +62,19 @@ def spawn_detached(
     return proc
 
 
-def stop_process(state_dir: Path, name: str, timeout: float = 40.0) -> bool:
-    """SIGTERM the process group recorded for `name`, SIGKILL after `timeout`. True if one was running."""
+def stop_process(state_dir: Path, name: str, timeout: float = 40.0, resend_after: float = 10.0) -> bool:
+    """SIGTERM the process group recorded for `name`; SIGTERM again after `resend_after` seconds;
+    SIGKILL after `timeout` in all. True if one was running.
+
+    The second SIGTERM is for Prefect's worker: its first SIGTERM only starts a drain (it becomes
+    a SIGINT: take no new runs, wait for the running ones), and that drain was seen to last for
+    minutes with no run in flight; its second SIGTERM ends it. Other services stop on the first."""
     pid = read_pid(state_dir, name)
     pid_file(state_dir, name).unlink(missing_ok=True)
     if pid is None:
         return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+    resend = min(resend_after, timeout)
+    for sig, wait in ((signal.SIGTERM, resend), (signal.SIGTERM, timeout - resend), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:

@@ -29,7 +29,6 @@ def _free(port: int) -> bool:
 
 
 def listening_addresses(pid: int) -> set[str]:
-    import subprocess
 
     out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
     return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if f"pid={pid}," in line}
@@ -74,3 +73,24 @@ def test_down_stops_only_the_services_named(monkeypatch, tmp_path):
     stopped.clear()
     local_stack.down(cfg)
     assert stopped == ["prefect-worker", *reversed(local_stack.SERVICES)]
+
+
+def test_stop_sends_a_second_sigterm_to_a_process_that_only_drains_on_the_first(tmp_path):
+    """Prefect's worker turns its first SIGTERM into a drain; the second one ends it."""
+    import sys
+    import time
+
+    from deployments.stack.processes import spawn_detached
+
+    script = ("import signal, time\n"
+              "signal.signal(signal.SIGTERM, lambda *a: signal.signal(signal.SIGTERM, signal.SIG_DFL))\n"
+              "print('ready', flush=True)\n"
+              "time.sleep(120)\n")
+    proc = spawn_detached("drainer", [sys.executable, "-c", script], state_dir=tmp_path, env={})
+    deadline = time.monotonic() + 10
+    while b"ready" not in (tmp_path / "logs" / "drainer.log").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert stop_process(tmp_path, "drainer", timeout=30, resend_after=1)
+    assert proc.wait(5) == -15  # ended by the second SIGTERM, not by SIGKILL
+    assert time.monotonic() - started < 10
