@@ -74,9 +74,11 @@ def stop_worker(worker, grace_s: float = 30.0, resend_after_s: float = 10.0) -> 
     for sig, wait, label in ((signal.SIGTERM, resend_after_s, "SIGTERM"),
                              (signal.SIGTERM, grace_s - resend_after_s, "second SIGTERM"),
                              (signal.SIGKILL, 10.0, f"SIGKILL after {grace_s:.0f} s")):
-        os.killpg(worker.pid, sig)
         try:
+            os.killpg(worker.pid, sig)
             worker.wait(wait)
+            return label
+        except ProcessLookupError:  # it ended between the last wait and this signal
             return label
         except subprocess.TimeoutExpired:
             continue
