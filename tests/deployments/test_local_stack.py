@@ -1,6 +1,9 @@
 """The local stack's S3: starts on the ports it is given, binds 127.0.0.1 only, keeps its
 data across restarts, stops cleanly by PID."""
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import boto3
@@ -29,7 +32,6 @@ def _free(port: int) -> bool:
 
 
 def listening_addresses(pid: int) -> set[str]:
-
     out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
     return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if f"pid={pid}," in line}
 
@@ -77,9 +79,6 @@ def test_down_stops_only_the_services_named(monkeypatch, tmp_path):
 
 def test_stop_sends_a_second_sigterm_to_a_process_that_only_drains_on_the_first(tmp_path):
     """Prefect's worker turns its first SIGTERM into a drain; the second one ends it."""
-    import sys
-    import time
-
     from deployments.stack.processes import spawn_detached
 
     script = ("import signal, time\n"
