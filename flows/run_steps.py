@@ -10,6 +10,7 @@ from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary
 from tasks.object_ids import object_id_checks_task
+from tasks.object_ids import summary as object_check_summary
 from tasks.quality import publish_quality_artifact
 from tasks.run_manifest import RunRecord, write_run_record_task
 from tasks.listing import ObjectRef
@@ -63,9 +64,9 @@ def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
     try:
         return object_id_checks_task(conn, record.shards)
     except Exception as exc:  # noqa: BLE001 - recorded, and the run fails with it
-        return [{"suite": "object_ids", "kind": "object", "source": record.input_uri, "success": False, "rows": 0,
-                 "expectations": 1, "failed": ["ids across shards not checked"],
-                 "message": f"{record.input_uri}: ids across shards not checked, reading the parts failed: {exc}"}]
+        return [object_check_summary(
+            record.input_uri, success=False, rows=0, failed=["ids across shards not checked"],
+            message=f"{record.input_uri}: ids across shards not checked, reading the parts failed: {exc}")]
 
 
 def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from prefect import task
 
@@ -38,9 +39,14 @@ def object_id_checks(conn: S3Connection, shards: list[dict]) -> list[dict]:
             for uri, group in sorted(by_object.items()) if len(group) > 1]
 
 
-def read_ids(conn: S3Connection, part_uri: str) -> pa.ChunkedArray:
-    return pq.read_table(S3Uri.parse(part_uri).arrow_path, columns=[ID_COLUMN],
-                         filesystem=conn.arrow_fs).column(ID_COLUMN)
+def summary(source: str, success: bool, rows: int, message: str, failed: list[str], seconds: float = 0.0) -> dict:
+    """A check's result in the shape of QualityResult.summary()."""
+    return {"suite": SUITE, "kind": "object", "source": source, "success": success, "rows": rows,
+            "expectations": 1, "seconds": round(seconds, 4), "failed": failed, "message": message}
+
+
+def read_ids(fs: pafs.FileSystem, part_uri: str) -> pa.ChunkedArray:
+    return pq.read_table(S3Uri.parse(part_uri).arrow_path, columns=[ID_COLUMN], filesystem=fs).column(ID_COLUMN)
 
 
 def shard_ids(conn: S3Connection, shards: list[dict]) -> pa.Table:
@@ -48,8 +54,9 @@ def shard_ids(conn: S3Connection, shards: list[dict]) -> pa.Table:
     reports those). Parts are read READ_THREADS at a time."""
     parts = [(index, part) for index, shard in enumerate(shards)
              for part in (shard["output_uri"], shard.get("quarantine_uri")) if part]
+    fs = conn.arrow_fs  # one client for every part (the property builds a new one per access)
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        columns = list(pool.map(lambda item: read_ids(conn, item[1]), parts))
+        columns = list(pool.map(lambda item: read_ids(fs, item[1]), parts))
     tables = [pa.table({ID_COLUMN: ids, "shard": pa.array([index] * len(ids), pa.int32())})
               for (index, _), ids in zip(parts, columns)]
     table = pa.concat_tables(tables, promote_options="permissive")
@@ -73,9 +80,8 @@ def check_object_ids(conn: S3Connection, object_uri: str, shards: list[dict]) ->
         values = "value" if len(repeated) == 1 else "values"
         message = (f"{object_uri}: column 'id' has {len(repeated)} {values} in more than one shard ("
                    + "; ".join(examples) + (", …" if len(repeated) > MAX_EXAMPLES else "") + ")")
-    return {"suite": SUITE, "kind": "object", "source": object_uri, "success": success, "rows": table.num_rows,
-            "expectations": 1, "seconds": round(time.perf_counter() - started, 4),
-            "failed": [] if success else [f"{EXPECTATION}(id)"], "message": message}
+    return summary(object_uri, success, table.num_rows, message, [] if success else [f"{EXPECTATION}(id)"],
+                   time.perf_counter() - started)
 
 
 @task(name="check-object-ids", retries=2, retry_delay_seconds=5)

@@ -14,6 +14,9 @@ from tasks.listing import ObjectRef
 from tasks.s3_uri import S3Uri
 from tasks.storage import S3Connection
 
+# The one default shard size (rows) of the CLI, the flows and the deployments.
+DEFAULT_SHARD_ROWS = 20_000
+
 
 class InputError(ValueError):
     """Bad input object: names the object (and column / row group) so a user can fix it."""

@@ -63,28 +63,36 @@ def spawn_detached(
 
 
 def stop_process(state_dir: Path, name: str, timeout: float = 40.0, resend_after: float = 10.0) -> bool:
-    """SIGTERM the process group recorded for `name`; SIGTERM again after `resend_after` seconds;
-    SIGKILL after `timeout` in all. True if one was running.
-
-    The second SIGTERM is for Prefect's worker: its first SIGTERM only starts a drain (it becomes
-    a SIGINT: take no new runs, wait for the running ones), and that drain was seen to last for
-    minutes with no run in flight; its second SIGTERM ends it. Other services stop on the first."""
+    """Stop the process group recorded for `name` (stop_group). True if one was running."""
     pid = read_pid(state_dir, name)
     pid_file(state_dir, name).unlink(missing_ok=True)
     if pid is None:
         return False
+    stop_group(pid, timeout, resend_after)
+    return True
+
+
+def stop_group(pid: int, timeout: float = 40.0, resend_after: float = 10.0) -> str:
+    """SIGTERM process group `pid`; SIGTERM again after `resend_after` seconds; SIGKILL after
+    `timeout` in all. Returns what stopped it: "SIGTERM", "second SIGTERM" or "SIGKILL".
+
+    The second SIGTERM is for Prefect's worker: its first SIGTERM only starts a drain (it becomes
+    a SIGINT: take no new runs, wait for the running ones), and that drain was seen to last for
+    minutes with no run in flight; its second SIGTERM ends it. Other services stop on the first."""
     resend = min(resend_after, timeout)
-    for sig, wait in ((signal.SIGTERM, resend), (signal.SIGTERM, timeout - resend), (signal.SIGKILL, 5.0)):
+    steps = ((signal.SIGTERM, resend, "SIGTERM"), (signal.SIGTERM, timeout - resend, "second SIGTERM"),
+             (signal.SIGKILL, 5.0, "SIGKILL"))
+    for sig, wait, label in steps:
         try:
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            return True
+        except ProcessLookupError:  # gone since the last look
+            return label
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not pid_alive(pid):
-                return True
+                return label
             time.sleep(0.2)
-    return True
+    return "SIGKILL"
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

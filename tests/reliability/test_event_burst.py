@@ -4,7 +4,6 @@ private Prefect server (PostgreSQL). moto's server plays S3 + SQS; Triton is the
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from deployments.stack.processes import stop_group
 from tests.reliability.chaos import parquet_bytes, wait_for
 from tests.reliability.bad_corpus import good_table
 from tests.reliability.prefect_api import PrefectApi
@@ -65,24 +65,6 @@ def scenario_name() -> str:
     """`event_burst` for the spec's 200 events with default settings; other sizes keep their own entry."""
     return "event_burst" + ("" if BURST == 200 else f"_{BURST}") + ("_quality_on" if QUALITY else "")
 
-
-
-def stop_worker(worker, grace_s: float = 30.0, resend_after_s: float = 10.0) -> str:
-    """SIGTERM the worker's process group, SIGTERM again after `resend_after_s` (Prefect's worker
-    only starts draining on the first; see deployments/stack/processes.stop_process), SIGKILL
-    what is left after `grace_s`. Returns which signal stopped it (recorded)."""
-    for sig, wait, label in ((signal.SIGTERM, resend_after_s, "SIGTERM"),
-                             (signal.SIGTERM, grace_s - resend_after_s, "second SIGTERM"),
-                             (signal.SIGKILL, 10.0, f"SIGKILL after {grace_s:.0f} s")):
-        try:
-            os.killpg(worker.pid, sig)
-            worker.wait(wait)
-            return label
-        except ProcessLookupError:  # it ended between the last wait and this signal
-            return label
-        except subprocess.TimeoutExpired:
-            continue
-    raise AssertionError(f"worker {worker.pid} survived SIGKILL")
 
 
 def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_prefix, tmp_path):
@@ -148,7 +130,8 @@ def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_
     finally:
         stop.set()
         bridge.join(15)
-        worker_stop = stop_worker(worker)
+        worker_stop = stop_group(worker.pid, timeout=30.0)  # Prefect's worker may need a 2nd SIGTERM
+        worker.wait(10)
 
     states = Counter(r["state"]["name"] for r in final)
     inputs = Counter(r["parameters"].get("input_uri") for r in final)
