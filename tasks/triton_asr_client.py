@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from tasks.triton_client import TritonRequestRejected, TritonTranslateClient, _raw_input, encode_bytes_tensor
+from tasks.triton_client import TritonClient, TritonRequestRejected, _raw_input, encode_bytes_tensor
 
 ASR_MODEL = "transcribe"
 FLOAT_OUTPUTS = ("AVG_LOGPROB", "NO_SPEECH_PROB", "COMPRESSION_RATIO", "DURATION_S", "SPEECH_S")
@@ -61,7 +61,7 @@ def rejection_reason(exc: TritonRequestRejected) -> str:
     return str(exc)
 
 
-class TritonAsrClient(TritonTranslateClient):
+class TritonAsrClient(TritonClient):
     """One gRPC channel, at most `settings.concurrency` requests in flight, `settings.batch_size`
     clips per request; `settings.decoding` holds the request parameters (asr_parameters)."""
 

@@ -1,5 +1,7 @@
-"""Talk to Triton's translate-shaped models (`translate`, `echo`) over gRPC: client-side
-batches, bounded concurrency, retries with backoff on UNAVAILABLE / timeouts."""
+"""Talk to Triton over gRPC. `TritonClient` holds what every model's client shares: one channel,
+at most `concurrency` requests in flight, retries with backoff on UNAVAILABLE / timeouts.
+`TritonTranslateClient` adds `translate()` for the translate-shaped models (`translate`, `echo`);
+the ASR client (tasks/triton_asr_client.py) adds `transcribe()`."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +9,7 @@ import logging
 import random
 import struct
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
@@ -125,23 +128,53 @@ def is_retryable(exc: BaseException) -> bool:
     return False
 
 
-class TritonTranslateClient:
-    """One gRPC channel, at most `concurrency` requests in flight. Use inside one event loop."""
+class TritonClient:
+    """One gRPC channel to one Triton, at most `settings.concurrency` requests in flight (`_slots`),
+    and `_with_retries` for a request. Use inside one event loop; `async with` closes the channel."""
 
     def __init__(self, settings: TritonCallSettings):
         self.settings = settings
         self._client = grpcclient.InferenceServerClient(settings.url)
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]  # read-only: shared
 
     async def close(self) -> None:
         await self._client.close()
 
-    async def __aenter__(self) -> "TritonTranslateClient":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
+
+    async def _with_retries(self, inputs, outputs, decoding: dict | None = None):
+        """One inference on `settings.model_name`; transient failures are retried with backoff
+        (TritonUnavailable when they outlast `max_retries`), others raise TritonRequestRejected."""
+        s = self.settings
+        parameters = (s.decoding if decoding is None else decoding) or None
+        for attempt in range(s.max_retries + 1):
+            try:
+                return await self._client.infer(
+                    s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s,
+                    parameters=parameters,
+                )
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if not is_retryable(exc):
+                    raise TritonRequestRejected(f"Triton model {s.model_name!r} rejected a request: {exc}") from exc
+                if attempt == s.max_retries:
+                    raise TritonUnavailable(
+                        f"Triton at {s.url} unavailable after {attempt + 1} attempts: {exc}") from exc
+                delay = min(s.max_backoff_s, s.backoff_s * 2 ** attempt) * (0.5 + random.random() / 2)
+                log.warning("Triton call failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, s.max_retries, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+
+class TritonTranslateClient(TritonClient):
+    """`translate()` for the translate-shaped models, over TritonClient's channel, slots and retries."""
+
+    def __init__(self, settings: TritonCallSettings):
+        super().__init__(settings)
+        self._outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]  # read-only: shared
 
     async def translate(self, texts: list[str], src_lang: str, tgt_lang: str,
                         decoding: dict | None = None) -> Translations:
@@ -162,23 +195,3 @@ class TritonTranslateClient:
             # built inside the slot: at most `concurrency` requests' bytes exist at once
             result = await self._with_retries(_inputs(texts, src_lang, tgt_lang), self._outputs, decoding)
         return _decode(result, len(texts))
-
-    async def _with_retries(self, inputs, outputs, decoding: dict | None = None):
-        s = self.settings
-        parameters = (s.decoding if decoding is None else decoding) or None
-        for attempt in range(s.max_retries + 1):
-            try:
-                return await self._client.infer(
-                    s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s,
-                    parameters=parameters,
-                )
-            except Exception as exc:  # noqa: BLE001 - classified below
-                if not is_retryable(exc):
-                    raise TritonRequestRejected(f"Triton model {s.model_name!r} rejected a request: {exc}") from exc
-                if attempt == s.max_retries:
-                    raise TritonUnavailable(
-                        f"Triton at {s.url} unavailable after {attempt + 1} attempts: {exc}") from exc
-                delay = min(s.max_backoff_s, s.backoff_s * 2 ** attempt) * (0.5 + random.random() / 2)
-                log.warning("Triton call failed (%s); retry %d/%d in %.1fs", exc, attempt + 1, s.max_retries, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
