@@ -1,55 +1,94 @@
-"""Prefect artifacts for a run: a progress bar updated as shards finish, and a markdown summary."""
+"""What a person sees of a run: a progress artifact updated as shards finish, and the run report —
+the same markdown as a Prefect artifact and as `<run_key>/report.md` in S3."""
 from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
-from tasks.run_manifest import RunRecord
+from tasks.run_manifest import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, shard_error_kind
+
+SECTIONS = {  # problem kind -> section title
+    INPUT_ERROR: "Fix the input (a rerun meets the same bytes)",
+    RERUN_ERROR: "Rerun to finish (S3, Triton or a crash; committed parts are reused)",
+    "quarantine": "Too much quarantined",
+}
 
 
 class ShardProgress:
-    def __init__(self, total: int, description: str):
-        self.total, self.done = max(total, 1), 0
-        self.artifact_id = create_progress_artifact(progress=0.0, description=description)
+    """A progress artifact: shards done of total, and how many failed, by kind."""
 
-    def advance(self) -> None:
+    def __init__(self, total: int, description: str):
+        self.total, self.done, self.description = total, 0, description
+        self.failed = {INPUT_ERROR: 0, RERUN_ERROR: 0}
+        self.artifact_id = create_progress_artifact(progress=0.0 if total else 100.0, description=self.text())
+
+    def text(self) -> str:
+        parts = [f"{self.description}: {self.done} of {self.total} shards done"]
+        parts += [f"{count} failed ({ADVICE[kind]})" for kind, count in self.failed.items() if count]
+        return ", ".join(parts)
+
+    def advance(self, shard: dict | None = None) -> None:
+        """One more shard finished; `shard` (its manifest entry) says whether it failed and why."""
         self.done += 1
-        update_progress_artifact(self.artifact_id, progress=round(100.0 * self.done / self.total, 1))
+        if shard is not None and shard.get("error"):
+            self.failed[shard_error_kind(shard)] += 1
+        percent = round(100.0 * self.done / self.total, 1) if self.total else 100.0
+        update_progress_artifact(self.artifact_id, progress=percent, description=self.text())
+
+    def finish(self, record: RunRecord) -> None:
+        """The run is over: 100 % and its headline (a run whose objects all failed planning has no
+        shards, and must not sit at 0 %)."""
+        update_progress_artifact(self.artifact_id, progress=100.0, description=f"{self.description}: {record.headline()}")
+
+
+def count_list(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
 
 def summary_markdown(record: RunRecord) -> str:
-    counts = record.status_counts()
-    rows = sum(counts.values())
-    quarantined = counts.get("failed", 0) + counts.get("flagged", 0)
-    rate = rows / record.seconds if record.seconds else 0.0
-    lines = [
-        f"# Run `{record.run_key}` — {'succeeded' if record.succeeded else 'FAILED: rerun needed'}",
+    """The run report: headline, where things are, counts, time, then what to do about each problem."""
+    counts, times, statuses = record.counts(), record.timings(), record.status_counts()
+    kept = {k: v for k, v in statuses.items() if k in ("ok", "skipped_empty")}
+    held = {k: v for k, v in statuses.items() if k not in kept}
+    written = counts["rows_kept"] + counts["rows_quarantined"]
+    lines = [f"# {record.flow or 'run'} `{record.run_key}`: {record.headline()}", ""]
+    lines += [
+        f"- **input**: `{record.input_uri}`",
+        f"- **kept rows**: `{record.output_dir}/part-*.parquet`",
+        f"- **quarantined rows**: `{record.quarantine_dir}`",
+        f"- **manifest**: `{record.output_dir}/manifest.json` (this report: `{record.output_dir}/report.md`)",
         "",
         "| | |", "|---|---|",
-        f"| input | `{record.input_uri}` |",
-        f"| output | `{record.output_dir}` |",
+        f"| status | **{record.status}** |",
+        f"| rows in | {counts['rows_in']:,} |",
+        f"| kept | {counts['rows_kept']:,} ({count_list(kept)}) |",
+        f"| quarantined | {counts['rows_quarantined']:,} of {written:,} written ({counts['quarantined_share']:.1%}; "
+        f"limit {record.max_quarantined_share:.0%}) — {count_list(held)} |",
+        f"| failed (not written) | {counts['rows_failed']:,} rows in {counts['shards_failed']} failed shards |",
+        f"| objects | {counts['objects']} ({counts['objects_failed']} failed) |",
+        f"| shards | {counts['shards']} ({counts['shards_failed']} failed, {counts['shards_reused']} reused "
+        "from an earlier attempt) |",
         f"| model | `{record.model}` |",
-        f"| objects | {len(record.inputs)} ({len(record.failed_objects)} failed) |",
-        f"| shards | {len(record.shards)} ({len(record.failed_shards)} failed) |",
-        f"| rows | {rows} ({', '.join(f'{k}: {v}' for k, v in sorted(counts.items())) or 'none'}) |",
-        f"| quarantined | {quarantined} rows (failed: {counts.get('failed', 0)}, flagged by the guards: "
-        f"{counts.get('flagged', 0)}) under `{record.output_dir}/quarantine/` |",
-        f"| wall time | {record.seconds:.1f} s ({rate:.0f} rows/s) |",
+        f"| wall time | {record.seconds:.1f} s ({times['rows_per_s']:,.0f} rows/s), "
+        f"{record.started_at[:19]} → {(record.finished_at or '')[:19]} UTC |",
     ]
-    shard_seconds = sum(s.get("seconds") or 0.0 for s in record.shards)
-    guard_seconds = sum(s.get("guard_seconds") or 0.0 for s in record.shards)
-    if guard_seconds:
-        lines.append(f"| guards | {guard_seconds:.1f} s, {guard_seconds / max(shard_seconds, 1e-9):.0%} of shard time |")
-    problems = [(o["uri"], o["error"]) for o in record.failed_objects]
-    problems += [(s.get("object_uri", "?") + f" rows {s.get('row_start')}–{s.get('row_stop')}", s["error"])
-                 for s in record.failed_shards]
-    if problems:
-        lines += ["", "## Needs a rerun", "", "| what | error |", "|---|---|"]
-        lines += [f"| `{what}` | {str(err).replace('|', '/')[:300]} |" for what, err in problems]
-    if record.failed_object_checks:
-        lines += ["", "## Ids repeated across shards (fix the input)", ""]
-        lines += [f"- {c['message'][:1000]}" for c in record.failed_object_checks]
-    return "\n".join(lines)
+    if times["shards_computed"]:
+        lines.append(f"| shard time | {times['shard_s']:.1f} s summed over the {times['shards_computed']} shards "
+                     f"computed now (shards run in parallel: this can exceed the wall time) |")
+    if times["guard_s"]:
+        lines.append(f"| guards | {times['guard_s']:.1f} s summed over the same shards: "
+                     f"{times['guard_share_of_shard_time']:.0%} of their shard time |")
+    if record.empty:
+        lines += ["", f"Nothing to do: no objects under `{record.input_uri}`."
+                  + (" The run was asked to fail on an empty input." if record.empty_input_fails else "")]
+    by_kind: dict[str, list[dict]] = {}
+    for problem in record.problems():
+        by_kind.setdefault(problem["kind"], []).append(problem)
+    for kind, problems in by_kind.items():
+        lines += ["", f"## {SECTIONS.get(kind, kind)}", ""]
+        lines += [f"- `{p['what']}`: {p['error'][:2000]}" for p in problems]
+    return "\n".join(lines) + "\n"
 
 
-def publish_summary(record: RunRecord, key: str) -> None:
-    create_markdown_artifact(markdown=summary_markdown(record), key=key, description="Sentinel Batch run report")
+def publish_summary(record: RunRecord, key: str, markdown: str | None = None) -> None:
+    create_markdown_artifact(markdown=markdown or summary_markdown(record), key=key,
+                             description=f"Sentinel Batch run report: {record.headline()}"[:500])

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from prefect import get_run_logger
 from prefect.futures import as_completed
 
-from flows.run_report import ShardProgress, publish_summary
+from flows.run_report import ShardProgress, publish_summary, summary_markdown
 from tasks.object_ids import object_id_checks_task
 from tasks.object_ids import summary as object_check_summary
 from tasks.quality import publish_quality_artifact
@@ -18,8 +18,17 @@ from tasks.sharding import ObjectPlan, Shard
 from tasks.storage import S3Connection
 
 
+# More than this share of the rows written quarantined fails the run. The shipped MT guards flag
+# ~3 % of good rows (docs/guards.md) and real hallucination rates are a few percent, so a review
+# queue of a few percent is normal; past half the rows, the run as a whole did not do its job
+# (wrong model or source language, a broken column, a degraded Triton) and must not look green.
+DEFAULT_MAX_QUARANTINED_SHARE = 0.5
+
+
 class RunIncomplete(RuntimeError):
-    """Some objects or shards failed; the manifest lists them and a rerun finishes the job."""
+    """The run ended Failed: objects or shards failed (fix the input, or rerun to finish), ids
+    repeat across shards, too many rows were quarantined, or an empty input was not allowed.
+    The message is the report's headline and names the report; report.md says what to do."""
 
 
 def collect_plans(futures, objects: list[ObjectRef], record: RunRecord) -> list[Shard]:
@@ -69,26 +78,54 @@ def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
             message=f"{record.input_uri}: ids across shards not checked, reading the parts failed: {exc}")]
 
 
+def flow_run_details(record: RunRecord) -> None:
+    """Fill in the flow and flow run (name, id, deployment) from Prefect's runtime context."""
+    from prefect.runtime import deployment, flow_run
+
+    record.flow = record.flow or flow_run.flow_name or ""
+    record.flow_run = {"id": flow_run.id, "name": flow_run.name, "deployment": deployment.name}
+
+
+def close_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
+              progress: ShardProgress | None = None) -> dict:
+    """Stamp the outcome, write report.json / report.md / manifest.json (+ `_SUCCESS` when it
+    Completed), publish the report and quality artifacts; raise RunIncomplete when it Failed."""
+    flow_run_details(record)
+    record.finish(time.perf_counter() - started)
+    markdown = summary_markdown(record)
+    written = write_run_record_task(conn, record, markdown)
+    publish_summary(record, key=f"{report_prefix}-report-{record.run_key}", markdown=markdown)
+    quality = [q for shard in record.shards for q in shard.get("quality") or []] + record.object_checks
+    if quality:
+        publish_quality_artifact(quality, key=f"{report_prefix}-quality-{record.run_key}")
+    if progress is not None:
+        progress.finish(record)
+    logger = get_run_logger()
+    for problem in record.problems():
+        logger.error("%s: %s (%s)", problem["what"], problem["error"][:2000], problem["advice"])
+    if not record.succeeded:
+        raise RunIncomplete(f"{record.headline()}; see {written['report_md']}")
+    logger.info("%s; report %s", record.headline(), written["report_md"])
+    return record.to_dict() | {"written": written}
+
+
 def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
-               check_object_ids: bool = False) -> dict:
-    """Manifest, _SUCCESS, report; raises RunIncomplete if anything failed. With
+               check_object_ids: bool = False, max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE,
+               progress: ShardProgress | None = None) -> dict:
+    """End a run that had input: report, manifest, `_SUCCESS`; raises RunIncomplete when anything
+    failed or more than `max_quarantined_share` of the rows written were quarantined. With
     `check_object_ids` (data quality on), ids must also be unique across each object's shards."""
     record.shards.sort(key=lambda s: (s["object_uri"], s["row_start"]))
     if check_object_ids:
         record.object_checks = object_ids_or_error(conn, record)
-    record.seconds = round(time.perf_counter() - started, 3)
-    written = write_run_record_task(conn, record)
-    publish_summary(record, key=f"{report_prefix}-report-{record.run_key}")
-    quality = [q for shard in record.shards for q in shard.get("quality") or []] + record.object_checks
-    if quality:
-        publish_quality_artifact(quality, key=f"{report_prefix}-quality-{record.run_key}")
-    summary = record.to_dict() | {"written": written}
-    if record.failed_object_checks:
-        get_run_logger().error("%s", "; ".join(c["message"] for c in record.failed_object_checks))
-    if not record.succeeded:
-        problems = [f"{len(record.failed_objects)} objects and {len(record.failed_shards)} shards failed"]
-        if record.failed_object_checks:
-            problems.append(f"{len(record.failed_object_checks)} objects repeat ids across shards (fix the input: "
-                            "a rerun reuses the committed parts and finds the same ids)")
-        raise RunIncomplete(f"{'; '.join(problems)}; see {written['manifest']} and rerun to finish")
-    return summary
+    record.max_quarantined_share = max_quarantined_share
+    return close_run(conn, record, started, report_prefix, progress)
+
+
+def finish_empty_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
+                     fail_on_empty_input: bool = False) -> dict:
+    """End a run whose input prefix has no objects: Completed with a report saying there was
+    nothing to do (and `_SUCCESS`, so whatever waits for the day's output goes on), or, with
+    `fail_on_empty_input`, Failed with that report."""
+    record.empty_input_fails = fail_on_empty_input
+    return close_run(conn, record, started, report_prefix)
