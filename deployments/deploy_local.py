@@ -14,7 +14,7 @@ from deployments.stack.processes import read_pid, spawn_detached
 from tasks.triton_client import TRITON_CONCURRENCY_LIMIT as TRITON_LIMIT
 
 POOLS_DIR = Path(__file__).resolve().parent / "work_pools"
-POOL_TYPES = {"local-process": "process", "k8s-cpu": "kubernetes", "k8s-gpu": "kubernetes"}
+POOL_TYPES = {"local-process": "process", "k8s-cpu": "kubernetes"}
 WORKER = "prefect-worker"
 
 

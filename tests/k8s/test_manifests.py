@@ -6,9 +6,9 @@ Fast and offline: no cluster, no Prefect server, no container engine.
   validated with kubernetes-validate against the Kubernetes 1.30 OpenAPI schemas in strict mode
   (unknown fields are errors). Custom resources (ServiceMonitor) have no schema there: they are
   checked structurally by hand, and say so;
-* the Job that prefect-kubernetes makes for a flow run on the k8s-gpu / k8s-cpu pools is rendered
-  with the worker's own code (`from_template_and_values` + `prepare_for_flow_run`) and validated
-  the same way;
+* the Job that prefect-kubernetes makes for a flow run on the k8s-cpu pool is rendered with the
+  worker's own code (`from_template_and_values` + `prepare_for_flow_run`) and validated the same way
+  (test_gpu_placement.py does it for every Kubernetes deployment in prefect.yaml);
 * cross-checks that only hold if the pieces agree: the NetworkPolicy admits the pods the work pool
   templates create, the templates' namespace/ServiceAccount/Triton URL exist in the manifests, the
   ServiceMonitor selects the Triton Service, every referenced ConfigMap exists, ...
@@ -18,33 +18,35 @@ node labels present): docs/kubernetes.md lists what was validated and what was n
 """
 from __future__ import annotations
 
-import asyncio
-import copy
-import functools
 import json
 import re
-import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-try:  # the schema checks need it; the template and cross-checks run without it
-    import kubernetes_validate
-except ImportError:  # pragma: no cover
-    kubernetes_validate = None
-
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "k8s"
-POOLS = ROOT / "deployments" / "work_pools"
-OVERLAYS = ("dev", "prod")
-NAMESPACE = "sentinel"
-WANTED_K8S_VERSION = "1.30"
-
-# Kinds kubernetes-validate has no schema for (CRDs); each is checked by a dedicated test below.
-CUSTOM_RESOURCES = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+from tests.k8s.rendering import (  # noqa: F401 (kubernetes_validate: the schema tests use it)
+    CUSTOM_RESOURCES,
+    K8S,
+    K8S_POOLS,
+    NAMESPACE,
+    OVERLAYS,
+    POOLS,
+    ROOT,
+    _containers,
+    _find,
+    _find_prefixed,
+    _load_pool,
+    _pod_specs,
+    _render,
+    _render_flow_run_job,
+    _schema_version,
+    _selector_matches,
+    _strict_validate,
+    _validate_job,
+    kubernetes_validate,
+)
 
 TRITON_METRICS = (
     "nv_inference_request_success",
@@ -54,80 +56,6 @@ TRITON_METRICS = (
     "nv_inference_exec_count",
     "nv_inference_count",
 )
-
-
-# --------------------------------------------------------------------------------------------- helpers
-
-
-def _schema_version() -> str:
-    """1.30 if kubernetes-validate ships it, else the oldest shipped version above it."""
-    if kubernetes_validate is None:
-        pytest.skip("kubernetes-validate is not installed (pip install kubernetes-validate)")
-    from packaging.version import Version
-
-    shipped = sorted({re.match(r"(\d+\.\d+)", v).group(1) for v in kubernetes_validate.utils.all_versions()},
-                     key=Version)
-    candidates = [v for v in shipped if Version(v) >= Version(WANTED_K8S_VERSION)]
-    if not candidates:
-        pytest.skip(f"kubernetes-validate {kubernetes_validate.__version__} ships no schemas >= "
-                    f"{WANTED_K8S_VERSION} (has {shipped})")
-    return candidates[0]
-
-
-def _kustomize_command(path: Path) -> list[str] | None:
-    if kubectl := shutil.which("kubectl"):
-        return [kubectl, "kustomize", str(path)]
-    if kustomize := shutil.which("kustomize"):
-        return [kustomize, "build", str(path)]
-    return None
-
-
-@functools.cache
-def _render(overlay: str) -> tuple[dict, ...]:
-    cmd = _kustomize_command(K8S / "overlays" / overlay)
-    if cmd is None:
-        pytest.skip("neither kubectl nor kustomize is on PATH: cannot render the overlays")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stderr}"
-    return tuple(doc for doc in yaml.safe_load_all(out.stdout) if doc)
-
-
-def _find(docs, kind: str, name: str) -> dict:
-    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
-    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
-    return found[0]
-
-
-def _find_prefixed(docs, kind: str, prefix: str) -> dict:
-    """A generated object (name + content hash suffix)."""
-    found = [d for d in docs if d["kind"] == kind
-             and re.fullmatch(re.escape(prefix) + r"(-[a-z0-9]{10})?", d["metadata"]["name"])]
-    assert len(found) == 1, f"expected one {kind} named {prefix}[-hash], found {len(found)}"
-    return found[0]
-
-
-def _pod_specs(docs):
-    for d in docs:
-        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-            yield d, d["spec"]["template"]
-
-
-def _containers(pod_spec: dict):
-    yield from pod_spec.get("initContainers", [])
-    yield from pod_spec["containers"]
-
-
-def _selector_matches(selector: dict, labels: dict) -> bool:
-    assert not selector.get("matchExpressions"), "only matchLabels selectors are used here"
-    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
-
-
-def _strict_validate(doc: dict, version: str) -> None:
-    try:
-        kubernetes_validate.validate(doc, version, strict=True)
-    except kubernetes_validate.ValidationError as exc:
-        path = "/".join(str(p) for p in exc.absolute_path)
-        raise AssertionError(f"{doc['kind']}/{doc['metadata'].get('name')}: {exc.message} at /{path}") from None
 
 
 @pytest.fixture(params=OVERLAYS)
@@ -152,7 +80,7 @@ def test_every_document_validates_strictly(docs):
             continue
         _strict_validate(doc, version)
         checked += 1
-    assert checked >= 20
+    assert checked >= 19
     assert custom == ["ServiceMonitor"], f"unexpected custom resources {custom}: add a structural check"
 
 
@@ -172,7 +100,7 @@ def test_expected_objects_all_in_one_namespace(docs):
         ("Deployment", "sentinel-triton"), ("Service", "sentinel-triton"),
         ("HorizontalPodAutoscaler", "sentinel-triton"), ("PodDisruptionBudget", "sentinel-triton"),
         ("ServiceMonitor", "sentinel-triton"), ("ConfigMap", "sentinel-triton-dashboard"),
-        ("Deployment", "sentinel-worker-gpu"), ("Deployment", "sentinel-worker-cpu"),
+        ("Deployment", "sentinel-worker-cpu"),
         ("Role", "sentinel-worker"), ("RoleBinding", "sentinel-worker"),
         ("Deployment", "sentinel-bridge"),
         ("ServiceAccount", "sentinel-flow-run"), ("ServiceAccount", "sentinel-triton"),
@@ -194,7 +122,9 @@ def test_triton_gpu_scheduling_probes_and_model_sync(overlay, docs):
     args = server["args"]
     assert "--model-repository=/opt/sentinel/model_repository" in args
     assert {p["name"]: p["containerPort"] for p in server["ports"]} == {"http": 8000, "grpc": 8001, "metrics": 8002}
-    assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert server["readinessProbe"]["exec"]["command"][-1].endswith("http://127.0.0.1:8000/v2/health/ready")
+    assert "/tmp/sentinel-draining" in server["readinessProbe"]["exec"]["command"][-1]
+    assert "/tmp/sentinel-draining" in server["lifecycle"]["preStop"]["exec"]["command"][-1]
     assert server["startupProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert server["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
     assert {"name": "SENTINEL_MODELS_DIR", "value": "/models"} in server["env"]
@@ -251,14 +181,22 @@ def test_service_hpa_pdb_target_triton(overlay, docs):
     assert _selector_matches(pdb["spec"]["selector"], pod_labels)
     hpa = _find(docs, "HorizontalPodAutoscaler", "sentinel-triton")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "sentinel-triton"}
-    if overlay == "prod":
+    if overlay == "prod":  # GPU Triton: Triton's own signals per replica, nothing else
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 8)
-        metric_names = [m.get("pods", {}).get("metric", {}).get("name") for m in hpa["spec"]["metrics"]]
-        assert "triton_queue_latency_us" in metric_names
-        rules = (K8S / "monitoring/prometheus-adapter-rules.yaml").read_text()
-        assert 'as: "triton_queue_latency_us"' in rules
-    else:
+        assert {m["type"] for m in hpa["spec"]["metrics"]} == {"Pods"}
+        targets = {m["pods"]["metric"]["name"]: m["pods"]["target"] for m in hpa["spec"]["metrics"]}
+        assert set(targets) == {"triton_pending_requests", "triton_queue_latency_us"}
+        assert all(t["type"] == "AverageValue" for t in targets.values()), "per replica"
+        rules = yaml.safe_load((K8S / "monitoring/prometheus-adapter-rules.yaml").read_text())["rules"]["custom"]
+        served = {r["name"]["as"]: r for r in rules}
+        assert set(targets) <= set(served), "every HPA metric is served by a prometheus-adapter rule"
+        assert "nv_inference_pending_request_count" in served["triton_pending_requests"]["metricsQuery"]
+        assert "nv_inference_queue_duration_us" in served["triton_queue_latency_us"]["metricsQuery"]
+        for rule in served.values():  # per pod: the HPA's Pods metrics need the pod resource
+            assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+    else:  # dev: one CPU replica, metrics-server only
         assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 1)
+        assert [m["type"] for m in hpa["spec"]["metrics"]] == ["Resource"]
 
 
 def test_servicemonitor_structure(docs):
@@ -300,9 +238,10 @@ def test_network_policy_admits_flow_run_pods_only(docs):
     assert peer == {"podSelector": {"matchLabels": {"sentinel.io/role": "flow-run"}}}
     assert {p["port"] for p in serving[0]["ports"]} == {8000, 8001}
     # the pods that the work pool templates create carry that label, the workers and bridge do not
-    for pool in ("k8s-gpu", "k8s-cpu"):
-        assert _selector_matches(peer["podSelector"], _render_flow_run_job(pool)["spec"]["template"]["metadata"]["labels"])
-    for name in ("sentinel-worker-gpu", "sentinel-worker-cpu", "sentinel-bridge"):
+    for pool in K8S_POOLS:
+        job_pod_labels = _render_flow_run_job(pool)["spec"]["template"]["metadata"]["labels"]
+        assert _selector_matches(peer["podSelector"], job_pod_labels)
+    for name in ("sentinel-worker-cpu", "sentinel-bridge"):
         labels = _find(docs, "Deployment", name)["spec"]["template"]["metadata"]["labels"]
         assert not _selector_matches(peer["podSelector"], labels)
     # egress: DNS + HTTPS (S3/STS), never the instance metadata service
@@ -324,7 +263,9 @@ def test_worker_rbac_is_namespaced_and_minimal(docs):
     binding = _find(docs, "RoleBinding", "sentinel-worker")
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sentinel-worker"}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sentinel-worker", "namespace": NAMESPACE}]
-    for pool in ("k8s-gpu", "k8s-cpu"):
+    workers = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].startswith("sentinel-worker")]
+    assert [d["metadata"]["name"] for d in workers] == [f"sentinel-worker-{p.split('-')[1]}" for p in K8S_POOLS]
+    for pool in K8S_POOLS:
         deploy = _find(docs, "Deployment", f"sentinel-worker-{pool.split('-')[1]}")
         pod = deploy["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == "sentinel-worker"
@@ -350,7 +291,7 @@ def test_bridge_runs_sqs_source(docs):
 def test_references_resolve(docs):
     """ServiceAccounts, ConfigMaps (hash-suffixed by kustomize) and required Secrets exist."""
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    for obj, template in _pod_specs(docs):
+    for _obj, template in _pod_specs(docs):
         pod = template["spec"]
         assert ("ServiceAccount", pod["serviceAccountName"]) in names
         for c in _containers(pod):
@@ -384,45 +325,7 @@ def test_config_values(overlay, docs):
 # ------------------------------------------------------------------------ work pool job templates
 
 
-class _NoPrefectApi:
-    """Stands in for the Prefect client: rendering must not need a server (no block/variable refs)."""
-
-    def __getattr__(self, name):
-        raise AssertionError(f"the template rendering used the Prefect API ({name})")
-
-
-def _load_pool(pool: str) -> dict:
-    return json.loads((POOLS / f"{pool}.json").read_text())
-
-
-@functools.cache
-def _render_flow_run_job(pool: str, job_variables_json: str = "{}") -> dict:
-    """The Job manifest the prefect-kubernetes worker would submit for a flow run."""
-    from prefect.client.schemas.objects import FlowRun
-    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
-
-    async def render():
-        config = await KubernetesWorkerJobConfiguration.from_template_and_values(
-            _load_pool(pool), json.loads(job_variables_json), client=_NoPrefectApi())
-        flow_run = FlowRun(id=uuid.UUID(int=7), name="sentinel-test-run", flow_id=uuid.UUID(int=8))
-        config.prepare_for_flow_run(flow_run=flow_run)
-        return config.job_manifest
-
-    return asyncio.run(render())
-
-
-def _validate_job(job: dict) -> None:
-    """Strict validation, minus one upstream quirk: prefect-kubernetes requires parallelism/completions
-    inside the *pod* spec (its manifest validator rejects templates without them); they are not PodSpec
-    fields, and the API server drops them with a warning (default fieldValidation=Warn)."""
-    job = copy.deepcopy(job)
-    pod = job["spec"]["template"]["spec"]
-    assert pod.pop("parallelism") == 1 and pod.pop("completions") == 1
-    job["metadata"].setdefault("name", job["metadata"]["generateName"] + "x")  # generateName is resolved server-side
-    _strict_validate(job, _schema_version())
-
-
-@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu", "local-process"])
+@pytest.mark.parametrize("pool", [*K8S_POOLS, "local-process"])
 def test_templates_pass_prefect_server_validation(pool):
     from prefect.server.schemas.actions import WorkPoolCreate
 
@@ -431,7 +334,7 @@ def test_templates_pass_prefect_server_validation(pool):
                    base_job_template=template)
 
 
-@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu"])
+@pytest.mark.parametrize("pool", K8S_POOLS)
 def test_templates_extend_the_upstream_default(pool):
     from prefect_kubernetes.worker import KubernetesWorker
 
@@ -450,25 +353,21 @@ def test_local_process_template_is_the_upstream_default():
     assert _load_pool("local-process") == json.loads(json.dumps(ProcessWorker.get_default_base_job_template()))
 
 
-def test_gpu_flow_run_job_with_job_variables():
+def test_cpu_flow_run_job_with_job_variables():
     variables = {
         "image": "registry.example.com/sentinel-flows:1.2.3",
-        "gpu_count": 2,
-        "node_selector": {"eks.amazonaws.com/nodegroup": "gpu-l4"},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-                        {"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}],
+        "node_selector": {"eks.amazonaws.com/nodegroup": "batch-cpu"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "batch", "effect": "NoSchedule"}],
         "cpu_request": "6", "memory_request": "24Gi", "memory_limit": "28Gi",
         "env": {"SENTINEL_SHARD_WORKERS": "8"},
     }
-    job = _render_flow_run_job("k8s-gpu", json.dumps(variables, sort_keys=True))
+    job = _render_flow_run_job("k8s-cpu", json.dumps(variables, sort_keys=True))
     _validate_job(job)
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == 2
-    assert container["resources"]["limits"]["memory"] == "28Gi"
+    assert container["resources"]["limits"] == {"memory": "28Gi"}, "no CPU limit unless asked for, no GPU"
     assert container["resources"]["requests"] == {"cpu": "6", "memory": "24Gi"}
-    assert "cpu" not in container["resources"]["limits"], "no CPU limit unless asked for"
-    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "gpu-l4"}
+    assert pod["nodeSelector"] == {"eks.amazonaws.com/nodegroup": "batch-cpu"}
     assert pod["tolerations"] == variables["tolerations"]
     assert container["image"] == variables["image"]
     assert pod["serviceAccountName"] == "sentinel-flow-run"
@@ -480,15 +379,6 @@ def test_gpu_flow_run_job_with_job_variables():
     assert container["args"] == ["prefect", "flow-run", "execute"]
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert labels["sentinel.io/role"] == "flow-run" and labels["prefect.io/flow-run-id"] == str(uuid.UUID(int=7))
-
-
-def test_gpu_flow_run_job_defaults():
-    job = _render_flow_run_job("k8s-gpu")
-    _validate_job(job)
-    pod = job["spec"]["template"]["spec"]
-    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
-    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert job["spec"]["ttlSecondsAfterFinished"] == 3600
 
 
@@ -501,7 +391,7 @@ def test_cpu_flow_run_job():
     assert pod["containers"][0]["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
 
 
-@pytest.mark.parametrize("pool", ["k8s-gpu", "k8s-cpu"])
+@pytest.mark.parametrize("pool", K8S_POOLS)
 def test_template_defaults_match_the_manifests(pool):
     """The pool's default namespace / ServiceAccount / Triton URL are what k8s/ deploys."""
     docs = _render("prod")
