@@ -15,7 +15,8 @@ from tasks.triton_client import TritonClient, TritonRequestRejected, _raw_input,
 
 ASR_MODEL = "transcribe"
 FLOAT_OUTPUTS = ("AVG_LOGPROB", "NO_SPEECH_PROB", "COMPRESSION_RATIO", "DURATION_S", "SPEECH_S")
-TEXT_OUTPUTS = ("TEXT", "LANGUAGE", "SEGMENTS", "MODEL")
+TEXT_OUTPUTS = ("TEXT", "LANGUAGE", "SEGMENTS", "MODEL", "LANGUAGES", "SPEECH_REGIONS", "CHANNELS")
+CHANNEL_MODES = ("mix", "split")
 
 
 @dataclass
@@ -29,19 +30,41 @@ class AsrResult:
     compression_ratio: float | None = None
     duration_s: float | None = None
     speech_s: float | None = None
-    segments: str | None = None  # JSON list of {start, end, text, avg_logprob, no_speech_prob, compression_ratio}
+    segments: str | None = None  # JSON list of {start, end, text, language, avg_logprob, no_speech_prob, ...}
     model: str | None = None
     error: str | None = None
+    languages: list[str] | None = None  # every language of the segments, most seconds first
+    speech_regions: str | None = None  # JSON list of VAD speech regions {start, end, language?, language_prob?}
+    channels: list[AsrResult] | None = None  # channels="split": one result per channel, in channel order
 
     @property
     def segment_list(self) -> list[dict]:
         return json.loads(self.segments or "[]")
 
+    @property
+    def region_list(self) -> list[dict]:
+        return json.loads(self.speech_regions or "[]")
+
+    @classmethod
+    def from_channel(cls, channel: dict) -> AsrResult:
+        """One entry of the model's CHANNELS output as a result of its own."""
+        return cls(text=channel["text"], language=channel["language"], languages=channel.get("languages"),
+                   avg_logprob=channel["avg_logprob"], no_speech_prob=channel["no_speech_prob"],
+                   compression_ratio=channel["compression_ratio"], duration_s=channel["duration_s"],
+                   speech_s=channel["speech_s"], model=channel.get("model"),
+                   segments=json.dumps(channel["segments"], ensure_ascii=False),
+                   speech_regions=json.dumps(channel["speech_regions"]))
+
 
 def asr_parameters(*, vad_filter: bool = True, beam_size: int = 1, max_audio_s: float | None = None,
-                   model: str | None = None, **extra) -> dict:
-    """Request parameters for `transcribe` (see triton/model_repository/transcribe/README.md)."""
+                   model: str | None = None, channels: str = "mix", **extra) -> dict:
+    """Request parameters for `transcribe` (see triton/model_repository/transcribe/README.md);
+    `channels`: "mix" (one transcript of the downmix) or "split" (one per channel)."""
+    if channels not in CHANNEL_MODES:
+        raise ValueError(f"channels={channels!r} is not one of {', '.join(CHANNEL_MODES)}")
     params = {"vad_filter": vad_filter, "beam_size": beam_size, **extra}
+    if channels != "mix":
+        params["channels"] = channels
     if max_audio_s is not None:
         params["max_audio_s"] = float(max_audio_s)
     if model:
@@ -100,6 +123,8 @@ class TritonAsrClient(TritonClient):
             AsrResult(text=texts["TEXT"][i], language=texts["LANGUAGE"][i], segments=texts["SEGMENTS"][i],
                       model=texts["MODEL"][i], avg_logprob=floats["AVG_LOGPROB"][i],
                       no_speech_prob=floats["NO_SPEECH_PROB"][i], compression_ratio=floats["COMPRESSION_RATIO"][i],
-                      duration_s=floats["DURATION_S"][i], speech_s=floats["SPEECH_S"][i])
+                      duration_s=floats["DURATION_S"][i], speech_s=floats["SPEECH_S"][i],
+                      languages=json.loads(texts["LANGUAGES"][i] or "[]"), speech_regions=texts["SPEECH_REGIONS"][i],
+                      channels=[AsrResult.from_channel(c) for c in json.loads(texts["CHANNELS"][i] or "[]")] or None)
             for i in range(len(clips))
         ]

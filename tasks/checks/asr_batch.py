@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from tasks.checks.asr_nonwords import is_non_words
 from tasks.checks.base import DetectorResult
 from tasks.checks.text import normalise_lang
 
@@ -20,13 +21,14 @@ _NOT_WORD = re.compile(r"[^\w♪]+", re.UNICODE)
 
 
 def has_content(text: str) -> bool:
-    """A letter, digit or music symbol: '.' or '' on silence is an empty transcript, not a hallucination."""
-    return any(char.isalnum() or char in MUSIC_SYMBOLS for char in text)
+    """Words (a letter or digit outside bracketed annotations): '...', '♪', '[Music]' or '' is an empty
+    transcript by the one rule for non-words (tasks.checks.asr_nonwords), not a hallucination."""
+    return not is_non_words(text)
 
 
 def content_chars(text: str) -> int:
-    """Letters, digits and music symbols in the text."""
-    return sum(1 for char in text if char.isalnum() or char in MUSIC_SYMBOLS)
+    """Letters and digits in the text."""
+    return sum(1 for char in text if char.isalnum())
 
 
 def normalise_transcript(text: str) -> str:
@@ -87,7 +89,7 @@ class TranscriptBatch:
         )
 
     def with_content(self) -> np.ndarray:
-        """Rows whose transcript has a letter, digit or music symbol (the only rows scored)."""
+        """Rows whose transcript has words (the only rows scored)."""
         return np.array([has_content(t) for t in self.text], dtype=bool)
 
 

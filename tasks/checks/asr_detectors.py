@@ -1,6 +1,7 @@
 """ASR hallucination detectors: each scores every transcript in [0, 1] (NaN: does not apply) with a
-short reason. Only transcripts with content (a letter, digit or music symbol) are scored: an empty
-transcript of silent audio is the right answer, and too little text is not a hallucination.
+short reason. Only transcripts with words (a letter or digit outside bracketed annotations, the one
+rule for non-words of tasks.checks.asr_nonwords) are scored: an empty transcript of silent audio is
+the right answer, '...', '♪' or '[Music]' is empty text, and too little text is not a hallucination.
 
 no_speech_text     text where silero VAD found no speech (speech_s ~ 0)
 no_speech_prob     Whisper's silence rule: high no_speech_prob AND low avg_logprob

@@ -207,6 +207,29 @@ class NonSpeechPhraseSettings(_Settings):
         return patterns
 
 
+class SpeechCoverageSettings(_Settings):
+    """Speech left out: VAD speech regions that no transcript segment covers (tasks/asr_regions.py).
+    Defaults measured on fully transcribed espeak-ng clips (docs/asr.md, "Speech left out")."""
+
+    enabled: bool = Field(True, description="Compare the VAD speech regions with the segment timestamps.")
+    segment_pad_s: float = Field(
+        1.5,
+        ge=0,
+        description="Seconds a segment covers beyond each of its ends: a VAD region holds pauses of up to 2 s "
+        "(silero's min_silence) plus its 0.4 s padding on each side, so two segments of one region can be up to "
+        "~2.8 s apart with nothing left out (measured: 0.96 s between espeak-ng sentences 0.6 s apart, 0.2-0.35 s "
+        "after a clip's last segment).",
+    )
+    min_gap_s: float = Field(0.5, ge=0, description="Shortest uncovered piece of a region that counts.")
+    min_missing_s: float = Field(
+        1.5, ge=0, description="Uncovered speech seconds (all pieces) from which a row is flagged."
+    )
+    retry: bool = Field(
+        True,
+        description="Re-decode the uncovered regions on their own (language detected per region) and splice them in.",
+    )
+
+
 class ASRCombineSettings(_Settings):
     """Noisy-OR combination of detector scores and the operating point (hand-set, see the module doc)."""
 

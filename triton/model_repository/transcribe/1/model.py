@@ -3,7 +3,8 @@
 At initialize it loads every model under ``<models_dir>/transcribe/<name>/sentinel-model.json``
 (``models_dir`` = config parameter, else env SENTINEL_MODELS_DIR); the work itself lives in
 whisper_engine.py (no Triton imports, tested directly). Each row of each request is decoded,
-checked against ``max_audio_s`` and transcribed; rows run on ``num_workers`` threads (CTranslate2
+checked against ``max_audio_s`` and transcribed (clip_transcriber.py: languages per speech region,
+retried regions, channels); rows run on ``num_workers`` threads (CTranslate2
 workers: parallel rows on a GPU; 1 on CPU). A request whose parameters, audio or language are bad
 gets its own error response naming the row and the reason; the other requests are unaffected.
 """
@@ -19,8 +20,9 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clip_transcriber import transcribe_row  # noqa: E402
 from whisper_engine import (  # noqa: E402
-    AsrOptions, AudioError, ModelRouter, Transcript, WhisperEngine, decode, find_model_dirs, parse_options,
+    AsrOptions, AudioError, ModelRouter, Transcript, WhisperEngine, find_model_dirs, parse_options,
 )
 
 FLOAT_OUTPUTS = {"AVG_LOGPROB": "avg_logprob", "NO_SPEECH_PROB": "no_speech_prob",
@@ -128,8 +130,7 @@ class TritonPythonModel:
     def _run_row(self, job) -> Transcript | Exception:
         _, _, data, language, options = job
         try:
-            samples = decode(data, options.max_audio_s or self.max_audio_s)
-            return self.router.pick(options.model, language).transcribe(samples, language, options)
+            return transcribe_row(self.router, data, language, options, options.max_audio_s or self.max_audio_s)
         except Exception as exc:  # noqa: BLE001 - becomes this request's error response
             return exc
 
@@ -162,6 +163,9 @@ def _success_response(transcripts: list[Transcript]):
         pb_utils.Tensor("LANGUAGE", _bytes_column([t.language for t in transcripts])),
         pb_utils.Tensor("SEGMENTS", _bytes_column([json.dumps(t.segments, ensure_ascii=False) for t in transcripts])),
         pb_utils.Tensor("MODEL", _bytes_column([t.model for t in transcripts])),
+        pb_utils.Tensor("LANGUAGES", _bytes_column([json.dumps(t.languages) for t in transcripts])),
+        pb_utils.Tensor("SPEECH_REGIONS", _bytes_column([json.dumps(t.speech_regions) for t in transcripts])),
+        pb_utils.Tensor("CHANNELS", _bytes_column([json.dumps(t.channels, ensure_ascii=False) for t in transcripts])),
     ]
     for output, attr in FLOAT_OUTPUTS.items():
         values = np.array([getattr(t, attr) for t in transcripts], dtype=np.float32).reshape(-1, 1)

@@ -2,13 +2,15 @@
 (so it can be tested directly with .venv-triton's interpreter).
 
 * decode: encoded audio bytes (any container/codec PyAV's bundled FFmpeg reads, any rate, mono or
-  stereo) -> 16 kHz mono float32, with the duration checked against `max_audio_s` *before* the
-  full decode when the container knows it; bad bytes raise AudioError with a reason.
-* transcribe: faster-whisper (CTranslate2) on one clip. Long audio goes through Whisper's 30 s
-  windows (sequential on CPU; BatchedInferencePipeline batches the windows when `batched`).
-* speech seconds: silero VAD (the ONNX weights bundled in faster-whisper, run by onnxruntime).
+  stereo) -> 16 kHz mono float32 (or one array per channel), with the duration checked against
+  `max_audio_s` *before* the full decode when the container knows it; bad bytes raise AudioError.
+* WhisperEngine.decode: faster-whisper (CTranslate2) on one clip, or on some of its regions
+  (`clips`: clip_timestamps); segments as dicts with their language and model. Long audio goes
+  through Whisper's 30 s windows (sequential on CPU; BatchedInferencePipeline batches them when
+  `batched`). Segments made only of non-words ('...', '♪', '[Music]') are dropped (non_words.py).
 * routing: a request may name a model; otherwise English (or no language) goes to the default
-  model, any other language to a multilingual one.
+  model, any other language to a multilingual one; the multilingual model detects languages.
+  Per-region language detection and channels: clip_transcriber.py.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from non_words import is_non_words
 
 SAMPLE_RATE = 16000
 WINDOW_S = 30.0  # Whisper's input window
@@ -44,7 +47,12 @@ PARAMETERS = {
     "vad_threshold": (float, 0.01, 0.99),
     "max_audio_s": (float, 0.1, 86_400.0),
     "model": (str, None, None),
+    "language_per_region": (bool, None, None),
+    "channels": (str, None, None),
+    "regions": (str, None, None),
+    "word_timestamps": (bool, None, None),
 }
+CHANNEL_MODES = ("mix", "split")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,10 @@ class AsrOptions:
     vad_threshold: float = 0.5
     max_audio_s: float | None = None  # None: the server's cap
     model: str | None = None
+    language_per_region: bool = True  # no LANGUAGE given: detect the language of each speech region
+    channels: str = "mix"  # "split": every channel transcribed on its own
+    regions: str | None = None  # JSON [[start, end], ...]: decode only these regions, each on its own
+    word_timestamps: bool = False
 
     def temperatures(self) -> list[float]:
         if self.temperature_increment <= 0:
@@ -102,6 +114,9 @@ def parse_options(parameters_json: str, max_audio_cap: float) -> AsrOptions:
         if low is not None and not low <= value <= high:
             raise AudioError(f"parameter {key}={value} is outside [{low}, {high}]")
         values[key] = value
+    if values.get("channels") is not None and values["channels"] not in CHANNEL_MODES:
+        raise AudioError(f"parameter channels={values['channels']!r} is not one of {', '.join(CHANNEL_MODES)}")
+    values["channels"] = values.get("channels") or "mix"
     options = AsrOptions(**values)
     if options.max_audio_s is not None and options.max_audio_s > max_audio_cap:
         raise AudioError(f"parameter max_audio_s={options.max_audio_s:g} is above the server's limit {max_audio_cap:g}")
@@ -123,6 +138,42 @@ def probe_duration(data: bytes) -> float | None:
         if container.duration is not None:
             return container.duration / 1_000_000  # av.time_base
     return None
+
+
+def channel_count(data: bytes) -> int:
+    import av
+
+    with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise AudioError("no audio stream in the file")
+        return int(container.streams.audio[0].codec_context.channels or 1)
+
+
+def decode_channels(data: bytes, max_audio_s: float) -> list[np.ndarray]:
+    """Encoded bytes -> one 16 kHz float32 array per channel: [mono] for a mono file, [left, right]
+    for stereo (more channels are downmixed to stereo first by FFmpeg)."""
+    import av
+    from faster_whisper.audio import decode_audio
+
+    try:
+        channels = channel_count(data) if data else 1
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"undecodable audio ({len(data)} bytes): {exc}") from None
+    if channels < 2:
+        return [decode(data, max_audio_s)]
+    try:
+        declared = probe_duration(data)
+        if declared is not None and declared > max_audio_s + 0.5:
+            raise AudioError(f"audio is {declared:.1f} s long, over max_audio_s={max_audio_s:g} (not transcribed)")
+        left, right = decode_audio(io.BytesIO(data), sampling_rate=SAMPLE_RATE, split_stereo=True)
+    except av.error.FFmpegError as exc:
+        raise AudioError(f"undecodable audio ({len(data)} bytes): {exc}") from None
+    if left.size == 0:
+        raise AudioError(f"no audio samples decoded from {len(data)} bytes (empty or truncated file)")
+    if left.size / SAMPLE_RATE > max_audio_s:
+        raise AudioError(f"audio is {left.size / SAMPLE_RATE:.1f} s long, over max_audio_s={max_audio_s:g} "
+                         "(not transcribed)")
+    return [left, right]
 
 
 def decode(data: bytes, max_audio_s: float) -> np.ndarray:
@@ -147,20 +198,12 @@ def decode(data: bytes, max_audio_s: float) -> np.ndarray:
     return samples
 
 
-def speech_seconds(samples: np.ndarray, threshold: float = 0.5) -> float:
-    """Seconds of speech found by silero VAD (faster-whisper's bundled ONNX model)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    spans = get_speech_timestamps(samples, VadOptions(threshold=threshold))
-    return sum(span["end"] - span["start"] for span in spans) / SAMPLE_RATE
-
-
 # ---- models --------------------------------------------------------------------------------------
 
 @dataclass
 class Transcript:
     text: str
-    language: str
+    language: str  # the dominant language (most seconds of segments)
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
@@ -168,6 +211,9 @@ class Transcript:
     speech_s: float
     segments: list[dict] = field(default_factory=list)
     model: str = ""
+    languages: list[str] = field(default_factory=list)  # every language of the segments, most seconds first
+    speech_regions: list[dict] = field(default_factory=list)  # VAD regions, with their language when detected
+    channels: list[dict] = field(default_factory=list)  # channels="split": one transcript dict per channel
 
 
 def find_model_dirs(models_dir: Path, kind: str = "transcribe") -> list[tuple[Path, dict]]:
@@ -183,7 +229,7 @@ def find_model_dirs(models_dir: Path, kind: str = "transcribe") -> list[tuple[Pa
 
 
 class WhisperEngine:
-    """One faster-whisper model; `transcribe` is thread-safe up to `num_workers` parallel calls."""
+    """One faster-whisper model; `decode` is thread-safe up to `num_workers` parallel calls."""
 
     def __init__(self, model_dir: Path, metadata: dict, *, device: str = "cpu", device_index: int = 0,
                  compute_type: str = "default", cpu_threads: int = 0, num_workers: int = 1,
@@ -198,27 +244,48 @@ class WhisperEngine:
         self.pipeline = BatchedInferencePipeline(self.model) if batched else None
         self.batch_size = batch_size
 
-    def transcribe(self, samples: np.ndarray, language: str | None, options: AsrOptions) -> Transcript:
+    def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
+        """(language, probability) of the first 30 s of `samples` (multilingual models)."""
+        language, probability, _ = self.model.detect_language(audio=samples)
+        return language, float(probability)
+
+    def decode(self, samples: np.ndarray, language: str | None, options: AsrOptions,
+               clips: list[tuple[float, float]] | None = None) -> tuple[list[dict], str]:
+        """(segment dicts, decoded language) for the whole clip, or only `clips` (start, end seconds)."""
         if language and language not in self.languages:
             raise AudioError(f"model {self.name} does not know language {language!r}")
+        vad = options.vad_filter and clips is None
         common = dict(
             language=language or None, beam_size=options.beam_size,
             compression_ratio_threshold=options.compression_ratio_threshold,
             log_prob_threshold=options.log_prob_threshold, no_speech_threshold=options.no_speech_threshold,
-            vad_filter=options.vad_filter, vad_parameters={"threshold": options.vad_threshold},
+            vad_filter=vad, vad_parameters={"threshold": options.vad_threshold},
+            word_timestamps=options.word_timestamps,
         )
         if self.pipeline is not None:
+            windows = [{"start": s, "end": e} for s, e in clips] if clips else fixed_windows(samples)
             segments, info = self.pipeline.transcribe(
                 samples, batch_size=self.batch_size, temperature=options.temperature,
-                clip_timestamps=None if options.vad_filter else fixed_windows(samples), **common)
+                clip_timestamps=None if vad else windows, **common)
             segments = [s for s in segments if not is_silent_window(s, options)]
         else:
+            clip_timestamps = [t for clip in clips for t in clip] if clips else "0"
             segments, info = self.model.transcribe(
-                samples, temperature=options.temperatures(),
+                samples, temperature=options.temperatures(), clip_timestamps=clip_timestamps,
                 condition_on_previous_text=options.condition_on_previous_text, **common)
-        segments = list(segments)  # the generator does the decoding
-        speech = info.duration_after_vad if options.vad_filter else speech_seconds(samples, options.vad_threshold)
-        return summarize(segments, info.language, info.duration, speech, self.name)
+        decoded = info.language or language or ""
+        return [segment_dict(s, decoded, self.name) for s in segments], decoded  # the generator decodes here
+
+
+def segment_dict(segment, language: str, model: str) -> dict:
+    out = {"start": round(float(segment.start), 3), "end": round(float(segment.end), 3), "text": segment.text.strip(),
+           "avg_logprob": round(float(segment.avg_logprob), 4), "no_speech_prob": round(float(segment.no_speech_prob), 4),
+           "compression_ratio": round(float(segment.compression_ratio), 4), "language": language, "model": model,
+           "tokens": len(segment.tokens)}
+    if segment.words:
+        out["words"] = [{"start": round(float(w.start), 3), "end": round(float(w.end), 3), "word": w.word.strip(),
+                         "probability": round(float(w.probability), 3)} for w in segment.words]
+    return out
 
 
 def is_silent_window(segment, options: AsrOptions) -> bool:
@@ -233,26 +300,38 @@ def fixed_windows(samples: np.ndarray) -> list[dict]:
     return [{"start": float(s), "end": float(min(s + WINDOW_S, seconds))} for s in starts]
 
 
-def summarize(segments: list, language: str, duration: float, speech: float, model: str) -> Transcript:
-    """Per-clip scores from the segments: token-weighted mean log-probability, duration-weighted
-    no-speech probability (1.0 when nothing was transcribed), gzip compression ratio of the text."""
+def languages_by_seconds(segments: list[dict]) -> list[str]:
+    seconds: dict[str, float] = {}
+    for s in segments:
+        if s.get("language"):
+            seconds[s["language"]] = seconds.get(s["language"], 0.0) + max(s["end"] - s["start"], 0.0) + 1e-6
+    return sorted(seconds, key=lambda lang: -seconds[lang])
+
+
+def summarize(segments: list[dict], language: str, duration: float, speech: float, model: str) -> Transcript:
+    """Per-clip scores from the segment dicts (segments of only non-words dropped first): token-weighted
+    mean log-probability, duration-weighted no-speech probability (1.0 when nothing was transcribed:
+    the silent clip's values), gzip compression ratio of the text; segments sorted by start."""
     from faster_whisper.transcribe import get_compression_ratio
 
-    text = " ".join(s.text.strip() for s in segments if s.text.strip())
-    tokens = sum(len(s.tokens) for s in segments)
-    span = sum(max(s.end - s.start, 0.0) for s in segments)
-    avg_logprob = sum(s.avg_logprob * len(s.tokens) for s in segments) / tokens if tokens else 0.0
+    segments = sorted((s for s in segments if not is_non_words(s["text"])), key=lambda s: (s["start"], s["end"]))
+    text = " ".join(s["text"] for s in segments)
+    tokens = sum(s.get("tokens", 0) for s in segments)
+    span = sum(max(s["end"] - s["start"], 0.0) for s in segments)
+    avg_logprob = sum(s["avg_logprob"] * s.get("tokens", 0) for s in segments) / tokens if tokens else 0.0
     if span > 0:
-        no_speech = sum(s.no_speech_prob * max(s.end - s.start, 0.0) for s in segments) / span
+        no_speech = sum(s["no_speech_prob"] * max(s["end"] - s["start"], 0.0) for s in segments) / span
     else:
-        no_speech = max((s.no_speech_prob for s in segments), default=1.0)
+        no_speech = max((s["no_speech_prob"] for s in segments), default=1.0)
+    languages = languages_by_seconds(segments)
+    models = list(dict.fromkeys(s["model"] for s in segments if s.get("model"))) or [model]
     return Transcript(
-        text=text, language=language or "", avg_logprob=float(avg_logprob), no_speech_prob=float(no_speech),
-        compression_ratio=float(get_compression_ratio(text)) if text else 0.0,
-        duration_s=float(duration), speech_s=float(speech), model=model,
-        segments=[{"start": round(float(s.start), 3), "end": round(float(s.end), 3), "text": s.text.strip(),
-                   "avg_logprob": round(float(s.avg_logprob), 4), "no_speech_prob": round(float(s.no_speech_prob), 4),
-                   "compression_ratio": round(float(s.compression_ratio), 4)} for s in segments],
+        text=text, language=languages[0] if languages else (language or ""), avg_logprob=float(avg_logprob),
+        no_speech_prob=float(no_speech), compression_ratio=float(get_compression_ratio(text)) if text else 0.0,
+        duration_s=float(duration), speech_s=float(speech), model=",".join(models),
+        segments=[{k: v for k, v in s.items() if k not in ("tokens", "model") or len(models) > 1 and k == "model"}
+                  for s in segments],
+        languages=languages or ([language] if language else []),
     )
 
 
@@ -266,6 +345,27 @@ class ModelRouter:
             raise ValueError(f"default_model {default_model!r} is not loaded (loaded: {', '.join(self.engines)})")
         self.default = self.engines[default_model] if default_model else next(iter(self.engines.values()))
 
+    def multilingual(self) -> WhisperEngine | None:
+        """The multilingual engine that detects and serves other languages: the default if it is one,
+        else the first by name; None when only English-only models are loaded."""
+        if self.default.multilingual:
+            return self.default
+        return next((e for e in sorted(self.engines.values(), key=lambda e: e.name) if e.multilingual), None)
+
+    def detector(self, requested: str | None) -> WhisperEngine | None:
+        """The engine that detects languages for a request: the requested model when multilingual,
+        else the multilingual one (None: nothing can detect)."""
+        engine = self.engines.get(requested) if requested else None
+        return engine if engine is not None and engine.multilingual else self.multilingual()
+
+    def for_language(self, requested: str | None, language: str | None) -> WhisperEngine | None:
+        """The engine for speech detected as `language`; None when the requested model is English-only
+        and the speech is not English (it is left untranscribed, never written over in English)."""
+        engine = self.pick(requested, None) if requested else None
+        if engine is not None:
+            return engine if engine.multilingual or not language or language == "en" else None
+        return self.pick(None, language)
+
     def pick(self, requested: str | None, language: str | None) -> WhisperEngine:
         if requested:
             engine = self.engines.get(requested)
@@ -274,11 +374,10 @@ class ModelRouter:
         elif not language or language == "en" or self.default.multilingual:
             engine = self.default
         else:
-            multilingual = sorted((e for e in self.engines.values() if e.multilingual), key=lambda e: e.name)
-            if not multilingual:
+            engine = self.multilingual()
+            if engine is None:
                 raise AudioError(f"LANGUAGE={language!r} needs a multilingual model; loaded: "
                                  f"{', '.join(sorted(self.engines))} (English-only)")
-            engine = multilingual[0]
         if language and language != "en" and not engine.multilingual:
             raise AudioError(f"model {engine.name} is English-only; LANGUAGE={language!r} needs a multilingual model")
         return engine

@@ -1,0 +1,125 @@
+"""One row of the `transcribe` model: languages per speech region, retries of given regions, channels.
+
+* No LANGUAGE given (and `language_per_region`, the default): the multilingual model detects the
+  language of every VAD speech region (at most 30 s each). One language: the clip is decoded whole,
+  as before, by the model for that language (English -> the default tiny.en, other -> whisper-base).
+  Several: each language's regions are decoded by its model (clip_timestamps) and the segments
+  merged in time order. A region whose language the requested model cannot write (English-only
+  model, other language) is left untranscribed: never written over in English; the client's
+  untranscribed-speech guard reports it with its language.
+* `regions` given (a retry of speech a first pass left out): only those regions are decoded, each
+  on its own, each with its own language detection.
+* `channels="split"`: every channel of a stereo file is transcribed on its own (the above per
+  channel); the row's text is all channels' segments in time order, each labelled `[ch<N>]`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from speech_regions import Region, parse_regions, seconds_of, vad_regions
+from whisper_engine import SAMPLE_RATE, AsrOptions, AudioError, ModelRouter, Transcript, decode, decode_channels, summarize
+
+
+def transcribe_row(router: ModelRouter, data: bytes, language: str | None, options: AsrOptions,
+                   max_audio_s: float) -> Transcript:
+    """Decode the audio bytes and transcribe them (per channel with channels="split")."""
+    if options.channels != "split":
+        return transcribe_samples(router, decode(data, max_audio_s), language, options)
+    channels = [transcribe_samples(router, samples, language, options) for samples in decode_channels(data, max_audio_s)]
+    return merge_channels(channels)
+
+
+def transcribe_samples(router: ModelRouter, samples: np.ndarray, language: str | None, options: AsrOptions) -> Transcript:
+    duration = samples.size / SAMPLE_RATE
+    regions = vad_regions(samples, options.vad_threshold)
+    speech = seconds_of(regions)
+    if options.regions is not None:
+        try:
+            wanted = parse_regions(options.regions, duration)
+        except ValueError as exc:
+            raise AudioError(str(exc)) from None
+        transcript = decode_regions(router, samples, wanted, language, options, duration, speech, each_alone=True)
+    else:
+        detector = router.detector(options.model)
+        if language or detector is None or not regions or not options.language_per_region:
+            engine = router.pick(options.model, language)
+            segments, decoded = engine.decode(samples, language, options)
+            transcript = summarize(segments, decoded, duration, speech, engine.name)
+            for region in regions:  # the language the model was told or detected; not checked per region
+                region.language = language or (decoded if engine.multilingual else None)
+        else:
+            for region in regions:
+                region.language, region.language_prob = detector.detect_language(region.samples(samples))
+            transcript = decode_regions(router, samples, regions, None, options, duration, speech, each_alone=False)
+    transcript.speech_regions = [r.to_dict() for r in regions]
+    return transcript
+
+
+def decode_regions(router: ModelRouter, samples: np.ndarray, regions: list[Region], language: str | None,
+                   options: AsrOptions, duration: float, speech: float, each_alone: bool) -> Transcript:
+    """Decode `regions` with the model for each one's language (detected when not given and not yet
+    known); regions of one language are decoded together unless `each_alone`. One language and not
+    `each_alone`: the whole clip, as without regions."""
+    detector = router.detector(options.model)
+    for region in regions:
+        if language:
+            region.language = language
+        elif region.language is None and detector is not None:
+            region.language, region.language_prob = detector.detect_language(region.samples(samples))
+    languages = list(dict.fromkeys(r.language for r in regions))
+    if len(languages) == 1 and not each_alone:
+        engine = router.for_language(options.model, languages[0])
+        if engine is None:
+            return summarize([], languages[0] or "", duration, speech, router.pick(options.model, None).name)
+        segments, decoded = engine.decode(samples, languages[0], options)
+        return summarize(segments, decoded, duration, speech, engine.name)
+    groups = [[r] for r in regions] if each_alone else [[r for r in regions if r.language == lang] for lang in languages]
+    segments, served = [], []
+    for group in groups:
+        engine = router.for_language(options.model, group[0].language)
+        if engine is None:
+            continue  # other-language speech on an English-only requested model: left untranscribed
+        decoded_segments, _ = engine.decode(samples, group[0].language, options, clips=[(r.start, r.end) for r in group])
+        segments += [s for s in decoded_segments if _inside(s, group)]
+        served.append(engine.name)
+    model = ",".join(dict.fromkeys(served)) or router.pick(options.model, None).name
+    return summarize(segments, language or (languages[0] or ""), duration, speech, model)
+
+
+def _inside(segment: dict, regions: list[Region]) -> bool:
+    """A segment decoded from `regions` that overlaps one of them (Whisper may run past a clip's end)."""
+    return any(segment["start"] < r.end and segment["end"] > r.start for r in regions) or segment["start"] == segment["end"]
+
+
+def merge_channels(channels: list[Transcript]) -> Transcript:
+    """One row from per-channel transcripts: segments in time order labelled with their channel,
+    scores over all segments, speech seconds summed; `channels` keeps each channel's transcript."""
+    segments = sorted(({**s, "channel": c} for c, t in enumerate(channels) for s in t.segments),
+                      key=lambda s: (s["start"], s["channel"]))
+    text = " ".join(f"[ch{s['channel']}] {s['text']}" for s in segments)
+    spoken = [t for t in channels if t.text]
+    weights = [max(sum(s["end"] - s["start"] for s in t.segments), 1e-6) for t in spoken]
+    seconds: dict[str, float] = {}
+    for s in segments:
+        lang = s.get("language") or channels[s["channel"]].language
+        seconds[lang] = seconds.get(lang, 0.0) + max(s["end"] - s["start"], 0.0) + 1e-6
+    languages = sorted(seconds, key=lambda lang: -seconds[lang])
+    merged = Transcript(
+        text=text, language=languages[0] if languages else (channels[0].language if channels else ""),
+        avg_logprob=float(np.average([t.avg_logprob for t in spoken], weights=weights)) if spoken else 0.0,
+        no_speech_prob=float(np.average([t.no_speech_prob for t in spoken], weights=weights)) if spoken else 1.0,
+        compression_ratio=max((t.compression_ratio for t in channels), default=0.0),
+        duration_s=max(t.duration_s for t in channels), speech_s=float(sum(t.speech_s for t in channels)),
+        segments=segments, model=",".join(dict.fromkeys(m for t in channels for m in t.model.split(",") if m)),
+        languages=languages,
+        speech_regions=sorted(({**r, "channel": c} for c, t in enumerate(channels) for r in t.speech_regions),
+                              key=lambda r: (r["start"], r["channel"])),
+    )
+    merged.channels = [channel_dict(c, t) for c, t in enumerate(channels)]
+    return merged
+
+
+def channel_dict(channel: int, t: Transcript) -> dict:
+    return {"channel": channel, "text": t.text, "language": t.language, "languages": t.languages,
+            "avg_logprob": t.avg_logprob, "no_speech_prob": t.no_speech_prob, "compression_ratio": t.compression_ratio,
+            "duration_s": t.duration_s, "speech_s": t.speech_s, "segments": t.segments,
+            "speech_regions": t.speech_regions, "model": t.model}
