@@ -52,3 +52,42 @@ def combine(
     w = np.array([weights[r.name] for r in results], dtype=np.float64)
     hallucination = noisy_or(score_matrix(results), w, settings.leak)
     return hallucination, hallucination >= settings.threshold, row_reasons(results, w, settings.reason_min_score)
+
+
+def share_of_good_at_or_above(score, curve: list[tuple[float, float]]) -> np.ndarray:
+    """S(score): the share of good sentences scoring >= score, read off `curve` ((score, share) knots,
+    scores rising, shares falling), piecewise linear in log(share), extended past the last knot."""
+    xs = np.array([k[0] for k in curve], dtype=np.float64)
+    log_share = np.log(np.array([k[1] for k in curve], dtype=np.float64))
+    s = np.asarray(score, dtype=np.float64)
+    out = np.interp(s, xs, log_share)
+    slope = (log_share[-1] - log_share[-2]) / max(xs[-1] - xs[-2], 1e-9)
+    beyond = s > xs[-1]
+    out[beyond] = log_share[-1] + slope * (s[beyond] - xs[-1])
+    return np.exp(np.minimum(out, 0.0))
+
+
+def score_at_share(share, curve: list[tuple[float, float]]) -> np.ndarray:
+    """The inverse of share_of_good_at_or_above (clipped to [0, 1])."""
+    xs = np.array([k[0] for k in curve], dtype=np.float64)
+    log_share = np.log(np.array([k[1] for k in curve], dtype=np.float64))
+    target = np.log(np.clip(np.asarray(share, dtype=np.float64), 1e-300, 1.0))
+    out = np.interp(target, log_share[::-1], xs[::-1])
+    slope = (log_share[-1] - log_share[-2]) / max(xs[-1] - xs[-2], 1e-9)
+    beyond = target < log_share[-1]
+    out[beyond] = xs[-1] + (target[beyond] - log_share[-1]) / (slope if slope < 0 else -1e9)
+    return np.clip(out, 0.0, 1.0)
+
+
+def worst_of_n(scores, n, curve: list[tuple[float, float]]) -> np.ndarray:
+    """The score of one sentence among `n` as a single-sentence score of equal rarity among good text:
+    S⁻¹(1 − (1 − S(score))ⁿ). A good text of n sentences has n chances to reach a high worst-sentence
+    score; mapped this way, one threshold keeps the false-positive rate per *row* at the calibrated
+    per-sentence rate whatever the row's length. n = 1 leaves scores unchanged; so does an empty curve."""
+    s = np.asarray(scores, dtype=np.float64)
+    n = np.broadcast_to(np.asarray(n, dtype=np.float64), s.shape)
+    if not curve or s.size == 0:
+        return s.copy()
+    share = share_of_good_at_or_above(s, curve)
+    adjusted = score_at_share(-np.expm1(n * np.log1p(-np.minimum(share, 1 - 1e-12))), curve)
+    return np.where(n <= 1, s, np.minimum(s, adjusted))

@@ -1,7 +1,14 @@
 """Score machine translations for hallucinations: lists, Arrow tables, files, and `sentinel check-mt`.
 
-score_translations(src, mt, src_lang, tgt_lang, logprob, settings) -> list[GuardResult]
-score_table(table, settings) -> table + hallucination_score, flagged, reasons (+ <detector>_score)
+score_translations(src, mt, src_lang, tgt_lang, logprob, settings) -> list[GuardResult]   one per sentence
+score_sentence_groups(units..., group_of_unit, n_groups, settings) -> list[TextVerdict]  one per text
+score_documents(src, mt, src_lang, tgt_lang, logprob, settings) -> list[TextVerdict]  segment, align, score
+score_table(table, settings) -> table + hallucination_score, flagged, reasons, flagged_sentences (+ <detector>_score)
+
+Texts are guarded per sentence and judged per text: every sentence is scored, the text's
+hallucination_score is its worst sentence mapped for the text's sentence count
+(combine.worst_of_n, so the per-text false-positive rate stays at the calibrated rate) and
+flagged_sentences lists the 0-based source sentences that the guards flag.
 check_mt_file(input_path, output_path, settings) -> CheckSummary
 """
 
@@ -19,7 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.checks.base import Detector, DetectorResult, TranslationBatch
-from tasks.checks.combine import combine
+from tasks.checks.text import normalise_lang
+from tasks.checks.combine import combine, worst_of_n
 from tasks.checks.copy_source import CopySourceDetector
 from tasks.checks.entities import EntityDetector
 from tasks.checks.language import LanguageDetector
@@ -29,6 +37,7 @@ from tasks.checks.numbers import NumberDetector
 from tasks.checks.repetition import RepetitionDetector
 from tasks.checks.settings import MTGuardSettings
 from tasks.checks.similarity import SimilarityDetector
+from tasks.segmentation import align_sentences, sentence_spans
 
 DETECTORS: tuple[type[Detector], ...] = (
     SimilarityDetector,
@@ -42,7 +51,7 @@ DETECTORS: tuple[type[Detector], ...] = (
 )
 DETECTOR_NAMES = tuple(d.name for d in DETECTORS)
 REQUIRED_COLUMNS = ("src", "mt", "src_lang", "tgt_lang")
-OUTPUT_COLUMNS = ("hallucination_score", "flagged", "reasons")
+OUTPUT_COLUMNS = ("hallucination_score", "flagged", "reasons", "flagged_sentences")
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,18 @@ class GuardResult:
     flagged: bool
     reasons: list[str]
     detector_scores: dict[str, float]  # NaN where a detector does not apply (or is disabled)
+
+
+@dataclass(frozen=True)
+class TextVerdict:
+    """A text's verdict from its sentences' GuardResults (in order)."""
+
+    hallucination_score: float
+    flagged: bool
+    reasons: list[str]
+    flagged_sentences: list[int]  # 0-based indices of the source sentences the guards flag
+    sentences: list[GuardResult]
+    worst: int | None  # index into `sentences` of the sentence that sets the score (None: no sentence)
 
 
 @dataclass(frozen=True)
@@ -117,6 +138,79 @@ def score_translations(
     ]
 
 
+def judge_text(sentences: list[GuardResult], settings: MTGuardSettings,
+               sentence_ids: list[list[int]] | None = None) -> TextVerdict:
+    """One text's verdict from its sentences' results. `sentence_ids[u]`: the source sentence indices
+    of unit u (default: unit u is sentence u). A single sentence keeps its own score and reasons."""
+    combine_settings = settings.combine
+    ids = sentence_ids or [[u] for u in range(len(sentences))]
+    if not sentences:
+        return TextVerdict(combine_settings.leak, False, [], [], [], None)
+    raw = np.array([r.hallucination_score for r in sentences])
+    adjusted = worst_of_n(raw, len(sentences), combine_settings.good_sentence_curve)
+    # a sentence flagged below the threshold was flagged by a rule (an empty translation): it stays flagged
+    forced = [r.flagged and r.hallucination_score < combine_settings.threshold for r in sentences]
+    flagged_units = [u for u in range(len(sentences)) if adjusted[u] >= combine_settings.threshold or forced[u]]
+    worst = int(np.argmax(adjusted))
+    if len(sentences) == 1:
+        reasons = list(sentences[0].reasons)
+    else:
+        order = sorted(range(len(sentences)), key=lambda u: (u not in flagged_units, -adjusted[u]))
+        reasons = [f"sentence {_label(ids[u])}: {why}" for u in order for why in sentences[u].reasons]
+    return TextVerdict(float(adjusted[worst]), bool(flagged_units), reasons,
+                       sorted({i for u in flagged_units for i in ids[u]}), sentences, worst)
+
+
+def _label(ids: list[int]) -> str:
+    return str(ids[0]) if len(ids) == 1 else "+".join(map(str, ids))
+
+
+def score_sentence_groups(
+    src: Sequence[str], mt: Sequence[str], src_lang: Sequence[str], tgt_lang: Sequence[str],
+    logprob: Sequence[float | None] | None, group_of_unit: Sequence[int], n_groups: int,
+    settings: MTGuardSettings | None = None, sentence_ids: Sequence[list[int]] | None = None,
+) -> list[TextVerdict]:
+    """Score sentence units (all texts' sentences in one batched pass) and judge each text:
+    unit k belongs to text group_of_unit[k] (units of a text in order); texts without units get
+    the leak score. `sentence_ids[k]`: the source sentences of unit k (default: its index in the text)."""
+    settings = settings or MTGuardSettings()
+    results = score_translations(src, mt, src_lang, tgt_lang, logprob, settings) if len(src) else []
+    members: list[list[int]] = [[] for _ in range(n_groups)]
+    for k, g in enumerate(group_of_unit):
+        members[g].append(k)
+    return [judge_text([results[k] for k in ks], settings,
+                       [list(sentence_ids[k]) for k in ks] if sentence_ids is not None else None)
+            for ks in members]
+
+
+def segment_pair(src: str, mt: str, src_lang: str, tgt_lang: str) -> list[tuple[str, str, list[int]]]:
+    """(source unit, translation unit, source sentence indices) of a text and its translation,
+    both segmented and aligned by length (tasks.segmentation.align_sentences)."""
+    src_sentences = [src[a:b] for a, b in sentence_spans(src, src_lang)]
+    mt_sentences = [mt[a:b] for a, b in sentence_spans(mt, tgt_lang)]
+    if not src_sentences:
+        return [(src, mt, [0])]
+    return [(" ".join(src_sentences[i] for i in s_ids), " ".join(mt_sentences[j] for j in m_ids), s_ids)
+            for s_ids, m_ids in align_sentences(src_sentences, mt_sentences)]
+
+
+def score_documents(
+    src: Sequence[str | None], mt: Sequence[str | None], src_lang: Sequence[str], tgt_lang: Sequence[str],
+    logprob: Sequence[float | None] | None = None, settings: MTGuardSettings | None = None,
+) -> list[TextVerdict]:
+    """Texts translated elsewhere (check-mt): segment source and translation, align their sentences,
+    score every aligned unit, judge each text. A text's logprob applies to each of its units."""
+    units: list[tuple[str, str, list[int]]] = []
+    group: list[int] = []
+    for g, (s, m, sl, tl) in enumerate(zip(src, mt, src_lang, tgt_lang, strict=True)):
+        for unit in segment_pair(s or "", m or "", normalise_lang(sl), normalise_lang(tl)):
+            units.append(unit)
+            group.append(g)
+    lp = None if logprob is None else [logprob[g] for g in group]
+    return score_sentence_groups([u[0] for u in units], [u[1] for u in units], [src_lang[g] for g in group],
+                                 [tgt_lang[g] for g in group], lp, group, len(src), settings, [u[2] for u in units])
+
+
 def _detector_columns(results: list[DetectorResult], n: int) -> dict[str, np.ndarray]:
     by_name = {r.name: r.scores for r in results}
     return {name: by_name.get(name, np.full(n, np.nan)) for name in DETECTOR_NAMES}
@@ -136,22 +230,32 @@ def _strings(table: pa.Table, name: str) -> list[str]:
 
 
 def score_table(
-    table: pa.Table, settings: MTGuardSettings | None = None, detector_columns: bool = True, source: str = "table"
+    table: pa.Table, settings: MTGuardSettings | None = None, detector_columns: bool = True, source: str = "table",
+    segment: bool = True,
 ) -> pa.Table:
-    """The input table, every column unchanged, plus hallucination_score, flagged, reasons and
-    (detector_columns) one `<detector>_score` column per detector. Existing output columns are replaced."""
+    """The input table, every column unchanged, plus hallucination_score, flagged, reasons,
+    flagged_sentences and (detector_columns) one `<detector>_score` column per detector (the worst
+    sentence's). `segment`: texts are split into sentences, aligned and judged per sentence (the
+    pipeline's path, score_documents); False scores each row as one unit. Existing output columns are replaced."""
     require_columns(table, source)
     settings = settings or MTGuardSettings()
     logprob = pc.cast(table.column("logprob"), pa.float64()).to_pylist() if "logprob" in table.column_names else None
-    batch = TranslationBatch.build(*(_strings(table, c) for c in REQUIRED_COLUMNS), logprob)
-    results, hallucination, flagged, reasons = guard_batch(batch, settings)
+    src, mt, src_lang, tgt_lang = (_strings(table, c) for c in REQUIRED_COLUMNS)
+    if segment:
+        verdicts = score_documents(src, mt, src_lang, tgt_lang, logprob, settings)
+    else:
+        n = table.num_rows
+        verdicts = score_sentence_groups(src, mt, src_lang, tgt_lang, logprob, range(n), n, settings)
     added = {
-        "hallucination_score": pa.array(hallucination, pa.float64()),
-        "flagged": pa.array(flagged, pa.bool_()),
-        "reasons": pa.array(reasons, pa.list_(pa.string())),
+        "hallucination_score": pa.array([v.hallucination_score for v in verdicts], pa.float64()),
+        "flagged": pa.array([v.flagged for v in verdicts], pa.bool_()),
+        "reasons": pa.array([v.reasons for v in verdicts], pa.list_(pa.string())),
+        "flagged_sentences": pa.array([v.flagged_sentences for v in verdicts], pa.list_(pa.int32())),
     }
     if detector_columns:
-        for name, values in _detector_columns(results, len(batch)).items():
+        for name in DETECTOR_NAMES:
+            values = np.array([v.sentences[v.worst].detector_scores[name] if v.worst is not None else np.nan
+                               for v in verdicts], dtype=np.float64)
             added[f"{name}_score"] = pa.array(values, pa.float64(), mask=np.isnan(values))
     out = table.drop_columns([c for c in added if c in table.column_names])
     for name, column in added.items():

@@ -160,6 +160,17 @@ class CombineSettings(_Settings):
     reason_min_score: float = Field(
         0.5, ge=0, le=1, description="Detector score at or above which its reason is reported."
     )
+    good_sentence_curve: list[tuple[float, float]] = Field(
+        default_factory=lambda: [
+            (0.010, 1.0), (0.0111, 0.5), (0.0141, 0.3), (0.0194, 0.2), (0.0602, 0.1), (0.2241, 0.05),
+            (0.3457, 0.03), (0.3872, 0.02), (0.7129, 0.01), (0.8258, 0.005), (0.9006, 0.003),
+            (0.9404, 0.002), (0.9681, 0.001),
+        ],
+        description="(hallucination_score, share of good sentences scoring at or above it) knots, scores rising: "
+        "a text of n sentences is scored by its worst sentence mapped to the single-sentence score of equal rarity "
+        "among n good ones (combine.worst_of_n), so `threshold` keeps the per-row false-positive rate at the "
+        "per-sentence rate. Fitted by bench/calibrate_mt_guards.py; empty = plain worst sentence.",
+    )
 
 
 class MTGuardSettings(_Settings):

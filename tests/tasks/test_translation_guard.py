@@ -79,5 +79,5 @@ def test_empty_and_failed_rows_are_not_checked():
 
 def test_guards_off_adds_empty_guard_columns():
     out = no_guard_columns(translated_batch([(SOURCE, GOOD, "ok")]))
-    assert out.schema.names[-3:] == ["hallucination_score", "reasons", "redecoded"]
+    assert out.schema.names[-4:] == ["hallucination_score", "reasons", "redecoded", "flagged_sentences"]
     assert out.to_pylist()[0]["hallucination_score"] is None

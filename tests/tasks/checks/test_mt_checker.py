@@ -122,8 +122,10 @@ def test_check_mt_file_csv_to_parquet(tmp_path):
         "hallucination_score",
         "flagged",
         "reasons",
+        "flagged_sentences",
     ]
     assert out.column("src").to_pylist()[0] == GOOD[0][0]
+    assert out.column("flagged_sentences").to_pylist() == [[], [0]]
 
 
 def test_check_mt_file_parquet_with_logprob(tmp_path):

@@ -1,0 +1,78 @@
+"""Sentence segmentation for translation: exact reassembly, offsets, long sentences, alignment."""
+import pytest
+
+from tasks.segmentation import (
+    TooLongSentence, align_sentences, decoding_bound, segment_text, sentence_spans,
+)
+
+TEXTS = {
+    "de": "  Dr. Müller kam am 3. Oktober um 14.30 Uhr.  Er blieb z. B. zwei Tage!\n\n„Gut“, sagte er.\nEnde",
+    "fr": "M. Dupont est arrivé hier. Il repart demain.\r\n\r\n« Je viens », a-t-il dit. Personne ne l'a cru.",
+    "en": "Mr. Smith paid $1,234.56 at 3 p.m. today. He left.\n\n\n  Then it rained... A lot.  ",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(TEXTS))
+def test_sentences_and_separators_rebuild_the_text_exactly(lang):
+    text = TEXTS[lang]
+    doc = segment_text(text, lang)
+    assert doc.reassemble(doc.sentences) == text
+    assert all(text[start:start + len(s)] == s for start, s in zip(doc.starts, doc.sentences))
+    assert all(s == s.strip() and s for s in doc.sentences)
+    assert all(sep.strip() == "" for sep in doc.separators)
+    assert len(doc) >= 4
+
+
+def test_abbreviations_dates_and_newlines_are_handled():
+    assert segment_text(TEXTS["de"], "de").sentences == [
+        "Dr. Müller kam am 3. Oktober um 14.30 Uhr.", "Er blieb z. B. zwei Tage!", "„Gut“, sagte er.", "Ende"]
+    # a single line break always ends a sentence: line layout (subtitles, lists) is kept
+    assert segment_text("eins\nzwei drei", "de").sentences == ["eins", "zwei drei"]
+
+
+def test_translations_go_back_between_the_separators():
+    doc = segment_text("Ab cd. Ef gh?\n\nIj kl.", "en")
+    assert doc.reassemble(["1", "2", "3"]) == "1 2\n\n3"
+    with pytest.raises(ValueError):
+        doc.reassemble(["1"])
+
+
+def test_empty_and_blank_texts_have_no_sentences():
+    assert segment_text("", "de").sentences == [] and segment_text(" \n ", "de").reassemble([]) == " \n "
+
+
+def test_a_long_sentence_is_split_at_clauses_then_spaces_without_losing_a_character():
+    text = "Wir kamen, " * 60 + "und gingen wieder."
+    doc = segment_text(text, "de", max_chars=100)
+    assert len(doc) > 5 and max(map(len, doc.sentences)) <= 100
+    assert all(s.endswith(",") for s in doc.sentences[:-1])  # cut after a clause boundary
+    assert doc.reassemble(doc.sentences) == text
+    words = "wort " * 100
+    doc = segment_text(words, "de", max_chars=42)
+    assert max(map(len, doc.sentences)) <= 42 and doc.reassemble(doc.sentences) == words
+
+
+def test_a_stretch_without_a_break_over_the_limit_is_refused_with_its_offset():
+    with pytest.raises(TooLongSentence, match="120 characters at offset 5"):
+        segment_text("Gut. " + "x" * 120, "de", max_chars=100)
+
+
+def test_unknown_language_codes_fall_back_to_generic_rules():
+    assert [b - a for a, b in sentence_spans("Hello there. Bye.", "xx-YY")] == [12, 4]
+    assert sentence_spans("Hallo. Tschüss.", None) == [(0, 6), (7, 15)]
+
+
+def test_decoding_bound_is_explicit_only_where_the_models_cap_could_cut():
+    assert decoding_bound(80) is None and decoding_bound(200) == 512 and decoding_bound(500) == 1024
+
+
+def test_alignment_pairs_equal_sentences_and_merges_split_ones():
+    src = ["Der erste Satz ist hier.", "Der zweite Satz ist deutlich länger als der erste Satz.", "Kurz."]
+    assert align_sentences(src, ["The first sentence is here.", "The second sentence is clearly longer than the "
+                                 "first one.", "Short."]) == [([0], [0]), ([1], [1]), ([2], [2])]
+    merged = align_sentences(src, ["The first sentence is here and the second sentence is clearly longer than "
+                                   "the first one.", "Short."])
+    assert merged == [([0, 1], [0]), ([2], [1])]
+    assert align_sentences(src, []) == [([0, 1, 2], [])] and align_sentences([], []) == []
+    units = align_sentences(["a" * 30] * 5, ["b" * 300])
+    assert sorted(i for s, _ in units for i in s) == list(range(5)) and [j for _, m in units for j in m] == [0]
