@@ -227,6 +227,24 @@ def test_grafana_dashboard_configmap(docs):
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
 
 
+def test_dashboard_shows_the_hpa_signals_at_their_targets():
+    """One panel per HPA metric, with the adapter's query (namespace from the dashboard variable) and
+    the HPA's target as its threshold line, so the panel shows what the autoscaler sees."""
+    hpa = _find(_render("prod"), "HorizontalPodAutoscaler", "sentinel-triton")
+    targets = {m["pods"]["metric"]["name"]: float(m["pods"]["target"]["averageValue"])
+               for m in hpa["spec"]["metrics"] if m["type"] == "Pods"}
+    rules = {r["name"]["as"]: r for r in
+             yaml.safe_load((K8S / "monitoring/prometheus-adapter-rules.yaml").read_text())["rules"]["custom"]}
+    panels = json.loads((K8S / "base/dashboards/triton.json").read_text())["panels"]
+    by_expr = {" ".join(t["expr"].split()): p for p in panels for t in p["targets"]}
+    for name, target in targets.items():
+        query = rules[name]["metricsQuery"].replace("<<.LabelMatchers>>", 'namespace="$namespace"')
+        panel = by_expr.get(" ".join(query.replace("<<.GroupBy>>", "pod").split()))
+        assert panel, f"no dashboard panel plots {name} as the adapter computes it"
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert [st["value"] for st in steps if st["value"] is not None] == [target], name
+
+
 def test_network_policy_admits_flow_run_pods_only(docs):
     np = _find(docs, "NetworkPolicy", "sentinel-triton")
     triton_labels = _find(docs, "Deployment", "sentinel-triton")["spec"]["template"]["metadata"]["labels"]
@@ -437,3 +455,16 @@ def test_dockerfile_sources_exist(dockerfile):
         for src in sources.split():
             assert (ROOT / src).exists(), f"{dockerfile}: COPY source {src} missing"
     assert re.search(r"^USER 1000", text, flags=re.MULTILINE), "images run as uid 1000 (runAsNonRoot)"
+
+
+def test_triton_image_installs_every_triton_requirement():
+    """The image's python backend needs what .venv-triton has (requirements/triton.txt), less the
+    local server (nvidia-pytriton); onnxruntime comes as onnxruntime-gpu (CUDA provider for GPU configs)."""
+    text = (ROOT / "triton/Dockerfile").read_text()
+    installed = {m.lower() for m in re.findall(r'"([A-Za-z0-9_.-]+)[<>=!~;"]', text)}
+    wanted = {re.match(r"[A-Za-z0-9_.-]+", line).group(0).lower()
+              for line in (ROOT / "requirements/triton.txt").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith("#")}
+    replaced = {"nvidia-pytriton": None, "onnxruntime": "onnxruntime-gpu"}
+    missing = {replaced.get(name, name) for name in wanted} - installed - {None}
+    assert not missing, f"triton/Dockerfile does not install {sorted(missing)}"
