@@ -5,7 +5,11 @@
   sentinel deploy-local             work pools, blocks, limits, deployments + a process worker
   sentinel bridge --source sqs|poll S3 object-created events -> Prefect (deployment triggers)
   sentinel demo                     demo dataset -> translate-batch through the local stack
-  sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo]
+  sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo] [--no-guards]
+  sentinel transcribe | speech-translate --input s3://… --output s3://…   (speech; same switches)
+  sentinel runs list --output s3://… [--input NAME]    runs under an output prefix, newest first
+  sentinel runs show RUN_KEY_OR_PREFIX --output s3://… the report and first kept / quarantined rows
+  sentinel demo-speech                  spoken demo clips -> transcribe-batch and speech-translate
   sentinel check-mt --input FILE --output OUT.parquet   hallucination scores for src/mt rows
 """
 from __future__ import annotations
@@ -73,7 +77,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.source == "sqs":
-        sqs = boto3.client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL"))
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
         source = SqsSource(sqs, args.queue_url)
     else:
         source = PollingSource(S3Connection.from_env().boto3_client(), args.watch, args.state)
@@ -85,15 +90,79 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_with_progress(flow, kwargs: dict) -> int:
+    """Run a flow in this process with a progress bar on stderr; print its outcome, exit 0 if Completed."""
+    from deployments.progress import ProgressBar
+    from flows.run_report import progress_listener
+
+    with progress_listener(ProgressBar()):
+        state = flow(return_state=True, **kwargs)
+    print(state.message or state.name)
+    return 0 if state.is_completed() else 1
+
+
+def common_run_kwargs(args: argparse.Namespace) -> dict:
+    """Only what the user gave: the flows' own defaults (shard rows, guards, quality) apply otherwise."""
+    given = {name: getattr(args, name) for name in RUN_OPTIONS if hasattr(args, name)}
+    if getattr(args, "no_guards", False):
+        given["guards"] = False
+    if getattr(args, "no_data_quality", False):
+        given["data_quality"] = False
+    return given
+
+
+RUN_OPTIONS = ("input_uri", "output_uri", "shard_rows", "id_column", "max_quarantined_share",
+               "fail_on_empty_input", "target_lang", "source_lang", "text_column", "model", "audio_column",
+               "audio_uri_column", "language", "asr_model", "max_audio_s", "vad_filter")
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     use_local_stack_env()
     from flows.translate_batch import translate_batch
 
-    state = translate_batch(input_uri=args.input, output_uri=args.output, target_lang=args.target_lang,
-                            source_lang=args.source_lang, text_column=args.text_column, id_column=args.id_column,
-                            shard_rows=args.shard_rows, model=args.model, return_state=True)
-    print(state.message or state.name)
-    return 0 if state.is_completed() else 1
+    return run_with_progress(translate_batch, common_run_kwargs(args))
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from flows.transcribe_batch import transcribe_batch
+
+    return run_with_progress(transcribe_batch, common_run_kwargs(args))
+
+
+def cmd_speech_translate(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from flows.speech_translate import speech_translate
+
+    return run_with_progress(speech_translate, common_run_kwargs(args))
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from deployments import runs
+    from tasks.storage import S3Connection
+
+    conn = S3Connection.from_env()
+    if args.action == "list":
+        if not args.output:
+            raise SystemExit("sentinel runs list needs --output s3://… (the flows' output_uri)")
+        print(runs.format_table(runs.list_runs(conn, args.output, args.input)[: args.limit]))
+        return 0
+    if not args.run:
+        raise SystemExit("sentinel runs show needs RUN_KEY_OR_PREFIX (or the run's s3:// directory)")
+    try:
+        run_dir = runs.find_run(conn, args.run, args.output)
+    except runs.RunNotFound as exc:
+        raise SystemExit(str(exc)) from None
+    print(runs.show_run(conn, run_dir, rows=args.rows))
+    return 0
+
+
+def cmd_demo_speech(args: argparse.Namespace) -> int:
+    use_local_stack_env()
+    from deployments.demo_speech import run_speech_demo
+
+    return run_speech_demo(bucket=args.bucket, target_lang=args.target_lang)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -101,6 +170,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from deployments.demo import run_demo
 
     return run_demo(bucket=args.bucket)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Switches every run command shares; a switch left out is not passed, so the flow's default applies."""
+    parser.add_argument("--input", dest="input_uri", required=True, help="s3:// prefix (or one object)")
+    parser.add_argument("--output", dest="output_uri", required=True, help="s3:// prefix; writes <output>/<run_key>/")
+    parser.add_argument("--shard-rows", dest="shard_rows", type=int,
+                        help="rows per shard (default: the flow's; translate: tasks.sharding.DEFAULT_SHARD_ROWS)")
+    parser.add_argument("--id-column", dest="id_column")
+    parser.add_argument("--no-guards", action="store_true", help="skip the hallucination guards")
+    parser.add_argument("--no-data-quality", action="store_true", help="skip the Great Expectations suites")
+    parser.add_argument("--max-quarantined-share", dest="max_quarantined_share", type=float,
+                        help="fail the run when more than this share of the rows is quarantined (0-1)")
+    parser.add_argument("--fail-on-empty-input", dest="fail_on_empty_input", action="store_true",
+                        help="fail, instead of completing with nothing to do, when the input has no objects")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,16 +219,44 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("--once", action="store_true", help="one round, then exit")
     bridge.set_defaults(func=cmd_bridge)
 
-    translate = sub.add_parser("translate", help="run translate-batch once")
-    translate.add_argument("--input", required=True)
-    translate.add_argument("--output", required=True)
-    translate.add_argument("--target-lang", default="en")
-    translate.add_argument("--source-lang", default="auto")
-    translate.add_argument("--text-column", default="text")
-    translate.add_argument("--id-column", default="id")
-    translate.add_argument("--shard-rows", type=int, default=5000)
-    translate.add_argument("--model", default="translate", choices=["translate", "echo"])
+    translate = sub.add_parser("translate", help="run translate-batch once (progress bar on stderr)",
+                               argument_default=argparse.SUPPRESS)
+    add_run_arguments(translate)
+    translate.add_argument("--target-lang", dest="target_lang", help="default: the flow's (en)")
+    translate.add_argument("--source-lang", dest="source_lang", help="a language code or 'auto' (the flow's default)")
+    translate.add_argument("--text-column", dest="text_column")
+    translate.add_argument("--model", choices=["translate", "echo"])
     translate.set_defaults(func=cmd_translate)
+
+    for name, func, what in (("transcribe", cmd_transcribe, "transcribe-batch"),
+                             ("speech-translate", cmd_speech_translate, "speech-translate (transcribe + translate)")):
+        speech = sub.add_parser(name, help=f"run {what} once (progress bar on stderr)",
+                                argument_default=argparse.SUPPRESS)
+        add_run_arguments(speech)
+        speech.add_argument("--audio-column", dest="audio_column")
+        speech.add_argument("--audio-uri-column", dest="audio_uri_column",
+                            help="s3:// URIs of audio objects (wins over --audio-column)")
+        speech.add_argument("--language", help="spoken language or 'auto'")
+        speech.add_argument("--model", dest="asr_model", choices=["default", "whisper-tiny.en", "whisper-base"])
+        speech.add_argument("--no-vad", dest="vad_filter", action="store_false", help="transcribe non-speech too")
+        speech.add_argument("--max-audio-s", dest="max_audio_s", type=float)
+        if name == "speech-translate":
+            speech.add_argument("--target-lang", dest="target_lang", help="default: the flow's")
+        speech.set_defaults(func=func)
+
+    runs = sub.add_parser("runs", help="find runs under an output prefix and show their reports")
+    runs.add_argument("action", choices=["list", "show"])
+    runs.add_argument("run", nargs="?", help="show: a run key, its first characters, or the run's s3:// directory")
+    runs.add_argument("--output", help="s3:// prefix the runs wrote under (the flows' output_uri), any depth")
+    runs.add_argument("--input", help="list: only runs whose input URI contains this (e.g. x1.parquet)")
+    runs.add_argument("--limit", type=int, default=50, help="list: at most this many runs")
+    runs.add_argument("--rows", type=int, default=5, help="show: kept and quarantined rows to print")
+    runs.set_defaults(func=cmd_runs)
+
+    demo_speech = sub.add_parser("demo-speech", help="spoken demo clips -> transcribe-batch and speech-translate")
+    demo_speech.add_argument("--bucket", default="sentinel-demo")
+    demo_speech.add_argument("--target-lang", default="de")
+    demo_speech.set_defaults(func=cmd_demo_speech)
 
     demo = sub.add_parser("demo", help="write the demo dataset and translate it")
     demo.add_argument("--bucket", default="sentinel-demo")
@@ -164,11 +276,8 @@ def add_check_mt_command(sub) -> None:
 
 
 def _extensions():
-    """Sub-commands contributed by other modules: speech (transcribe, speech-translate,
-    demo-speech) and the MT hallucination checker (check-mt)."""
-    from deployments.demo_speech import add_asr_commands
-
-    return [add_asr_commands, add_check_mt_command]
+    """Sub-commands contributed by other modules: the MT hallucination checker (check-mt)."""
+    return [add_check_mt_command]
 
 
 def main(argv: list[str] | None = None) -> int:

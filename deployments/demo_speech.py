@@ -2,19 +2,18 @@
 a noise clip and some bad rows -> transcribe-batch (audio bytes in parquet) and speech-translate
 (s3:// audio URIs, to German) through the local stack, with transcripts, statuses and the WER printed.
 
-`run_speech_demo()` is what `make demo` calls; `add_asr_commands(subparsers)` adds the `sentinel`
-sub-commands `transcribe`, `speech-translate` and `demo-speech`.
+`run_speech_demo()` is what `make demo` and `sentinel demo-speech` call (the `sentinel` sub-commands
+live in deployments/cli.py; this module does not import it).
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.s3_uri import S3Uri  # stdlib only: the CLI imports this module, keep it light
+from tasks.s3_uri import S3Uri  # stdlib only: keep this module light to import
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -48,7 +47,7 @@ BAD_ROWS = [  # (id, audio bytes or None, what it shows)
 ]
 
 
-def bytes_table() -> "pa.Table":
+def bytes_table() -> pa.Table:
     """Rows carrying the encoded audio itself (`audio` binary column) + the script that was spoken."""
     import pyarrow as pa
 
@@ -59,7 +58,7 @@ def bytes_table() -> "pa.Table":
     return pa.table({"id": ids, "audio": pa.array(audio, pa.binary()), "script": pa.array(scripts, pa.string())})
 
 
-def upload_uri_dataset(conn: "S3Connection", prefix: S3Uri) -> "pa.Table":
+def upload_uri_dataset(conn: S3Connection, prefix: S3Uri) -> pa.Table:
     """Clips uploaded as objects under <prefix>/../audio/, rows naming them (`audio_uri`), plus a
     URI whose object does not exist; returns the table (also written to <prefix>/clips.parquet)."""
     import pyarrow as pa
@@ -80,7 +79,7 @@ def upload_uri_dataset(conn: "S3Connection", prefix: S3Uri) -> "pa.Table":
     return table
 
 
-def read_run_rows(conn: "S3Connection", summary: dict, columns: list[str]) -> list[dict]:
+def read_run_rows(conn: S3Connection, summary: dict, columns: list[str]) -> list[dict]:
     import pyarrow.parquet as pq
 
     rows = []
@@ -145,70 +144,3 @@ def run_speech_demo(bucket: str = "sentinel-demo", target_lang: str = "de") -> i
           "(noise); the transcripts come from the real Whisper tiny.en.")
     return 0 if state.is_completed() and state2.is_completed() else 1
 
-
-# ---- `sentinel` sub-commands ---------------------------------------------------------------------
-
-def _common_audio_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--audio-column", default="audio")
-    parser.add_argument("--audio-uri-column", default=None, help="s3:// URIs of audio objects (wins over --audio-column)")
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--language", default="auto")
-    parser.add_argument("--model", default="default", choices=["default", "whisper-tiny.en", "whisper-base"])
-    parser.add_argument("--no-vad", action="store_true", help="transcribe non-speech too (VAD off)")
-    parser.add_argument("--max-audio-s", type=float, default=600.0)
-    parser.add_argument("--shard-rows", type=int, default=200)
-
-
-def _audio_kwargs(args: argparse.Namespace) -> dict:
-    return dict(input_uri=args.input, output_uri=args.output, audio_column=args.audio_column,
-                audio_uri_column=args.audio_uri_column, id_column=args.id_column, language=args.language,
-                asr_model=args.model, vad_filter=not args.no_vad, max_audio_s=args.max_audio_s,
-                shard_rows=args.shard_rows, return_state=True)
-
-
-def cmd_transcribe(args: argparse.Namespace) -> int:
-    from deployments.cli import use_local_stack_env
-
-    use_local_stack_env()
-    from flows.transcribe_batch import transcribe_batch
-
-    state = transcribe_batch(**_audio_kwargs(args))
-    print(state.message or state.name)
-    return 0 if state.is_completed() else 1
-
-
-def cmd_speech_translate(args: argparse.Namespace) -> int:
-    from deployments.cli import use_local_stack_env
-
-    use_local_stack_env()
-    from flows.speech_translate import speech_translate
-
-    state = speech_translate(target_lang=args.target_lang, **_audio_kwargs(args))
-    print(state.message or state.name)
-    return 0 if state.is_completed() else 1
-
-
-def cmd_demo_speech(args: argparse.Namespace) -> int:
-    from deployments.cli import use_local_stack_env
-
-    use_local_stack_env()
-    return run_speech_demo(bucket=args.bucket, target_lang=args.target_lang)
-
-
-def add_asr_commands(subparsers) -> None:
-    """Register `transcribe`, `speech-translate` and `demo-speech` on the `sentinel` parser."""
-    transcribe = subparsers.add_parser("transcribe", help="run transcribe-batch once")
-    _common_audio_args(transcribe)
-    transcribe.set_defaults(func=cmd_transcribe)
-
-    chain = subparsers.add_parser("speech-translate", help="run speech-translate (transcribe + translate) once")
-    _common_audio_args(chain)
-    chain.add_argument("--target-lang", default="de")
-    chain.set_defaults(func=cmd_speech_translate)
-
-    demo = subparsers.add_parser("demo-speech", help="spoken demo clips -> transcribe-batch and speech-translate")
-    demo.add_argument("--bucket", default="sentinel-demo")
-    demo.add_argument("--target-lang", default="de")
-    demo.set_defaults(func=cmd_demo_speech)

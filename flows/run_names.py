@@ -10,7 +10,7 @@ reads as the list of objects that landed.
 """
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 MAX_NAME = 100  # the UI's run list cuts longer names
 
@@ -38,5 +38,5 @@ def flow_run_name() -> str:
     from prefect.runtime import flow_run
 
     scheduled = flow_run.scheduled_start_time
-    day = scheduled.astimezone(timezone.utc).strftime("%Y-%m-%d") if scheduled else None
+    day = scheduled.astimezone(UTC).strftime("%Y-%m-%d") if scheduled else None
     return name_for(flow_run.flow_name or "run", dict(flow_run.parameters or {}), day)

@@ -2,6 +2,10 @@
 the same markdown as a Prefect artifact and as `<run_key>/report.md` in S3."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
 from tasks.run_manifest import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, shard_error_kind
@@ -13,31 +17,75 @@ SECTIONS = {  # problem kind -> section title
 }
 
 
-class ShardProgress:
-    """A progress artifact: shards done of total, and how many failed, by kind."""
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """What a progress listener is told after each shard (and once at the end)."""
 
-    def __init__(self, total: int, description: str):
+    description: str
+    shards_done: int
+    shards_total: int
+    rows_done: int
+    rows_total: int | None  # None when the flow did not say how many rows it planned
+    failed: int
+    finished: bool = False
+    headline: str = ""
+
+
+_listeners: list[Callable[[ProgressUpdate], None]] = []
+
+
+@contextmanager
+def progress_listener(listener: Callable[[ProgressUpdate], None]) -> Iterator[None]:
+    """Call `listener` with every ShardProgress update made in this process while inside (the CLI
+    draws its progress bar from these: it runs the flow in-process)."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+class ShardProgress:
+    """A progress artifact: shards done of total, rows done of the planned rows, and how many
+    shards failed, by kind (fix the input / rerun)."""
+
+    def __init__(self, total: int, description: str, rows: int | None = None):
         self.total, self.done, self.description = total, 0, description
+        self.rows_total, self.rows_done = rows, 0
         self.failed = {INPUT_ERROR: 0, RERUN_ERROR: 0}
         self.artifact_id = create_progress_artifact(progress=0.0 if total else 100.0, description=self.text())
+        self.notify()
 
     def text(self) -> str:
         parts = [f"{self.description}: {self.done} of {self.total} shards done"]
+        if self.rows_total is not None:
+            parts[0] += f" ({self.rows_done:,} of {self.rows_total:,} rows)"
         parts += [f"{count} failed ({ADVICE[kind]})" for kind, count in self.failed.items() if count]
         return ", ".join(parts)
 
+    def notify(self, finished: bool = False, headline: str = "") -> None:
+        update = ProgressUpdate(self.description, self.done, self.total, self.rows_done, self.rows_total,
+                                sum(self.failed.values()), finished, headline)
+        for listener in list(_listeners):
+            listener(update)
+
     def advance(self, shard: dict | None = None) -> None:
-        """One more shard finished; `shard` (its manifest entry) says whether it failed and why."""
+        """One more shard finished; `shard` (its manifest entry) says its rows and whether it failed and why."""
         self.done += 1
-        if shard is not None and shard.get("error"):
-            self.failed[shard_error_kind(shard)] += 1
+        if shard is not None:
+            self.rows_done += (shard.get("row_stop") or 0) - (shard.get("row_start") or 0)
+            if shard.get("error"):
+                self.failed[shard_error_kind(shard)] += 1
         percent = round(100.0 * self.done / self.total, 1) if self.total else 100.0
         update_progress_artifact(self.artifact_id, progress=percent, description=self.text())
+        self.notify()
 
     def finish(self, record: RunRecord) -> None:
         """The run is over: 100 % and its headline (a run whose objects all failed planning has no
         shards, and must not sit at 0 %)."""
-        update_progress_artifact(self.artifact_id, progress=100.0, description=f"{self.description}: {record.headline()}")
+        update_progress_artifact(self.artifact_id, progress=100.0,
+                                 description=f"{self.description}: {record.headline()}")
+        self.notify(finished=True, headline=record.headline())
 
 
 def count_list(counts: dict[str, int]) -> str:

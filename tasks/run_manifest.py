@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import task
 
@@ -88,7 +88,7 @@ class RunRecord:
     inputs: list[dict] = field(default_factory=list)  # uri, etag, size, rows, shards, error, error_kind
     shards: list[dict] = field(default_factory=list)  # ShardResult as dict, or a failed shard
     object_checks: list[dict] = field(default_factory=list)  # ids across an object's shards (tasks/object_ids.py)
-    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     seconds: float = 0.0
     flow: str = ""  # translate-batch, transcribe-batch, speech-translate (from the flow run when empty)
@@ -191,7 +191,7 @@ class RunRecord:
     def finish(self, seconds: float) -> None:
         """Stamp the end of the run: finished_at, wall time and status."""
         self.seconds = round(seconds, 3)
-        self.finished_at = datetime.now(timezone.utc).isoformat()
+        self.finished_at = datetime.now(UTC).isoformat()
         self.status = COMPLETED if self.succeeded else FAILED
 
     # --- documents ---------------------------------------------------------------------------

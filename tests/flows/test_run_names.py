@@ -5,7 +5,8 @@ from flows.run_names import input_label, name_for
 
 
 def test_names_from_the_input():
-    assert name_for("translate-batch", {"input_uri": "s3://sentinel-demo/inbox/x1.parquet"}) == "translate inbox/x1.parquet"
+    event_run = {"input_uri": "s3://sentinel-demo/inbox/x1.parquet"}
+    assert name_for("translate-batch", event_run) == "translate inbox/x1.parquet"
     assert name_for("translate-batch", {"input_uri": "s3://sentinel-demo/inputs/daily/{scheduled_date}/"},
                     "2026-12-01") == "translate daily/2026-12-01/"
     assert name_for("speech-translate", {"input_uri": "s3://b/speech/"}) == "speech-translate speech/"
