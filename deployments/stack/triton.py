@@ -76,13 +76,19 @@ def prepare_backends(repo_root: Path, state_dir: Path) -> Path:
 
 
 def tritonserver_argv(*, repo_root: Path, backends: Path, model_repository: Path, http_port: int,
-                      grpc_port: int, metrics_port: int, config_name: str | None = None) -> list[str]:
+                      grpc_port: int, metrics_port: int, config_name: str | None = None,
+                      model_control_mode: str = "none") -> list[str]:
+    """tritonserver's command line. `model_control_mode="explicit"`: every model is loaded at start
+    and can then be unloaded / loaded through the repository API (the chaos suite's model reloads)."""
+    if model_control_mode not in ("none", "explicit"):
+        raise TritonError(f"model_control_mode {model_control_mode!r}: choose none or explicit")
     argv = [
         str(pytriton_dir(repo_root) / "bin" / "tritonserver"),
         f"--model-repository={model_repository}",
         f"--backend-directory={backends}",
         f"--cache-directory={pytriton_dir(repo_root) / 'caches'}",
-        "--model-control-mode=none",
+        f"--model-control-mode={model_control_mode}",
+        *(["--load-model=*"] if model_control_mode == "explicit" else []),
         "--exit-on-error=true",
         "--strict-readiness=true",
         "--disable-auto-complete-config",
@@ -100,12 +106,12 @@ def tritonserver_argv(*, repo_root: Path, backends: Path, model_repository: Path
 
 def start_triton(*, repo_root: Path, state_dir: Path, model_repository: Path, models_dir: Path,
                  http_port: int, grpc_port: int, metrics_port: int, config_name: str | None = None,
-                 log_path: Path) -> subprocess.Popen:
+                 log_path: Path, model_control_mode: str = "none") -> subprocess.Popen:
     """Start tritonserver detached (own session) with SENTINEL_MODELS_DIR=models_dir; log to log_path."""
     backends = prepare_backends(repo_root, state_dir)
     argv = tritonserver_argv(repo_root=repo_root, backends=backends, model_repository=model_repository,
                              http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
-                             config_name=config_name)
+                             config_name=config_name, model_control_mode=model_control_mode)
     env = triton_env(repo_root)
     env["SENTINEL_MODELS_DIR"] = str(Path(models_dir).resolve())
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
