@@ -58,8 +58,8 @@ def run_direct(clips: list[bytes], clips_per_request: int = 4, concurrency: int 
     """Batched async calls with the pipeline's own client; with (1, 1): one synchronous clip per request."""
     from dataclasses import replace
 
-    from flows.transcribe_batch import asr_call_settings
-    from flows.translate_batch import load_triton
+    from flows.job import load_triton
+    from flows.stage_builders import asr_call_settings
     from tasks.triton_asr_client import TritonAsrClient
 
     settings = asr_call_settings(load_triton(None), asr_model="default", vad_filter=True, beam_size=1,

@@ -36,14 +36,14 @@ def apply_variant(variant: str) -> None:
     if variant == "no-task-cache":  # no Prefect result persistence / cache lookup for shard tasks
         from prefect.cache_policies import NO_CACHE
 
-        import flows.translate_batch as flow_module
+        import flows.job as job_module
 
-        flow_module.translate_shard_task = flow_module.translate_shard_task.with_options(
+        job_module.shard_task = job_module.shard_task.with_options(
             cache_key_fn=None, cache_policy=NO_CACHE, persist_result=False)
     elif variant == "no-concurrency-slot":  # shard tasks skip the global `triton-shards` slot
         from contextlib import nullcontext
 
-        import tasks.translate_shard as shard_module
+        import tasks.shard_task as shard_module
 
         shard_module.concurrency = lambda *args, **kwargs: nullcontext()
     elif variant:

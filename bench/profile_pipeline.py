@@ -43,7 +43,7 @@ COMPONENTS = {
     "write parquet part (spool)": [("shard_runner.py", "write")],
     "commit: upload part to S3": [("shard_runner.py", "commit")],
     "reuse check (HEAD) + footer read": [("shard_runner.py", "committed_result"),
-                                         ("translate_shard.py", "read_output_schema")],
+                                         ("sharding.py", "read_footer")],
     "data-quality suites (read + GE + write result)": [("shard_quality.py", "check_input"),
                                                        ("shard_quality.py", "check_output")],
 }
@@ -58,14 +58,10 @@ def _settings(triton_url: str, quality: bool):
 
     settings = TranslateSettings(text_column="text", id_column="id", target_lang="en", source_lang="de",
                                  triton=TritonEndpoint(url=triton_url).call_settings("echo"))
-    if quality and "quality" in {f.name for f in dataclasses.fields(TranslateSettings)}:
-        import inspect
+    if quality:
+        from tasks.stages.translate import translation_quality_checks
 
-        from flows.translate_batch import translation_quality_checks
-
-        known = {"id_column": "id", "text_column": "text"}  # the flow's other columns: none (its defaults)
-        arguments = {name: known.get(name) for name in inspect.signature(translation_quality_checks).parameters}
-        settings = dataclasses.replace(settings, quality=translation_quality_checks(**arguments))
+        settings = dataclasses.replace(settings, quality=translation_quality_checks("id", "text", None, None))
     return settings
 
 
@@ -87,8 +83,12 @@ def in_process(input_uri: str, triton_url: str) -> dict:
     from tasks.listing import list_objects
     from tasks.shard_reader import iter_shard_batches
     from tasks.sharding import plan_object
-    from tasks.translate_shard import translate_shard
+    from tasks.shard_task import process_shard
+    from tasks.stages import TranslateStage
     from tasks.triton_client import TritonTranslateClient
+
+    def translate_shard(conn, shard, settings, run_dir):
+        return process_shard(conn, shard, TranslateStage(settings), run_dir)
 
     conn, settings, bare = s3(), _settings(triton_url, quality=True), _settings(triton_url, quality=False)
     shards = [shard for obj in list_objects(conn, input_uri)
@@ -116,7 +116,7 @@ def in_process(input_uri: str, triton_url: str) -> dict:
     profiler.runcall(lambda: [translate_shard(conn, s, settings, run_dir + "/prof") for s in shards])
     stats = pstats.Stats(profiler)
     total = sum(v[3] for (path, _l, fn), v in stats.stats.items()
-                if path.endswith("translate_shard.py") and fn == "translate_shard")
+                if path.endswith("shard_task.py") and fn == "process_shard")
     delete_prefix(run_dir + "/")
     return {"rows": rows, "shards": len(shards), "shard_rows": flow_default_shard_rows(),
             "rows_per_s": {k: round(v, 1) for k, v in figures.items()},

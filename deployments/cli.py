@@ -97,7 +97,11 @@ def run_with_progress(flow, kwargs: dict) -> int:
 
     with progress_listener(ProgressBar()):
         state = flow(return_state=True, **kwargs)
-    print(state.message or state.name)
+    summary = state.result(raise_on_failure=False) if state.is_completed() else None
+    if isinstance(summary, dict) and summary.get("headline"):
+        print(f"{summary['headline']}\nreport: {(summary.get('written') or {}).get('report_md', summary['output_dir'])}")
+    else:
+        print(state.message or state.name)
     return 0 if state.is_completed() else 1
 
 

@@ -1,5 +1,6 @@
-"""Run shard groups as child flow runs of the `translate-shard-group` deployment and collect
-what they committed (the parts' own metadata is the record, not the children's return values)."""
+"""Run shard groups as child flow runs of a `shard-group` deployment (flows/shard_group.py) and
+collect what they committed (the parts' own metadata is the record, not the children's return
+values). Any stage fans out: the child rebuilds it from `stage.stage_dict()`."""
 from __future__ import annotations
 
 import time
@@ -9,18 +10,27 @@ from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from flows.translate_shard_group import settings_to_dict, shard_to_dict
-from tasks.shard_runner import committed_result
-from tasks.sharding import Shard
+from tasks.listing import ObjectRef
+from tasks.shard_runner import ShardResult, committed_result
+from tasks.sharding import RowGroupSlice, Shard
+from tasks.stage import ShardStage
 from tasks.storage import S3Connection
-from tasks.translate_shard import TranslateSettings
 
 
-def start_children(deployment: str, groups: list[list[Shard]], settings: TranslateSettings, run_dir: str,
+def shard_to_dict(shard: Shard) -> dict:
+    return asdict(shard)
+
+
+def shard_from_dict(doc: dict) -> Shard:
+    return Shard(ObjectRef(**doc["object"]), doc["row_start"], doc["row_stop"],
+                 tuple(RowGroupSlice(**piece) for piece in doc["slices"]))
+
+
+def start_children(deployment: str, groups: list[list[Shard]], stage: ShardStage, run_dir: str,
                    run_key: str, s3_credentials: str | None) -> list:
     return [
         run_deployment(name=deployment, timeout=0, as_subflow=True, parameters={
-            "shards": [shard_to_dict(s) for s in group], "settings": settings_to_dict(settings),
+            "shards": [shard_to_dict(s) for s in group], "stage": stage.stage_dict(),
             "run_dir": run_dir, "run_key": run_key, "s3_credentials": s3_credentials,
         })
         for group in groups
@@ -49,20 +59,19 @@ def committed_results(conn: S3Connection, shards: list[Shard], run_dir: str, chi
     for shard in shards:
         done = committed_result(conn, shard, run_dir)
         if done is not None:
-            results.append(asdict(replace(done, reused=False)))
+            results.append(replace(done, reused=False).to_record())
         else:
-            results.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
-                            "row_stop": shard.row_stop,
-                            "error": f"child run ended {child_state.name}: {child_state.message}"})
+            results.append(ShardResult.failed(shard, f"child run ended {child_state.name}: {child_state.message}")
+                           .to_record())
     return results
 
 
-def run_shard_groups(conn: S3Connection, deployment: str, shards: list[Shard], settings: TranslateSettings,
+def run_shard_groups(conn: S3Connection, deployment: str, shards: list[Shard], stage: ShardStage,
                      run_dir: str, run_key: str, s3_credentials: str | None, shards_per_child: int,
                      progress) -> list[dict]:
     logger = get_run_logger()
     groups = [shards[i:i + shards_per_child] for i in range(0, len(shards), shards_per_child)]
-    children = start_children(deployment, groups, settings, run_dir, run_key, s3_credentials)
+    children = start_children(deployment, groups, stage, run_dir, run_key, s3_credentials)
     logger.info("fanned %d shards out to %d runs of %s", len(shards), len(children), deployment)
     group_of = {run.id: group for run, group in zip(children, groups)}
 

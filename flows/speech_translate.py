@@ -1,7 +1,6 @@
 """Speech -> text -> translation in one run: transcribe every row's audio through Triton's
 `transcribe` model, then translate the transcripts through the same `translate` path as
-translate-batch (tasks.translate_shard.translate_record_batch), one output part per shard, one
-manifest and one run report.
+translate-batch, one run, one manifest and one run report (tasks/stages/speech_translate.py).
 
 Rows are translated from the language Whisper reported; a transcript already in the target
 language is copied (`translation_model` = "identity"); nothing heard (silence, noise) is
@@ -17,15 +16,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import Field
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
+from flows.job import SHARD_WORKERS, load_triton, run_job
 from flows.parameters import LanguageCode, S3Prefix
-from flows.transcribe_batch import (
-    SHARD_WORKERS, AsrModel, SpokenLanguage, asr_call_settings, audio_columns, audio_quality_checks, load_triton,
-    run_audio_job, transcript_guard,
-)
-from flows.translate_batch import translation_guard
-from tasks.transcribe_shard import TranscribeSettings
-from tasks.translate_shard import TranslateSettings
-from tasks.triton_asr_client import ASR_MODEL
+from flows.stage_builders import speech_translate_stage, transcribe_stage
+from flows.transcribe_batch import DEFAULT_AUDIO_SHARD_ROWS, AsrModel, SpokenLanguage
 
 
 @flow(name="speech-translate", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
@@ -44,7 +38,7 @@ def speech_translate(
     max_audio_s: Annotated[float, Field(title="Longest audio (s)", gt=0, le=86_400)] = 600.0,
     max_audio_bytes: Annotated[int, Field(title="Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
     passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
-    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = 200,
+    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
     clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
     guards: Annotated[bool, Field(title="Hallucination guards", description="check transcripts and translations; quarantine what stays flagged")] = True,
@@ -54,23 +48,26 @@ def speech_translate(
     data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
     triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
     s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+    fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment", description="a shard-group deployment, e.g. shard-group/shard-group-local")] = None,
+    shards_per_child: Annotated[int, Field(title="Shards per child run", ge=1)] = 8,
 ) -> dict:
-    conn = load_s3_connection(s3_credentials)
+    """Transcribe every row's audio, then translate the transcripts into `target_lang`.
+
+    Takes transcribe-batch's parameters (see there) and: `target_lang`, the language to translate
+    into; `translate_beam_size`, the translation's beam size; `translation_guard_settings`, a
+    Sentinel MT Guards block for the translations (empty = the calibrated defaults).
+    """
     triton = load_triton(triton_endpoint)
-    columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
-    translate = TranslateSettings(text_column="transcript", id_column="id", target_lang=target_lang,
-                                  triton=triton.call_settings("translate", {"beam_size": translate_beam_size}),
-                                  guard=translation_guard("translate", guards, translation_guard_settings, redecode_flagged))
-    settings = TranscribeSettings(
-        columns=columns,
-        language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
-        triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
-                                 max_audio_s=max_audio_s, clips_per_request=clips_per_request,
-                                 request_timeout_s=request_timeout_s),
-        translate=translate,
-        quality=audio_quality_checks(columns, with_translation=True) if data_quality else None,
-        guard=transcript_guard(guards, guard_settings, redecode_flagged),
-    )
-    return run_audio_job("speech-translate", conn=conn, input_uri=input_uri, output_uri=output_uri,
-                         settings=settings, shard_rows=shard_rows, s3_credentials=s3_credentials,
-                         model_label=f"{ASR_MODEL}:{asr_model} -> translate:{target_lang}")
+    heard = transcribe_stage(
+        triton, audio_column=audio_column, audio_uri_column=audio_uri_column, id_column=id_column,
+        passthrough_columns=passthrough_columns, language=language, asr_model=asr_model, vad_filter=vad_filter,
+        beam_size=beam_size, max_audio_s=max_audio_s, max_audio_bytes=max_audio_bytes,
+        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, guards=guards,
+        guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality,
+        with_translation=True)
+    stage = speech_translate_stage(triton, heard, target_lang=target_lang, beam_size=translate_beam_size,
+                                   guards=guards, guard_settings=translation_guard_settings,
+                                   redecode_flagged=redecode_flagged)
+    return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
+                   shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
+                   shards_per_child=shards_per_child)

@@ -1,4 +1,4 @@
-"""Run one shard through a per-batch coroutine and commit its two output parts.
+"""Run one shard through its stage's batch function (tasks/stage.py) and commit its two output parts.
 
     <run_dir>/part-<shard>.parquet             rows kept: status ok / skipped_empty
     <run_dir>/quarantine/part-<shard>.parquet  rows quarantined: status failed (with `error`) or
@@ -16,22 +16,32 @@ import json
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.output_parts import PartWriter, committed_part_metadata
+from tasks.row_status import QUARANTINED, RowStatus
 from tasks.s3_uri import S3Uri
-from tasks.shard_quality import OutputSample, ShardQualityChecks, check_input, check_output
+from tasks.shard_quality import OutputSample, check_input, check_output
+from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard
 from tasks.storage import S3Connection
 
-STATUS_OK, STATUS_EMPTY, STATUS_FAILED, STATUS_FLAGGED = "ok", "skipped_empty", "failed", "flagged"
-QUARANTINED_STATUSES = (STATUS_FAILED, STATUS_FLAGGED)
+if TYPE_CHECKING:  # tasks.stage imports this module: the annotation only
+    from tasks.stage import ShardStage
 
+# A stage's batch function: one input record batch -> its output rows (tasks/stage.py).
 BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
+
+# The statuses by their old names (tasks.row_status.RowStatus is the one enum).
+STATUS_OK, STATUS_EMPTY, STATUS_FAILED, STATUS_FLAGGED = RowStatus.OK, RowStatus.EMPTY, RowStatus.FAILED, RowStatus.FLAGGED
+QUARANTINED_STATUSES = tuple(sorted(QUARANTINED))
+# Rows read per batch by the input data-quality suite (it reads only the columns it checks).
+QUALITY_READ_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,26 @@ class ShardResult:
     guard_seconds: float = 0.0  # time spent in the hallucination guards (scoring + re-decoding)
     quality: list[dict] = field(default_factory=list)  # data-quality suite summaries (tasks/quality)
     reused: bool = False  # True when an earlier attempt had already committed this part
+    error: str | None = None  # set on a shard that failed (ShardResult.failed): nothing committed
+
+    @classmethod
+    def failed(cls, shard: Shard, error: str, quality: list[dict] | None = None) -> ShardResult:
+        """A shard that did not commit (its task failed, or its child run ended without it)."""
+        return cls(shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
+                   row_stop=shard.row_stop, output_uri="", rows=0, status_counts={}, seconds=0.0,
+                   quality=list(quality or []), error=error)
+
+    def to_record(self) -> dict:
+        """The run record's (manifest's) entry: a committed shard's result, or a failed shard's
+        id, rows, error and quality summaries."""
+        if self.error is None:
+            return {k: v for k, v in asdict(self).items() if k != "error"}
+        return {"shard_id": self.shard_id, "object_uri": self.object_uri, "row_start": self.row_start,
+                "row_stop": self.row_stop, "error": self.error, "quality": self.quality}
+
+
+class OutputSchemaMismatch(RuntimeError):
+    """A stage's batch function returned other columns than its declared output schema (a bug)."""
 
 
 class GuardClock:
@@ -106,6 +136,11 @@ class ShardOutputs:
         return self.kept.schema
 
     def write(self, batch: pa.RecordBatch) -> None:
+        if set(batch.schema.names) != set(self.schema.names):
+            missing = sorted(set(self.schema.names) - set(batch.schema.names))
+            extra = sorted(set(batch.schema.names) - set(self.schema.names))
+            raise OutputSchemaMismatch(f"shard {self.shard.shard_id}: the batch function's columns differ from the "
+                                       f"stage's output schema (missing {missing}, not declared {extra})")
         batch = batch.select(self.schema.names).cast(self.schema)
         status = batch.column("status")
         for count in pc.value_counts(status).to_pylist():
@@ -154,32 +189,34 @@ async def pipeline_batches(batches: Iterator[pa.RecordBatch], process: BatchFn,
             task.cancel()
 
 
-def run_shard(conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
-              batches: Callable[[], Iterator[pa.RecordBatch]],
-              processor: Callable[[GuardClock], AbstractAsyncContextManager[BatchFn]],
-              in_flight: int, quality: ShardQualityChecks | None = None,
-              read_columns: Callable[[list[str]], Iterator[pa.RecordBatch]] | None = None) -> ShardResult:
+def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage, schema: pa.Schema) -> ShardResult:
     """Commit `shard`'s parts, or return what an earlier attempt committed.
 
-    `processor(clock)` opens the per-batch coroutine (and its Triton clients); guards time
-    themselves on `clock`. With `quality`, the input suite runs on `read_columns(columns)` before
-    any inference and the output suite on the rows before commit (tasks/shard_quality.py)."""
+    Reads `stage.read_columns` in batches of `stage.read_batch_rows`, runs them through the batch
+    function `stage.open(conn, clock)` yields (up to `stage.batches_in_flight` at once) and writes
+    each result, split by status, against `schema`. With `stage.quality`, the input suite runs on
+    the shard's rows before any inference and the output suite on the rows before commit
+    (tasks/shard_quality.py)."""
     started = time.perf_counter()
     if (done := committed_result(conn, shard, run_dir)) is not None:
         return done
+    quality = stage.quality
     summaries: list[dict] = []
     sample = None
     if quality is not None:
-        if (checked := check_input(conn, shard, run_dir, quality.input_spec, read_columns)) is not None:
+        read = lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS)  # noqa: E731
+        if (checked := check_input(conn, shard, run_dir, quality.input_spec, read)) is not None:
             summaries.append(checked)
         sample = OutputSample(quality.output_spec.columns_to_read(set(schema.names)))
     clock = GuardClock()
     outputs = ShardOutputs(conn, shard, run_dir, schema, sample)
     try:
         async def stream() -> None:
-            source = batches() if sample is None else sample.count_input(batches(), quality.input_spec.id_column)
-            async with processor(clock) as process:
-                await pipeline_batches(source, process, outputs.write, in_flight)
+            source = iter_shard_batches(conn, shard, stage.read_columns, stage.read_batch_rows)
+            if sample is not None:
+                source = sample.count_input(source, quality.input_spec.id_column)
+            async with stage.open(conn, clock) as process:
+                await pipeline_batches(source, process, outputs.write, stage.batches_in_flight)
 
         asyncio.run(stream())
         if quality is not None:

@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pyarrow as pa
 
-from tasks.shard_runner import STATUS_EMPTY, STATUS_OK, GuardClock
+from tasks.row_status import RowStatus
+from tasks.shard_runner import GuardClock
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
-from tasks.translate_shard import translate_record_batch
+from tasks.translate_shard import TranslateSettings, translate_record_batch
 from tasks.translation_guard import GUARD_FIELDS, guard_translations
 from tasks.triton_asr_client import TritonAsrClient
 from tasks.triton_client import TritonTranslateClient
@@ -20,20 +21,20 @@ TRANSLATION_GUARD_NAMES = [f.name for f in GUARD_FIELDS]
 
 async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslateClient, conn: S3Connection,
                                         record: pa.RecordBatch, settings: TranscribeSettings,
-                                        clock: GuardClock) -> pa.RecordBatch:
+                                        translate: TranslateSettings, clock: GuardClock) -> pa.RecordBatch:
     """Transcribe, then translate the transcripts, grouped by the language Whisper reported."""
     heard = await transcribe_record_batch(asr, conn, record, settings, clock)
-    target = settings.translate.target_lang
+    target = translate.target_lang
     rows = heard.to_pylist()
     names = ["translation", "translation_logprob", "translation_model",
              *(f"translation_{name}" for name in TRANSLATION_GUARD_NAMES)]
     translation = {name: [None] * len(rows) for name in names}
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
-        if row["status"] == STATUS_OK and row["transcript"]:
+        if row["status"] == RowStatus.OK and row["transcript"]:
             groups.setdefault(row["language"], []).append(i)
-        elif row["status"] == STATUS_OK:  # nothing heard: nothing to translate
-            row["status"] = STATUS_EMPTY
+        elif row["status"] == RowStatus.OK:  # nothing heard: nothing to translate
+            row["status"] = RowStatus.EMPTY
     for language, members in groups.items():
         if language == target:  # already in the target language
             for i in members:
@@ -41,7 +42,7 @@ async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslat
             continue
         subset = pa.RecordBatch.from_pydict({"id": [rows[i]["id"] for i in members],
                                              "transcript": [rows[i]["transcript"] for i in members]})
-        group_settings = replace(settings.translate, source_lang=language)
+        group_settings = replace(translate, source_lang=language)
         done = await translate_record_batch(mt, subset, group_settings)
         if group_settings.guard is not None:
             done = await guard_translations(mt, done, group_settings.guard, clock)
@@ -50,7 +51,7 @@ async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslat
             translation["translation_model"][i] = out["model"]
             for name in TRANSLATION_GUARD_NAMES:
                 translation[f"translation_{name}"][i] = out.get(name)
-            if out["status"] != STATUS_OK:
+            if out["status"] != RowStatus.OK:
                 rows[i]["status"], rows[i]["error"] = out["status"], out["error"] and f"translate: {out['error']}"
     columns = {name: heard.column(name) for name in ["id", *(n for n, _ in ASR_FIELDS)]}
     columns["asr_model"] = heard.column("model")

@@ -7,9 +7,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tasks.quality.messages import MAX_TEXT_CHARS, cut_text, describe_failures, format_value
 from tasks.sharding import InputError
 
-MAX_TEXT_CHARS = 120  # example values and GE's partial_unexpected_list: long texts are cut
 MAX_LIST_ITEMS = 500  # longer lists (value sets) are cut
 
 
@@ -82,8 +82,6 @@ class QualityResult:
         return [o for o in self.outcomes if not o.success]
 
     def message(self) -> str:
-        from tasks.quality.messages import describe_failures
-
         if self.success:
             return f"{self.source}: {self.suite} suite passed ({len(self.outcomes)} expectations, {self.rows} rows)"
         return f"{self.source}: {describe_failures(self.failures)}"
@@ -113,19 +111,6 @@ def failure_label(outcome: ExpectationOutcome) -> str:
     count = f": {outcome.unexpected_count} unexpected" if outcome.unexpected_count else ""
     return f"{outcome.expectation}{column}{count}"
 
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        return repr(cut_text(value, 60))
-    return str(value)
-
-
-def cut_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
 def json_safe(value: Any) -> Any:

@@ -1,0 +1,110 @@
+"""The job every batch flow runs, whatever its stage (tasks/stage.py):
+
+    list objects -> plan shards from parquet footers -> process shards (mapped, cached; or fanned out
+    to child runs of the `shard-group` flow) -> ids across shards -> manifest + _SUCCESS -> run report
+
+Rerunning the same inputs and config lands in the same `<output_uri>/<run_key>/` and recomputes
+nothing already committed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import timezone
+
+from prefect import get_run_logger, unmapped
+from prefect_aws import AwsCredentials, S3Bucket
+
+from blocks.s3_access import credentials_from_env
+from blocks.triton_endpoint import TritonEndpoint
+from flows.fan_out import run_shard_groups
+from flows.run_report import ShardProgress
+from flows.run_steps import collect_plans, collect_shards, finish_run
+from tasks.listing import list_objects_task
+from tasks.quality import warm_up_in_background
+from tasks.run_manifest import RunRecord, config_hash, run_key
+from tasks.s3_uri import S3Uri
+from tasks.shard_task import plan_shards_task, shard_task, triton_slot_limit
+from tasks.stage import ShardStage
+from tasks.storage import S3Connection
+
+# Shard tasks in flight in one flow run (the flows' ThreadPoolTaskRunner).
+SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
+
+
+def load_triton(block_name: str | None) -> TritonEndpoint:
+    """The named Sentinel Triton Endpoint block, else SENTINEL_TRITON_URL (default 127.0.0.1:8001)."""
+    if block_name:
+        return TritonEndpoint.load(block_name)
+    return TritonEndpoint(url=os.environ.get("SENTINEL_TRITON_URL", "127.0.0.1:8001"))
+
+
+def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Bucket:
+    """Cached shard results live next to the outputs, so any machine's rerun can find them.
+    Prefect needs result storage saved server-side: one block per output location."""
+    from_env = not credentials_block or os.environ.get("SENTINEL_S3_FROM_ENV") == "1"
+    credentials = credentials_from_env() if from_env else AwsCredentials.load(credentials_block)
+    folder = output.join("_sentinel", "shard-results")
+    storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
+    storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
+    return storage
+
+
+def with_scheduled_date(uri: str) -> str:
+    """`{scheduled_date}` in a URI becomes this run's scheduled date (UTC, YYYY-MM-DD)."""
+    if "{scheduled_date}" not in uri:
+        return uri
+    from prefect.runtime import flow_run
+
+    when = flow_run.scheduled_start_time  # a timezone-aware datetime
+    return uri.replace("{scheduled_date}", when.astimezone(timezone.utc).strftime("%Y-%m-%d"))
+
+
+def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
+    source, target = S3Uri.parse(input_uri), S3Uri.parse(output_uri)
+    if source.bucket == target.bucket and target.prefix.startswith(source.prefix):
+        raise ValueError(f"output_uri {output_uri} is inside input_uri {input_uri}: outputs would become inputs")
+    return source, target
+
+
+def run_config(stage: ShardStage, shard_rows: int) -> dict:
+    """Everything that changes the output bytes: the stage's config and the shard size."""
+    return stage.config() | {"shard_rows": shard_rows}
+
+
+def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
+            s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8) -> dict:
+    """Process every row of the parquet objects under `input_uri` with `stage`; returns the run
+    summary, or raises RunIncomplete (flows/run_steps.py) when an object or shard failed."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
+    _, output = check_locations(input_uri, output_uri)
+    if stage.quality is not None:
+        warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
+
+    objects = list_objects_task(conn, input_uri)
+    if not objects:
+        raise ValueError(f"no input objects under {input_uri}")
+    config = run_config(stage, shard_rows)
+    cfg_hash = config_hash(config)
+    key = run_key(objects, cfg_hash)
+    run_dir = str(output.join(key))
+    record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
+                       output_dir=run_dir, model=stage.model_label)
+    logger.info("%s run %s: %d objects -> %s", stage.name, key, len(objects), run_dir)
+
+    plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows))
+    shards = collect_plans(plans, objects, record)
+
+    progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}")
+    if fan_out_deployment:
+        record.shards = run_shard_groups(conn, fan_out_deployment, shards, stage, run_dir, key, s3_credentials,
+                                         shards_per_child, progress)
+    else:
+        task = shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
+        futures = task.map(unmapped(conn), shards, unmapped(stage), unmapped(run_dir), unmapped(key),
+                           unmapped(triton_slot_limit()))
+        collect_shards(futures, shards, record, progress)
+    return finish_run(conn, record, started, report_prefix=stage.name, check_object_ids=stage.quality is not None)

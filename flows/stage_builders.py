@@ -1,0 +1,100 @@
+"""Flow parameters -> shard stages (tasks/stages): the guards and their blocks, the data-quality
+suites, the Triton call settings. Each batch flow builds its stage here and hands it to run_job."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import get_args
+
+from blocks.guards import ASRGuardConfig, MTGuardConfig, MTGuardSettings
+from blocks.triton_endpoint import TritonEndpoint
+from flows.parameters import LanguageCode
+from tasks.audio import AudioColumns
+from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
+from tasks.checks.asr_settings import ASRGuardSettings
+from tasks.stages import SpeechTranslateStage, TranscribeStage, TranslateStage
+from tasks.stages.transcribe import audio_quality_checks
+from tasks.stages.translate import translation_quality_checks
+from tasks.transcribe_shard import TranscribeSettings
+from tasks.transcript_guard import TranscriptGuard
+from tasks.translate_shard import TranslateSettings
+from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
+from tasks.triton_asr_client import ASR_MODEL, asr_parameters
+from tasks.triton_client import TritonCallSettings
+
+
+def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool) -> TranslationGuard | None:
+    """The MT guards (a Sentinel MT Guards block, else the calibrated defaults); never on `echo`,
+    which returns its input: every row would look like a copy."""
+    if not enabled or model == "echo":
+        return None
+    checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
+    return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
+
+
+def transcript_guard(enabled: bool, block_name: str | None, redecode: bool) -> TranscriptGuard | None:
+    """The ASR guards (a Sentinel ASR Guards block, else the defaults)."""
+    if not enabled:
+        return None
+    checks = ASRGuardConfig.load(block_name).to_settings() if block_name else ASRGuardSettings()
+    return TranscriptGuard(checks, dict(ASR_REDECODE_PARAMETERS) if redecode else None)
+
+
+def translate_stage(triton: TritonEndpoint, *, model: str, text_column: str, id_column: str, target_lang: str,
+                    source_lang: str, candidate_source_langs: list[str], passthrough_columns: list[str],
+                    language_column: str | None, max_text_chars: int, beam_size: int, guards: bool,
+                    guard_settings: str | None, redecode_flagged: bool, data_quality: bool) -> TranslateStage:
+    """translate-batch's stage."""
+    quality = None
+    if data_quality:
+        quality = translation_quality_checks(id_column, text_column, language_column, get_args(LanguageCode))
+    return TranslateStage(TranslateSettings(
+        text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
+        candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
+        language_column=language_column, max_text_chars=max_text_chars,
+        guard=translation_guard(model, guards, guard_settings, redecode_flagged), quality=quality,
+        triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
+    ))
+
+
+def audio_columns(audio_column: str | None, audio_uri_column: str | None, id_column: str,
+                  passthrough: list[str]) -> AudioColumns:
+    """A URI column, when named, wins over the bytes column."""
+    if audio_uri_column:
+        return AudioColumns(id=id_column, audio=None, audio_uri=audio_uri_column, passthrough=tuple(passthrough))
+    return AudioColumns(id=id_column, audio=audio_column, passthrough=tuple(passthrough))
+
+
+def asr_call_settings(triton: TritonEndpoint, *, asr_model: str, vad_filter: bool, beam_size: int,
+                      max_audio_s: float, clips_per_request: int, request_timeout_s: float) -> TritonCallSettings:
+    params = asr_parameters(vad_filter=vad_filter, beam_size=beam_size, max_audio_s=max_audio_s,
+                            model=None if asr_model == "default" else asr_model)
+    settings = triton.call_settings(ASR_MODEL, params)
+    return replace(settings, batch_size=clips_per_request, timeout_s=max(request_timeout_s, settings.timeout_s))
+
+
+def transcribe_stage(triton: TritonEndpoint, *, audio_column: str | None, audio_uri_column: str | None,
+                     id_column: str, passthrough_columns: list[str], language: str, asr_model: str, vad_filter: bool,
+                     beam_size: int, max_audio_s: float, max_audio_bytes: int, clips_per_request: int,
+                     request_timeout_s: float, guards: bool, guard_settings: str | None, redecode_flagged: bool,
+                     data_quality: bool, with_translation: bool = False) -> TranscribeStage:
+    """transcribe-batch's stage (and the hearing half of speech-translate's, `with_translation`)."""
+    columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
+    return TranscribeStage(TranscribeSettings(
+        columns=columns, language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
+        triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
+                                 max_audio_s=max_audio_s, clips_per_request=clips_per_request,
+                                 request_timeout_s=request_timeout_s),
+        quality=audio_quality_checks(columns, with_translation=with_translation) if data_quality else None,
+        guard=transcript_guard(guards, guard_settings, redecode_flagged),
+    ), asr_model=asr_model)
+
+
+def speech_translate_stage(triton: TritonEndpoint, asr: TranscribeStage, *, target_lang: str, beam_size: int,
+                           guards: bool, guard_settings: str | None, redecode_flagged: bool) -> SpeechTranslateStage:
+    """speech-translate's stage: `asr` (built with_translation) composed with a translate stage
+    reading the transcripts."""
+    mt = TranslateStage(TranslateSettings(
+        text_column="transcript", id_column="id", target_lang=target_lang,
+        triton=triton.call_settings("translate", {"beam_size": beam_size}),
+        guard=translation_guard("translate", guards, guard_settings, redecode_flagged)))
+    return SpeechTranslateStage(asr, mt)

@@ -1,0 +1,71 @@
+"""The one shard task of every flow, and the planning task: thin Prefect wrappers around the
+stage contract (tasks/stage.py) and the shard engine (tasks/shard_runner.py).
+
+    plan_shards_task(conn, obj, stage, shard_rows) -> ObjectPlan   (footer only; bad input = the plan's error)
+    shard_task(conn, shard, stage, run_dir, run_key, slot_limit)   -> ShardResult (committed parts)
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from prefect import task
+from prefect.concurrency.sync import concurrency
+
+from tasks.listing import ObjectRef
+from tasks.quality import OutputQualityError
+from tasks.shard_runner import ShardResult, run_shard
+from tasks.sharding import InputError, ObjectPlan, Shard, read_footer
+from tasks.stage import ShardStage
+from tasks.storage import S3Connection
+from tasks.triton_client import TRITON_CONCURRENCY_LIMIT
+
+
+def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str) -> ShardResult:
+    """Plain function: run `shard` through `stage` and commit `<run_dir>/part-<shard_id>.parquet`
+    (and `<run_dir>/quarantine/part-<shard_id>.parquet` if any row is failed or flagged). A shard
+    an earlier attempt committed is reused, not recomputed."""
+    schema = stage.output_schema(read_footer(conn, shard.object).schema.to_arrow_schema())
+    return run_shard(conn, shard, run_dir, stage, schema)
+
+
+def shard_cache_key(_context, parameters: dict) -> str:
+    """Cache on (stage, run key = input ETags + config hash, shard = object ETag + row range)."""
+    return f"{parameters['stage'].name}-shard/{parameters['run_key']}/{parameters['shard'].shard_id}"
+
+
+def retry_unless_bad_data(_task, _task_run, state) -> bool:
+    """Retry a shard after an outage, not after input or output that failed its checks."""
+    try:
+        state.result()
+    except (InputError, OutputQualityError):
+        return False
+    except Exception:  # noqa: BLE001 - anything else may be transient
+        return True
+    return True
+
+
+@task(name="process-shard", task_run_name="{stage.name}-shard-{shard.shard_id}", cache_key_fn=shard_cache_key,
+      persist_result=True, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
+def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str, run_key: str,
+               slot_limit: str | None = None) -> ShardResult:
+    """`slot_limit`: a global concurrency limit to hold a slot of while the shard runs (protects Triton)."""
+    with concurrency(slot_limit, occupy=1) if slot_limit else nullcontext():
+        return process_shard(conn, shard, stage, run_dir)
+
+
+@task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5)
+def plan_shards_task(conn: S3Connection, obj: ObjectRef, stage: ShardStage, shard_rows: int) -> ObjectPlan:
+    return stage.plan(conn, obj, shard_rows)
+
+
+def triton_slot_limit() -> str | None:
+    """The Triton concurrency limit, if this Prefect server has one (`sentinel deploy-local` makes it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(TRITON_CONCURRENCY_LIMIT)
+        except ObjectNotFound:
+            return None
+    return TRITON_CONCURRENCY_LIMIT

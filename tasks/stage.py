@@ -1,0 +1,98 @@
+"""The shard-stage contract: what one kind of work (translate, transcribe, speech-translate) tells
+the shard engine (tasks/shard_runner.py), the one shard task (tasks/shard_task.py) and the job
+runner (flows/job.py).
+
+A stage is a small, immutable description of the work, in the style of datatrove's PipelineStep
+and NeMo Curator's ProcessingStage:
+
+    name              "translate" | "transcribe" | "speech-translate" (cache keys, task names, reports)
+    read_columns      the input columns it reads (the shard reader reads only these)
+    output_schema()   the schema of both output parts, from the input's footer (one place; every
+                      output batch is checked against it before it is written)
+    config()          what changes the output bytes: hashed into the run key (tasks/run_manifest.py)
+    to_dict() / from_dict()   JSON-ready, so a child flow run (flows/shard_group.py) rebuilds it
+    quality           its data-quality suites (tasks/shard_quality.py), or None
+    plan()            validates an object's footer and splits it into shards (never raises for bad input)
+    open(conn, clock) async context: setup (open the Triton clients) / process (yields the batch
+                      function: input RecordBatch -> output RecordBatch) / teardown (close them)
+
+`tasks.stages.stage_from_dict` rebuilds any built-in stage from `stage.stage_dict()`.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractAsyncContextManager
+from typing import ClassVar
+
+import pyarrow as pa
+
+from tasks.listing import ObjectRef
+from tasks.shard_quality import ShardQualityChecks
+from tasks.shard_runner import BatchFn, GuardClock
+from tasks.sharding import ObjectPlan
+from tasks.storage import S3Connection
+
+class ShardStage(ABC):
+    """One kind of shard work. Subclasses are frozen dataclasses; see the module docstring."""
+
+    name: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def read_columns(self) -> list[str]:
+        """Input columns the batch function reads, in order, without repeats."""
+
+    @property
+    @abstractmethod
+    def id_column(self) -> str:
+        """The input column identifying each row."""
+
+    @property
+    @abstractmethod
+    def quality(self) -> ShardQualityChecks | None:
+        """The data-quality suites of this stage (None: off)."""
+
+    @property
+    @abstractmethod
+    def model_label(self) -> str:
+        """What the run report and manifest name as the model (e.g. `translate`, `transcribe:default`)."""
+
+    @property
+    def read_batch_rows(self) -> int:
+        """Rows per input record batch."""
+        return 1024
+
+    @property
+    def batches_in_flight(self) -> int:
+        """Record batches processed at once while the next one is read."""
+        return 4
+
+    @abstractmethod
+    def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
+        """The schema of both output parts, for an input object with `input_schema`."""
+
+    @abstractmethod
+    def config(self) -> dict:
+        """What changes the output bytes (JSON-ready; hashed into the run key)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict:
+        """JSON-ready settings; `from_dict(to_dict())` rebuilds an equal stage."""
+
+    @classmethod
+    @abstractmethod
+    def from_dict(cls, doc: dict) -> ShardStage:
+        """The stage `to_dict` described."""
+
+    @abstractmethod
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
+        """Read `obj`'s footer, check its columns, split it into shards; bad input is the plan's error."""
+
+    @abstractmethod
+    def open(self, conn: S3Connection, clock: GuardClock) -> AbstractAsyncContextManager[BatchFn]:
+        """Open the stage's clients and yield its batch function (guards time themselves on
+        `clock`); closing the context closes the clients."""
+
+    def stage_dict(self) -> dict:
+        """`to_dict()` tagged with the stage's name, for `tasks.stages.stage_from_dict`."""
+        return {"stage": self.name, "settings": self.to_dict()}

@@ -1,0 +1,128 @@
+"""TranscribeStage: transcribe an audio column (bytes or s3:// URIs) through Triton's `transcribe`
+model and guard every transcript (tasks/transcribe_shard.py does one record batch)."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, replace
+
+import pyarrow as pa
+
+from tasks.audio import AudioColumns, plan_audio_object
+from tasks.checks.asr_settings import ASRGuardSettings
+from tasks.listing import ObjectRef
+from tasks.quality import InputSpec, OutputSpec
+from tasks.shard_quality import ShardQualityChecks
+from tasks.sharding import ObjectPlan
+from tasks.stage import BatchFn, ShardStage
+from tasks.storage import S3Connection
+from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
+from tasks.transcript_guard import TranscriptGuard
+from tasks.translation_guard import GUARD_FIELDS
+from tasks.triton_asr_client import ASR_MODEL, TritonAsrClient
+from tasks.triton_client import TritonCallSettings
+
+
+def asr_fields() -> list[pa.Field]:
+    return [pa.field(name, kind) for name, kind in ASR_FIELDS]
+
+
+def transcription_schema(id_type: pa.DataType, passthrough: list[pa.Field]) -> pa.Schema:
+    """transcribe-batch parts: id, the ASR columns, model, status, error, the guard columns, passthrough."""
+    return pa.schema([pa.field("id", id_type), *asr_fields(), pa.field("model", pa.string()),
+                      pa.field("status", pa.string()), pa.field("error", pa.string()), *GUARD_FIELDS, *passthrough])
+
+
+def audio_quality_checks(columns: AudioColumns, with_translation: bool) -> ShardQualityChecks:
+    """Ids (and the URI column, when audio is held by URI) before inference; audio bytes are not
+    read twice: the bytes column's presence and type are checked from the footer at planning."""
+    return ShardQualityChecks(
+        InputSpec(suite_name="audio-input", id_column=columns.id, audio_column=columns.audio_uri),
+        OutputSpec.for_transcription(with_translation=with_translation))
+
+
+def settings_to_dict(settings: TranscribeSettings) -> dict:
+    """JSON-ready TranscribeSettings (guard and quality as their config dicts)."""
+    doc = asdict(replace(settings, guard=None, quality=None))
+    doc["guard"] = settings.guard.config() if settings.guard else None
+    doc["quality"] = settings.quality.config() if settings.quality else None
+    return doc
+
+
+def settings_from_dict(doc: dict) -> TranscribeSettings:
+    doc = dict(doc)
+    columns = dict(doc.pop("columns"))
+    columns["passthrough"] = tuple(columns.get("passthrough", ()))
+    guard, quality = doc.pop("guard", None), doc.pop("quality", None)
+    if guard is not None:
+        guard = TranscriptGuard(ASRGuardSettings.model_validate(guard["checks"]), guard["redecode"])
+    if quality is not None:
+        quality = ShardQualityChecks(InputSpec.model_validate(quality["input"]),
+                                     OutputSpec.model_validate(quality["output"]))
+    triton = TritonCallSettings(**doc.pop("triton"))
+    return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality, **doc)
+
+
+def audio_config(settings: TranscribeSettings) -> dict:
+    """What of TranscribeSettings changes the output bytes: columns, language, limits, decoding, guard, quality."""
+    return {"columns": asdict(settings.columns), "language": settings.language,
+            "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding,
+            "quality": settings.quality.config() if settings.quality else None,
+            "guard": settings.guard.config() if settings.guard else None}
+
+
+@dataclass(frozen=True)
+class TranscribeStage(ShardStage):
+    """Audio rows -> transcripts (+ guard verdicts). `asr_model` names the requested Whisper model
+    for reports (`default`: chosen by the server); the request parameters are in settings.triton."""
+
+    settings: TranscribeSettings
+    asr_model: str = "default"
+    name = "transcribe"
+
+    @property
+    def read_columns(self) -> list[str]:
+        return self.settings.columns.read
+
+    @property
+    def id_column(self) -> str:
+        return self.settings.columns.id
+
+    @property
+    def quality(self) -> ShardQualityChecks | None:
+        return self.settings.quality
+
+    @property
+    def model_label(self) -> str:
+        return f"{ASR_MODEL}:{self.asr_model}"
+
+    @property
+    def read_batch_rows(self) -> int:
+        return self.settings.read_batch_rows
+
+    @property
+    def batches_in_flight(self) -> int:
+        return self.settings.batches_in_flight
+
+    def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
+        columns = self.settings.columns
+        passthrough = [input_schema.field(name) for name in columns.passthrough]
+        return transcription_schema(input_schema.field(columns.id).type, passthrough)
+
+    def config(self) -> dict:
+        return audio_config(self.settings) | {"flow": self.name}
+
+    def to_dict(self) -> dict:
+        return {"settings": settings_to_dict(self.settings), "asr_model": self.asr_model}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> TranscribeStage:
+        return cls(settings_from_dict(doc["settings"]), doc.get("asr_model", "default"))
+
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
+        return plan_audio_object(conn, obj, self.settings.columns, shard_rows)
+
+    @asynccontextmanager
+    async def open(self, conn: S3Connection, clock) -> AsyncIterator[BatchFn]:
+        async with TritonAsrClient(self.settings.triton) as asr:
+            yield lambda record: transcribe_record_batch(asr, conn, record, self.settings, clock)

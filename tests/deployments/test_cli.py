@@ -1,0 +1,65 @@
+"""The `sentinel` run commands: the flows' defaults, the switches, the progress bar."""
+import io
+import subprocess
+import sys
+
+import pytest
+
+from deployments.cli import build_parser, common_run_kwargs
+from deployments.progress import ProgressBar, progress_line
+from flows.run_report import ProgressUpdate
+
+
+def kwargs(*argv: str) -> dict:
+    return common_run_kwargs(build_parser().parse_args(list(argv)))
+
+
+def test_only_given_switches_reach_the_flow_so_its_defaults_apply():
+    given = kwargs("translate", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/")
+    assert given == {"input_uri": "s3://bkt/in/", "output_uri": "s3://bkt/out/"}  # no shard_rows: the flow's
+    given = kwargs("translate", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--no-guards",
+                   "--no-data-quality", "--shard-rows", "500", "--model", "echo", "--max-quarantined-share", "0.2")
+    assert given["guards"] is False and given["data_quality"] is False and given["shard_rows"] == 500
+    assert given["model"] == "echo" and given["max_quarantined_share"] == 0.2
+    for command in ("transcribe", "speech-translate"):
+        given = kwargs(command, "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--no-vad", "--no-guards")
+        assert given == {"input_uri": "s3://bkt/in/", "output_uri": "s3://bkt/out/", "vad_filter": False,
+                         "guards": False}
+
+
+def test_demo_speech_does_not_import_the_cli():
+    code = "import sys, deployments.demo_speech; sys.exit('deployments.cli' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_progress_line_counts_rows_and_estimates_the_rest():
+    update = ProgressUpdate("run", shards_done=3, shards_total=8, rows_done=12_000, rows_total=40_000, failed=1)
+    line = progress_line(update, elapsed_s=30.0)
+    assert "12,000/40,000 rows  30%" in line and "3/8 shards" in line and "1 failed" in line
+    assert line.endswith("ETA 01:10")
+    assert "2/4 shards" in progress_line(ProgressUpdate("run", 2, 4, 0, None, 0), 5.0)
+
+
+def test_progress_bar_prints_lines_when_not_a_terminal():
+    out = io.StringIO()
+    bar = ProgressBar(out, every_s=0)
+    bar(ProgressUpdate("run", 1, 2, 10, 20, 0))
+    bar(ProgressUpdate("run", 2, 2, 20, 20, 0, finished=True, headline="Completed: 20 rows kept"))
+    lines = out.getvalue().splitlines()
+    assert "10/20 rows" in lines[0] and "20/20 rows" in lines[-2] and lines[-1] == "Completed: 20 rows kept"
+
+
+@pytest.mark.integration
+def test_translate_command_runs_the_flow_with_a_progress_bar(full_stack, s3_conn, bucket, capfd):
+    from deployments.cli import main
+    from deployments.demo_data import demo_tables, upload_table
+    from tasks.s3_uri import S3Uri
+
+    for name, table in demo_tables(objects=2, rows_per_object=30).items():
+        upload_table(s3_conn, S3Uri(bucket, f"cli-in/{name}"), table, row_group_size=10)
+    code = main(["translate", "--input", f"s3://{bucket}/cli-in/", "--output", f"s3://{bucket}/cli-out/",
+                 "--model", "echo", "--shard-rows", "10", "--no-data-quality"])
+    captured = capfd.readouterr()
+    assert code == 0, captured
+    assert "6/6 shards" in captured.err and "ETA 00:00" in captured.err  # rows once the flow tells ShardProgress
+    assert "Completed: 60 rows kept, 0 quarantined, 0 failed" in captured.out and "/report.md" in captured.out
