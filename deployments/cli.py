@@ -99,7 +99,8 @@ def run_with_progress(flow, kwargs: dict) -> int:
         state = flow(return_state=True, **kwargs)
     summary = state.result(raise_on_failure=False) if state.is_completed() else None
     if isinstance(summary, dict) and summary.get("headline"):
-        print(f"{summary['headline']}\nreport: {(summary.get('written') or {}).get('report_md', summary['output_dir'])}")
+        report = (summary.get("written") or {}).get("report_md", summary["output_dir"])
+        print(f"{summary['headline']}\nreport: {report}")
     else:
         print(state.message or state.name)
     return 0 if state.is_completed() else 1
