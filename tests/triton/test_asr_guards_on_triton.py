@@ -95,3 +95,74 @@ def test_redecode_parameters_drop_non_speech(triton_url, non_speech):
     results = _transcribe(triton_url, list(non_speech.values()), ASR_REDECODE_PARAMETERS)
     score, flagged, _ = _scored(results)
     assert not flagged.any()
+
+
+# ---- speech left out (VAD regions vs segment timestamps) -----------------------------------------
+
+def _guarded(url: str, clip: bytes, **parameters):
+    from tasks.shard_runner import GuardClock
+    from tasks.transcript_guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips
+    from tasks.triton_asr_client import TritonAsrClient, asr_parameters
+    from tasks.triton_client import TritonCallSettings
+
+    settings = TritonCallSettings(url=url, model_name="transcribe", batch_size=1, timeout_s=300, max_retries=2,
+                                  decoding=asr_parameters(**parameters))
+
+    async def run():
+        async with TritonAsrClient(settings) as client:
+            [first] = await client.transcribe([clip])
+            assert first.error is None, first.error
+            kept, [verdict] = await guard_transcripts_of_clips(client, [clip], [drop_non_words(first)], [0], None,
+                                                               TranscriptGuard(), GuardClock())
+            return first, kept[0], verdict
+
+    return asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def code_switched(tmp_path_factory):
+    import sys
+
+    sys.path.insert(0, str(FIXTURES))
+    import recordings
+
+    if why := recordings.tools_missing():
+        pytest.skip(why)
+    return recordings.code_switched(tmp_path_factory.mktemp("code-switched"))
+
+
+def _uncovered(result) -> float:
+    from tasks.asr_regions import uncovered_speech
+
+    return sum(g.seconds for g in uncovered_speech(result.region_list, result.segment_list))
+
+
+def test_speech_left_out_is_retried_per_region_and_spliced_in(triton_url, code_switched):
+    # a first pass whose silence gate drops every window (any CPU): all the speech is left out
+    first, kept, verdict = _guarded(triton_url, code_switched.wav, no_speech_threshold=0.0, log_prob_threshold=0.0,
+                                    temperature_increment=0.0)
+    before = _uncovered(first)
+    print(f"\n  left out before the guard {before:.1f} s: {first.text!r}\n  after {verdict.missing_s:.1f} s: {kept.text!r}")
+    assert before >= 10.0 and verdict.redecoded, (first.text, verdict)
+    if "whisper-base" not in (kept.model or ""):
+        assert verdict.flagged  # no multilingual model: the German region stays uncovered and says so
+        pytest.skip("whisper-base is not loaded on this Triton")
+    assert verdict.missing_s < 1.5 and not verdict.flagged, verdict
+    _, (de_start, _, _) = code_switched.spans
+    german = [s for s in kept.segment_list if s["start"] >= de_start - 1.0]
+    english = [s for s in kept.segment_list if s["start"] < de_start - 1.0]
+    assert german and english and {s["language"] for s in german} == {"de"}
+    assert {s["language"] for s in english} == {"en"}
+    starts = [s["start"] for s in kept.segment_list]
+    assert starts == sorted(starts) and set(kept.languages) == {"en", "de"}
+
+
+def test_speech_no_loaded_model_can_write_is_flagged_with_the_seconds_missing(triton_url, code_switched):
+    first, kept, verdict = _guarded(triton_url, code_switched.wav, model="whisper-tiny.en")
+    if "de" not in {r.get("language") for r in first.region_list}:
+        pytest.skip("no multilingual model loaded to detect the German region")
+    print(f"\n  flagged={verdict.flagged} missing {verdict.missing_s} s: {verdict.reasons}")
+    assert verdict.flagged and verdict.missing_s >= 5.0
+    [reason] = [r for r in verdict.reasons if r.startswith("untranscribed speech")]
+    assert "not covered by the transcript" in reason and "(de)" in reason
+    assert kept.text == first.text  # nothing English was written over the German speech
