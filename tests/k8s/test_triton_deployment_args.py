@@ -190,7 +190,10 @@ def test_dev_deployment_command_lines_start_and_drain_triton(tmp_path):
             time.sleep(0.5)
         assert _get(http + server["livenessProbe"]["httpGet"]["path"])[0] == 200
         assert ready() == 0
-        for model in ("translate", "echo"):
+        # every model of the repository is served (--model-control-mode=none), embed included
+        models_in_repo = sorted(p.parent.name for p in (ROOT / "triton/model_repository").glob("*/config.pbtxt"))
+        assert {"translate", "echo"} <= set(models_in_repo)
+        for model in models_in_repo:
             assert _get(f"{http}/v2/models/{model}/ready")[0] == 200, model
         status, metrics = _get(f"http://127.0.0.1:{ports['8002']}/metrics")
         assert status == 200 and "nv_inference_request_success" in metrics
