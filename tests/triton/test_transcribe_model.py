@@ -57,9 +57,9 @@ def infer(url: str, clips: list[bytes], languages: list[str] | None = None, **pa
     finally:
         client.close()
     names = ("TEXT", "LANGUAGE", "MODEL", "SEGMENTS", "AVG_LOGPROB", "NO_SPEECH_PROB", "COMPRESSION_RATIO",
-             "DURATION_S", "SPEECH_S")
+             "DURATION_S", "SPEECH_S", "LANGUAGES", "SPEECH_REGIONS", "CHANNELS")
     out = {n: result.as_numpy(n).reshape(-1).tolist() for n in names}
-    for name in ("TEXT", "LANGUAGE", "MODEL", "SEGMENTS"):
+    for name in ("TEXT", "LANGUAGE", "MODEL", "SEGMENTS", "LANGUAGES", "SPEECH_REGIONS", "CHANNELS"):
         out[name] = [v.decode("utf-8") for v in out[name]]
     return out
 
@@ -107,7 +107,8 @@ def test_spoken_clips_transcribe_with_low_wer(asr_server):
         assert abs(duration - clip["seconds"]) < 0.15 and 0.5 * duration < speech <= duration + 0.01
         assert logprob <= 0.0
         [segment] = json.loads(segments)
-        assert set(segment) == {"start", "end", "text", "avg_logprob", "no_speech_prob", "compression_ratio"}
+        assert set(segment) == {"start", "end", "text", "language", "avg_logprob", "no_speech_prob", "compression_ratio"}
+        assert segment["language"] == "en"
 
 
 def test_stereo_44k_flac_is_downmixed_and_resampled(asr_server):
@@ -143,7 +144,11 @@ def test_long_audio_goes_through_30s_windows_not_truncated(asr_server):
     (CLIPS["fox"]["bytes"], {"beam_size": 0}, "parameter beam_size=0 is outside [1, 10]"),
     (CLIPS["fox"]["bytes"], {"max_audio_s": 3600}, "above the server's limit 600"),
     (CLIPS["fox"]["bytes"], {"model": "whisper-huge"}, "no transcribe model 'whisper-huge'"),
-], ids=["undecodable", "empty", "header-only", "too-long", "bad-beam", "over-cap", "unknown-model"])
+    (CLIPS["fox"]["bytes"], {"channels": "both"}, "parameter channels='both' is not one of mix, split"),
+    (CLIPS["fox"]["bytes"], {"regions": "[[3, 1]]"}, "parameter regions: [3, 1] is not a span of seconds"),
+    (CLIPS["fox"]["bytes"], {"regions": "[[9, 12]]"}, "every region starts after the audio's end (3.4 s)"),
+], ids=["undecodable", "empty", "header-only", "too-long", "bad-beam", "over-cap", "unknown-model", "bad-channels",
+        "bad-region", "region-past-end"])
 def test_bad_audio_or_parameters_get_a_clear_reason(asr_server, clip, params, reason):
     assert reason in rejection(asr_server.grpc_url, [clip], **params)
 
@@ -188,7 +193,8 @@ def test_server_without_whisper_models_stays_up_and_says_why(whisper_models_dir,
 
 
 def test_batched_pipeline_path_on_cpu(whisper_models_dir):
-    """The GPU config's BatchedInferencePipeline path, run here on the CPU (no Triton)."""
+    """The GPU config's BatchedInferencePipeline path, run here on the CPU (no Triton): whole clips
+    and given regions (clip_timestamps)."""
     script = f"""
 import sys, json
 sys.path.insert(0, {str(REPO_ROOT / 'triton/model_repository/transcribe/1')!r})
@@ -198,10 +204,32 @@ engine = we.WhisperEngine(path, meta, compute_type='int8', batched=True)
 out = {{}}
 for name in ('report.flac', 'silence.wav'):
     audio = we.decode(open({str(FIXTURES)!r} + '/' + name, 'rb').read(), 600)
-    out[name] = engine.transcribe(audio, 'en', we.AsrOptions()).text
+    segments, _ = engine.decode(audio, 'en', we.AsrOptions())
+    out[name] = we.summarize(segments, 'en', audio.size / 16000, 0.0, engine.name).text
+segments, _ = engine.decode(audio, 'en', we.AsrOptions(), clips=[(0.0, 1.0)])
+out['clips'] = len(segments)
 print(json.dumps(out))
 """
     proc = subprocess.run([str(TRITON_PYTHON), "-P", "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert "send the report" in out["report.flac"].lower() and out["silence.wav"] == ""
+
+
+def test_engine_summary_drops_non_word_segments():
+    """The engine's side of the one rule for non-words: '...', '♪', '[Music]' segments are dropped, and a
+    transcript of only those is the silent clip's (text '', no_speech_prob 1.0, compression ratio 0)."""
+    script = f"""
+import sys, json
+sys.path.insert(0, {str(REPO_ROOT / 'triton/model_repository/transcribe/1')!r})
+import whisper_engine as we
+def seg(start, text):
+    return {{"start": start, "end": start + 1.0, "text": text, "avg_logprob": -1.3, "no_speech_prob": 0.4,
+             "compression_ratio": 0.5, "language": "nn", "model": "whisper-base", "tokens": 3}}
+only = we.summarize([seg(0.0, '...'), seg(1.0, '♪'), seg(2.0, '[Music]')], 'nn', 3.0, 0.0, 'whisper-base')
+mixed = we.summarize([seg(1.0, 'Hello there.'), seg(0.0, '(music)')], 'en', 3.0, 1.0, 'whisper-base')
+print(json.dumps([only.text, only.no_speech_prob, only.compression_ratio, only.segments, mixed.text, len(mixed.segments)]))
+"""
+    proc = subprocess.run([str(TRITON_PYTHON), "-P", "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["", 1.0, 0.0, [], "Hello there.", 1]
