@@ -67,3 +67,51 @@ def test_shard_threads_embed_concurrently_with_the_same_results():
         together = list(pool.map(embed, chunks))
     for i, vectors in enumerate(together):
         assert np.allclose(vectors, alone[i::4], atol=1e-5)
+
+
+class _RecordingEmbedder:
+    """Stands in for Triton's embedder in these unit tests of the routing (the real client and
+    model are tested on a real Triton: tests/tasks/test_embed_client.py, tests/triton/test_embed_model.py)."""
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        return embed(list(texts))
+
+
+def _route_to(monkeypatch) -> tuple[_RecordingEmbedder, list[str]]:
+    import tasks.embed_client
+
+    recorder, urls = _RecordingEmbedder(), []
+    monkeypatch.setattr(tasks.embed_client, "triton_embedder", lambda url: urls.append(url) or recorder)
+    return recorder, urls
+
+
+def test_without_a_triton_url_the_encoder_runs_in_process(monkeypatch):
+    recorder, urls = _route_to(monkeypatch)
+    batch = TranslationBatch.build([SRC], ["Phonemes are assigned to the language system."], ["de"], ["en"])
+    result = SimilarityDetector(SimilaritySettings()).score(batch)
+    assert SimilaritySettings().triton_url is None
+    assert not recorder.calls and not urls and result.scores[0] < 0.5
+
+
+def test_with_a_triton_url_distinct_texts_go_to_triton_once(monkeypatch):
+    recorder, urls = _route_to(monkeypatch)
+    vectors = embed(["Hallo Welt", "Hello world", "Hallo Welt"], triton_url="triton:8001")
+    assert urls == ["triton:8001"] and recorder.calls == [["Hallo Welt", "Hello world"]]
+    assert vectors.shape == (3, 512) and np.array_equal(vectors[0], vectors[2])
+    settings = SimilaritySettings(triton_url="triton:8001")
+    batch = TranslationBatch.build([SRC, ""], ["The staff were very friendly and helpful.", ""], ["de"] * 2, ["en"] * 2)
+    result = SimilarityDetector(settings).score(batch)
+    assert recorder.calls[-1] == [SRC, "The staff were very friendly and helpful."]  # empty rows not sent
+    assert result.scores[0] > 0.5 and math.isnan(result.scores[1])
+
+
+def test_an_empty_triton_url_is_refused():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="triton_url"):
+        SimilaritySettings(triton_url="")
