@@ -67,11 +67,12 @@ def cmd_deploy_local(args: argparse.Namespace) -> int:
 
 def cmd_bridge(args: argparse.Namespace) -> int:
     import logging
+    import threading
 
     import boto3
 
     from deployments.bridge.emitter import PrefectEventsEmitter
-    from deployments.bridge.service import pump_once, run_bridge
+    from deployments.bridge.service import pump_once, run_bridge, stop_on_signals
     from deployments.bridge.sources import PollingSource, SqsSource
     from tasks.storage import S3Connection
 
@@ -86,7 +87,10 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     if args.once:
         print(f"emitted {pump_once(source, emitter, args.key_prefix, args.suffix)} events")
     else:
-        run_bridge(source, emitter, prefix=args.key_prefix, suffix=args.suffix, idle_sleep_s=args.interval)
+        stop = threading.Event()
+        received = stop_on_signals(stop)
+        run_bridge(source, emitter, prefix=args.key_prefix, suffix=args.suffix, idle_sleep_s=args.interval,
+                   stop=stop, received=received)
     return 0
 
 

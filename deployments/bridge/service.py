@@ -3,8 +3,8 @@ unacknowledged notification comes back, and a repeated one has the same event id
 from __future__ import annotations
 
 import logging
+import signal
 import threading
-import time
 
 from deployments.bridge.emitter import EmitFailed, PrefectEventsEmitter
 from deployments.bridge.events import to_prefect_event
@@ -12,8 +12,16 @@ from deployments.bridge.events import to_prefect_event
 log = logging.getLogger("sentinel.bridge")
 
 
+def describe_filter(source, prefix: str = "", suffix: str = "") -> str:
+    """What the bridge passes on, in words: where it watches and which keys."""
+    rules = [f"starting {prefix!r}" if prefix else "", f"ending {suffix!r}" if suffix else ""]
+    keys = " and ".join(filter(None, rules))
+    return f"{getattr(source, 'watching', type(source).__name__)}" + (f", keys {keys}" if keys else ", every key")
+
+
 def pump_once(source, emitter: PrefectEventsEmitter, prefix: str = "", suffix: str = "") -> int:
-    """One receive round; returns the number of events emitted."""
+    """One receive round; returns the number of events emitted. Every object is logged by name:
+    emitted, or ignored (with the filter it did not pass)."""
     emitted = 0
     for batch in source.receive():
         wanted = [obj for obj in batch.objects if obj.matches(prefix, suffix)]
@@ -25,22 +33,37 @@ def pump_once(source, emitter: PrefectEventsEmitter, prefix: str = "", suffix: s
         source.ack(batch)
         for obj in wanted:
             log.info("emitted s3.object.created %s etag=%s size=%d", obj.uri, obj.etag, obj.size)
-        skipped = len(batch.objects) - len(wanted)
-        if skipped:
-            log.info("ignored %d objects outside prefix=%r suffix=%r", skipped, prefix, suffix)
+        for obj in batch.objects:
+            if not obj.matches(prefix, suffix):
+                log.info("ignored %s: not in %s", obj.uri, describe_filter(source, prefix, suffix))
         emitted += len(wanted)
     return emitted
 
 
+def stop_on_signals(stop: threading.Event, signals=(signal.SIGTERM, signal.SIGINT)) -> dict:
+    """Set `stop` on SIGTERM / SIGINT (the round in progress finishes first); returns a dict that
+    gets the signal's name."""
+    received: dict = {}
+
+    def handle(signum, _frame) -> None:
+        received["signal"] = signal.Signals(signum).name
+        stop.set()
+
+    for signum in signals:
+        signal.signal(signum, handle)
+    return received
+
+
 def run_bridge(source, emitter: PrefectEventsEmitter, *, prefix: str = "", suffix: str = "",
-               idle_sleep_s: float = 5.0, stop: threading.Event | None = None) -> None:
+               idle_sleep_s: float = 5.0, stop: threading.Event | None = None, received: dict | None = None) -> None:
     stop = stop or threading.Event()
-    log.info("bridge started: %s -> %s", type(source).__name__, emitter.url)
+    log.info("bridge started: %s -> %s", describe_filter(source, prefix, suffix), emitter.url)
     while not stop.is_set():
         try:
             if pump_once(source, emitter, prefix, suffix) == 0 and idle_sleep_s:
                 stop.wait(idle_sleep_s)
         except Exception:  # noqa: BLE001 - a long-running service logs and keeps going
             log.exception("bridge round failed; retrying")
-            time.sleep(idle_sleep_s or 1.0)
-    log.info("bridge stopped")
+            stop.wait(idle_sleep_s or 1.0)
+    why = (received or {}).get("signal")
+    log.info("bridge stopped%s", f" ({why})" if why else "")

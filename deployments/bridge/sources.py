@@ -28,6 +28,10 @@ class SqsSource:
         self.sqs, self.queue_url = sqs_client, queue_url
         self.wait_s, self.max_messages = wait_s, max_messages
 
+    @property
+    def watching(self) -> str:
+        return f"SQS queue {self.queue_url}"
+
     def receive(self) -> list[Batch]:
         response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.max_messages,
                                             WaitTimeSeconds=self.wait_s)
@@ -47,34 +51,54 @@ class SqsSource:
 
 @dataclass
 class PollingSource:
+    """Lists `prefix_uri`; an object is new when its ETag differs from the one remembered. A
+    re-upload of the same bytes (same ETag, newer LastModified) is skipped with a log line."""
+
     s3_client: object
     prefix_uri: str
     state_uri: str
-    seen: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)  # key -> ETag emitted
+    modified: dict[str, str] = field(default_factory=dict)  # key -> LastModified of the version seen
 
     def __post_init__(self) -> None:
         self.prefix, self.state = S3Uri.parse(self.prefix_uri), S3Uri.parse(self.state_uri)
-        self.seen = self._load_state()
+        self.seen, self.modified = self._load_state()
 
-    def _load_state(self) -> dict[str, str]:
+    @property
+    def watching(self) -> str:
+        return self.prefix_uri
+
+    def _load_state(self) -> tuple[dict[str, str], dict[str, str]]:
         try:
             body = self.s3_client.get_object(Bucket=self.state.bucket, Key=self.state.key)["Body"].read()
         except self.s3_client.exceptions.NoSuchKey:
-            return {}
-        return json.loads(body)["seen"]
+            return {}, {}
+        doc = json.loads(body)
+        return doc["seen"], doc.get("modified", {})
+
+    def _save_state(self) -> None:
+        body = json.dumps({"prefix": self.prefix_uri, "seen": self.seen, "modified": self.modified}).encode()
+        self.s3_client.put_object(Bucket=self.state.bucket, Key=self.state.key, Body=body)
 
     def receive(self) -> list[Batch]:
-        fresh = []
+        fresh, reuploads = [], 0
         paginator = self.s3_client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.prefix.bucket, Prefix=self.prefix.prefix):
             for item in page.get("Contents", []):
-                etag = item["ETag"].strip('"')
-                if self.seen.get(item["Key"]) != etag:
-                    fresh.append(ObjectCreated(self.prefix.bucket, item["Key"], item["Size"], etag,
-                                               item["LastModified"].isoformat()))
+                key, etag, when = item["Key"], item["ETag"].strip('"'), item["LastModified"].isoformat()
+                if self.seen.get(key) != etag:
+                    fresh.append(ObjectCreated(self.prefix.bucket, key, item["Size"], etag, when))
+                elif self.modified.get(key) != when:
+                    if key in self.modified:
+                        log.info("skipped s3://%s/%s: uploaded again with the same bytes (etag %s), already emitted",
+                                 self.prefix.bucket, key, etag)
+                    self.modified[key] = when
+                    reuploads += 1
+        if reuploads and not fresh:
+            self._save_state()  # otherwise the ack below saves it
         return [Batch(fresh[i:i + 100]) for i in range(0, len(fresh), 100)]
 
     def ack(self, batch: Batch) -> None:
         self.seen.update({obj.key: obj.etag for obj in batch.objects})
-        body = json.dumps({"prefix": self.prefix_uri, "seen": self.seen}).encode()
-        self.s3_client.put_object(Bucket=self.state.bucket, Key=self.state.key, Body=body)
+        self.modified.update({obj.key: obj.occurred for obj in batch.objects})
+        self._save_state()
