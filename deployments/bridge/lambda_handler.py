@@ -5,10 +5,13 @@ Environment: PREFECT_API_URL, optional PREFECT_API_KEY, BRIDGE_PREFIX, BRIDGE_SU
 """
 from __future__ import annotations
 
+import logging
 import os
 
 from deployments.bridge.emitter import PrefectEventsEmitter
 from deployments.bridge.events import parse_notification, to_prefect_event
+
+log = logging.getLogger("sentinel.bridge")
 
 
 def handler(event: dict, context=None) -> dict:
@@ -19,6 +22,11 @@ def handler(event: dict, context=None) -> dict:
         objects = parse_notification(event)
     prefix, suffix = os.environ.get("BRIDGE_PREFIX", ""), os.environ.get("BRIDGE_SUFFIX", "")
     wanted = [obj for obj in objects if obj.matches(prefix, suffix)]
+    for obj in objects:
+        if not obj.matches(prefix, suffix):
+            log.info("ignored %s: key not starting %r and ending %r", obj.uri, prefix, suffix)
     emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"), retries=2)
     emitter.emit([to_prefect_event(obj) for obj in wanted])
+    for obj in wanted:
+        log.info("emitted s3.object.created %s etag=%s size=%d", obj.uri, obj.etag, obj.size)
     return {"emitted": len(wanted), "ignored": len(objects) - len(wanted)}
