@@ -1,10 +1,12 @@
-"""prefect.yaml on the real Prefect server: pools, deployments, schedules, UI forms, and a
-`prefect deployment run` executed by a real process worker."""
+"""prefect.yaml on the real Prefect server: pools, deployments, schedules, UI forms, a
+`prefect deployment run` executed by a real process worker, and fan-out of translate-batch and
+transcribe-batch to child runs of the one `shard-group` flow on the local process pool."""
 import subprocess
 import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from deployments.demo_data import upload_table
@@ -12,6 +14,7 @@ from tasks.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
 PREFECT = str(Path(sys.executable).parent / "prefect")
+SHARD_GROUP_LOCAL = "shard-group/shard-group-local"
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +85,7 @@ def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
                      pa.table({"id": [f"{n}-{i}" for i in range(30)], "text": [f"Satz Nummer {i}." for i in range(30)]}))
     state = translate_batch(input_uri=f"s3://{bucket}/fan-in/", output_uri=f"s3://{bucket}/fan-out/", model="echo",
                             source_lang="de", shard_rows=15,
-                            fan_out_deployment="translate-shard-group/translate-shard-group-local",
+                            fan_out_deployment=SHARD_GROUP_LOCAL,
                             shards_per_child=3, return_state=True)
     summary = state.result(raise_on_failure=False)
     assert state.is_completed(), summary
@@ -90,10 +93,28 @@ def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter
 
-    child = read_deployment("translate-shard-group/translate-shard-group-local")
+    child = read_deployment(SHARD_GROUP_LOCAL)
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id={"any_": [child.id]}))
     assert sum(r.state_name == "Completed" and r.parent_task_run_id is not None for r in runs) >= 2
+
+
+def test_transcribe_batch_fans_out_to_the_same_shard_group_flow(deployed, s3_conn, bucket):
+    """The child rebuilds the transcribe stage from its dict: same parts, same run key as in-process."""
+    from deployments.demo_speech import bytes_table
+    from flows.transcribe_batch import transcribe_batch
+
+    table = bytes_table()
+    table = table.filter(pc.is_in(table.column("id"), value_set=pa.array(["fox", "silence", "stereo", "noise"])))
+    upload_table(s3_conn, S3Uri(bucket, "fan-asr-in/clips.parquet"), table, row_group_size=1)
+    common = {"input_uri": f"s3://{bucket}/fan-asr-in/", "output_uri": f"s3://{bucket}/fan-asr-out/", "shard_rows": 1,
+              "max_audio_s": 30.0}
+    state = transcribe_batch(**common, fan_out_deployment=SHARD_GROUP_LOCAL, shards_per_child=2, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    assert state.is_completed(), summary
+    assert len(summary["shards"]) == 4 and summary["rows"] == 4
+    again = transcribe_batch(**common, return_state=True).result(raise_on_failure=False)  # in-process rerun
+    assert again["run_key"] == summary["run_key"] and all(s["reused"] for s in again["shards"])
 
 
 def test_zombie_flow_runs_are_crashed_by_an_automation(deployed):
