@@ -22,7 +22,9 @@ TRANSLATION_GUARD_NAMES = [f.name for f in GUARD_FIELDS]
 async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslateClient, conn: S3Connection,
                                         record: pa.RecordBatch, settings: TranscribeSettings,
                                         translate: TranslateSettings, clock: GuardClock) -> pa.RecordBatch:
-    """Transcribe, then translate the transcripts, grouped by the language Whisper reported."""
+    """Transcribe, then translate the transcripts, grouped by the language Whisper reported. Long
+    transcripts are translated as documents (translate_record_batch: split into sentences, the sentences
+    of all transcripts of a language sent together, reassembled), and guarded per sentence."""
     heard = await transcribe_record_batch(asr, conn, record, settings, clock)
     target = translate.target_lang
     rows = heard.to_pylist()
@@ -59,8 +61,8 @@ async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslat
     columns["target_lang"] = pa.array([target] * len(rows), pa.string())
     columns["translation_logprob"] = pa.array(translation["translation_logprob"], pa.float32())
     columns["translation_model"] = pa.array(translation["translation_model"], pa.string())
-    for f in GUARD_FIELDS:
-        columns[f.name] = heard.column(f.name)
+    for f in GUARD_FIELDS:  # the transcript's guard columns (flagged_sentences: none for a transcript)
+        columns[f.name] = heard.column(f.name) if f.name in heard.schema.names else pa.nulls(len(rows), f.type)
         columns[f"translation_{f.name}"] = pa.array(translation[f"translation_{f.name}"], f.type)
     columns["status"] = pa.array([r["status"] for r in rows], pa.string())
     columns["error"] = pa.array([r["error"] for r in rows], pa.string())

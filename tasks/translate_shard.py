@@ -14,7 +14,8 @@ from tasks.row_status import RowStatus
 from tasks.shard_quality import ShardQualityChecks
 from tasks.shard_reader import invalid_utf8_rows
 from tasks.shard_runner import GuardClock
-from tasks.translation_guard import TranslationGuard, guard_translations, no_guard_columns
+from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS, SegmentedText, TooLongSentence, decoding_bound, segment_text
+from tasks.translation_guard import SENTENCE_FIELDS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import TritonCallSettings, TritonRequestRejected, TritonTranslateClient
 
 
@@ -47,6 +48,11 @@ class _RowBatch:
         self.model: list[str | None] = [None] * n
         self.status = [RowStatus.OK] * n
         self.error: list[str | None] = [None] * n
+        # per row, once translated: its sentences, their translations and logprobs, the separators around them
+        self.sentences: list[list[str] | None] = [None] * n
+        self.sentence_translations: list[list[str] | None] = [None] * n
+        self.sentence_logprobs: list[list[float] | None] = [None] * n
+        self.separators: list[list[str] | None] = [None] * n
 
     def fail(self, rows: list[int], reason: str) -> None:
         for i in rows:
@@ -80,25 +86,84 @@ def group_by_source_language(batch: _RowBatch, rows: list[int], settings: Transl
     return groups
 
 
+def segment_rows(batch: _RowBatch, groups: dict[str, list[int]], settings: TranslateSettings) -> dict[int, SegmentedText]:
+    """Each row to translate as sentences (settings `segment`, default on; off: the whole text as one
+    unit). A row with a stretch that cannot be split under `max_sentence_chars` fails with the reason and
+    leaves its group: no text is cut."""
+    segment = getattr(settings, "segment", True)
+    max_chars = getattr(settings, "max_sentence_chars", DEFAULT_MAX_SENTENCE_CHARS)
+    docs: dict[int, SegmentedText] = {}
+    for lang, rows in groups.items():
+        kept = []
+        for i in rows:
+            text = batch.texts[i]
+            try:
+                docs[i] = segment_text(text, lang, max_chars) if segment else SegmentedText([text], ["", ""], [0])
+            except TooLongSentence as exc:
+                batch.fail([i], f"cannot be translated whole: {exc}")
+                continue
+            kept.append(i)
+        rows[:] = kept
+    return docs
+
+
+async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, docs: dict[int, SegmentedText],
+                              lang: str, rows: list[int], settings: TranslateSettings) -> None:
+    """Translate the sentences of all `rows` (one source language) together, in one request per
+    decoding bound (client batches of sentences, so Triton's dynamic batcher sees sentences), and
+    put each row's translation back together around its separators. A refused request fails the rows
+    that had a sentence in it."""
+    units = [(i, j) for i in rows for j in range(len(docs[i]))]
+    explicit_bound = "max_decoding_length" in client.settings.decoding
+    by_bound: dict[int | None, list[int]] = {}
+    for k, (i, j) in enumerate(units):
+        bound = None if explicit_bound else decoding_bound(len(docs[i].sentences[j]))
+        by_bound.setdefault(bound, []).append(k)
+    texts: list[str | None] = [None] * len(units)
+    logprobs: list[float | None] = [None] * len(units)
+    models: list[str | None] = [None] * len(units)
+
+    async def one_bound(bound: int | None, members: list[int]) -> None:
+        decoding = None if bound is None else {**client.settings.decoding, "max_decoding_length": bound}
+        try:
+            out = await client.translate([docs[units[k][0]].sentences[units[k][1]] for k in members], lang,
+                                         settings.target_lang, decoding=decoding)
+        except TritonRequestRejected as exc:
+            batch.fail(sorted({units[k][0] for k in members}), str(exc))
+            return
+        for k, text, lp, model in zip(members, out.texts, out.logprobs, out.models):
+            texts[k], logprobs[k], models[k] = text, lp, model
+
+    await asyncio.gather(*(one_bound(bound, members) for bound, members in by_bound.items()))
+    start = 0
+    for i in rows:
+        count, doc = len(docs[i]), docs[i]
+        mine = slice(start, start + count)
+        start += count
+        if batch.status[i] != RowStatus.OK:
+            continue
+        batch.sentences[i], batch.sentence_translations[i] = doc.sentences, texts[mine]
+        batch.sentence_logprobs[i], batch.separators[i] = logprobs[mine], doc.separators
+        batch.translation[i] = doc.reassemble(texts[mine])
+        weights = [len(sentence) for sentence in doc.sentences]  # source length stands in for token counts
+        batch.logprob[i] = sum(w * lp for w, lp in zip(weights, logprobs[mine])) / max(sum(weights), 1)
+        batch.model[i] = models[mine][0]
+
+
 async def translate_record_batch(client: TritonTranslateClient, record: pa.RecordBatch,
                                  settings: TranslateSettings) -> pa.RecordBatch:
+    """Classify the rows, detect languages, split the texts into sentences, translate the sentences of
+    all rows per source language together and reassemble them. The output carries the per-sentence
+    detail in SENTENCE_FIELDS for the guard (guard_translations / no_guard_columns drop them)."""
     batch = _RowBatch(record.column(settings.text_column).to_pylist(), settings)
     if settings.language_column:
         batch.source_lang = [lang or default for lang, default in
                              zip(record.column(settings.language_column).to_pylist(), batch.source_lang)]
     todo = classify_rows(batch, settings, invalid_utf8_rows(record, settings.text_column))
     groups = group_by_source_language(batch, todo, settings)
-
-    async def run_group(lang: str, rows: list[int]) -> None:
-        try:
-            out = await client.translate([batch.texts[i] for i in rows], lang, settings.target_lang)
-        except TritonRequestRejected as exc:
-            batch.fail(rows, str(exc))
-            return
-        for i, text, lp, model in zip(rows, out.texts, out.logprobs, out.models):
-            batch.translation[i], batch.logprob[i], batch.model[i] = text, lp, model
-
-    await asyncio.gather(*(run_group(lang, rows) for lang, rows in groups.items()))
+    docs = segment_rows(batch, groups, settings)
+    await asyncio.gather(*(translate_sentences(client, batch, docs, lang, rows, settings)
+                           for lang, rows in groups.items() if rows))
     columns = {
         "id": record.column(settings.id_column), "source_text": pa.array(batch.texts, pa.string()),
         "translation": pa.array(batch.translation, pa.string()),
@@ -108,6 +173,8 @@ async def translate_record_batch(client: TritonTranslateClient, record: pa.Recor
         "status": pa.array(batch.status, pa.string()), "error": pa.array(batch.error, pa.string()),
     }
     columns.update({name: record.column(name) for name in settings.passthrough_columns})
+    for f in SENTENCE_FIELDS:
+        columns[f.name] = pa.array(getattr(batch, f.name.lstrip("_")), f.type)
     return pa.RecordBatch.from_pydict(columns)
 
 
