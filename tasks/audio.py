@@ -13,7 +13,7 @@ from prefect import task
 
 from tasks.listing import ObjectRef
 from tasks.s3_uri import InvalidS3Uri, S3Uri
-from tasks.sharding import TEXT_TYPES, InputError, ObjectPlan, Shard, read_footer, split_rows
+from tasks.sharding import InputError, ObjectPlan, Shard, is_id_type, is_text_type, read_footer, split_rows
 from tasks.storage import S3Connection
 
 BINARY_TYPES = (pa.binary(), pa.large_binary(), pa.binary_view())
@@ -52,12 +52,12 @@ def validate_audio_schema(schema: pa.Schema, uri: str, columns: AudioColumns) ->
         if column not in names:
             raise InputError(f"{uri}: {what} column {column!r} not found (columns: {sorted(names)})")
     kind = schema.field(columns.source).type
-    expected = BINARY_TYPES if columns.audio else TEXT_TYPES
-    if kind not in expected and not pa.types.is_null(kind):
+    expected_ok = (kind in BINARY_TYPES) if columns.audio else is_text_type(kind)
+    if not expected_ok and not pa.types.is_null(kind):
         raise InputError(f"{uri}: {role} column {columns.source!r} has type {kind}, "
                          f"expected {'binary (encoded audio file bytes)' if columns.audio else 'string (s3:// URIs)'}")
     id_type = schema.field(columns.id).type
-    if not (id_type in TEXT_TYPES or pa.types.is_integer(id_type) or pa.types.is_null(id_type)):
+    if not is_id_type(id_type):
         raise InputError(f"{uri}: id column {columns.id!r} has type {id_type}, expected string or integer")
 
 

@@ -1,5 +1,7 @@
 """Stream one shard's rows from S3: only its row groups, only the needed columns,
-`batch_rows` at a time. Never loads the whole object."""
+`batch_rows` at a time. Never loads the whole object. Dictionary-encoded columns (pandas
+`category`, parquet dictionary pages read as dictionaries) come out as their plain values, so every
+step that expects a string column (text, ids, language codes, URIs) gets one."""
 from __future__ import annotations
 
 import json
@@ -33,13 +35,27 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
             lo, hi = max(start - offset, 0), min(stop - offset, batch.num_rows)
             offset += batch.num_rows
             if hi > lo:
-                yield repair_utf8(batch.slice(lo, hi - lo))
+                yield repair_utf8(decode_dictionaries(batch.slice(lo, hi - lo)))
             if offset >= stop:
                 return
     except (pa.ArrowInvalid, OSError) as exc:
         if is_transient_io_error(exc):
             raise
         raise InputError(f"{shard.object.uri}: row group {index} is unreadable ({exc})") from exc
+
+
+def decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Dictionary columns replaced by their values (string categories -> strings); others unchanged."""
+    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+        return batch
+    fields, columns = [], []
+    for f, column in zip(batch.schema, batch.columns):
+        if pa.types.is_dictionary(f.type):
+            column = column.dictionary_decode()
+            f = f.with_type(column.type)
+        fields.append(f)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
 
 
 INVALID_UTF8_KEY = b"sentinel.invalid_utf8"

@@ -60,6 +60,21 @@ class ObjectPlan:
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view())
 
 
+def is_text_type(kind: pa.DataType) -> bool:
+    """A string column, or a dictionary-encoded one (pandas `category`, parquet dictionary columns):
+    tasks.shard_reader decodes those to their strings when it reads them."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return kind in TEXT_TYPES
+
+
+def is_id_type(kind: pa.DataType) -> bool:
+    """Ids: strings or integers, plain or dictionary-encoded (or an all-null column)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return kind in TEXT_TYPES or pa.types.is_integer(kind) or pa.types.is_null(kind)
+
+
 def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: str,
                     passthrough: list[str]) -> None:
     names = set(schema.names)
@@ -67,10 +82,10 @@ def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: st
         if column not in names:
             raise InputError(f"{uri}: {role} column {column!r} not found (columns: {sorted(names)})")
     text_type = schema.field(text_column).type
-    if text_type not in TEXT_TYPES and not pa.types.is_null(text_type):
+    if not is_text_type(text_type) and not pa.types.is_null(text_type):
         raise InputError(f"{uri}: text column {text_column!r} has type {text_type}, expected string")
     id_type = schema.field(id_column).type
-    if not (id_type in TEXT_TYPES or pa.types.is_integer(id_type) or pa.types.is_null(id_type)):
+    if not is_id_type(id_type):
         raise InputError(f"{uri}: id column {id_column!r} has type {id_type}, expected string or integer")
 
 
