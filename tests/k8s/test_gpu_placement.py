@@ -143,13 +143,11 @@ def test_there_are_kubernetes_deployments_to_check():
     assert len(names) >= 2, names  # a parent and its shard-group child at least
 
 
-def _flow_name(entrypoint: str) -> str:
+def _flow(entrypoint: str):
+    import importlib
+
     path, func = entrypoint.split(":")
-    source = (ROOT / path).read_text()
-    match = re.search(r'@flow\(\s*name="([^"]+)"[^)]*\)\s*\n(?:@.*\n)*(?:async )?def ' + re.escape(func) + r"\(",
-                      source)
-    assert match, f"no @flow(name=...) for {entrypoint}"
-    return match.group(1)
+    return getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), func)
 
 
 def test_fan_out_targets_exist_on_a_pool_of_the_same_kind():
@@ -165,7 +163,7 @@ def test_fan_out_targets_exist_on_a_pool_of_the_same_kind():
             continue
         flow, child = target.split("/")
         assert child in deployments, f"{name}: fan_out_deployment {target} is not in prefect.yaml"
-        assert _flow_name(deployments[child]["entrypoint"]) == flow, f"{name}: {target} names the wrong flow"
+        assert _flow(deployments[child]["entrypoint"]).name == flow, f"{name}: {target} names the wrong flow"
         assert kinds[child] == kinds[name], f"{name} and its children run on different kinds of pool"
         checked += 1
     assert checked >= 1
@@ -175,3 +173,31 @@ def test_local_deploy_creates_exactly_the_pools_that_have_templates():
     from deployments.deploy_local import POOL_TYPES
 
     assert set(POOL_TYPES) == {p.stem for p in POOLS.glob("*.json")}
+
+
+def _iam_prefixes(action: str) -> list[str]:
+    """s3:// prefixes the flow-run role may use `action` on (Allow statements, `arn:aws:s3:::b/p/*`)."""
+    policy = json.loads((ROOT / "k8s/iam/flow-run-policy.json").read_text())
+    prefixes = []
+    for st in policy["Statement"]:
+        actions = [st["Action"]] if isinstance(st["Action"], str) else st["Action"]
+        resources = [st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"]
+        if st["Effect"] == "Allow" and action in actions:
+            prefixes += ["s3://" + r.removeprefix("arn:aws:s3:::").removesuffix("*")
+                         for r in resources if r.endswith("/*")]
+    return prefixes
+
+
+@pytest.mark.parametrize("deployment", _kubernetes_deployments(), ids=lambda d: d["name"])
+def test_kubernetes_deployment_parameters_fit_the_flow_and_the_iam_policy(deployment):
+    """Every parameter is one the flow takes; a Kubernetes run uses the pool's Triton URL and the
+    IRSA role (no local blocks), and its default input/output lie where the flow-run role may read/write."""
+    import inspect
+
+    flow = _flow(deployment["entrypoint"])
+    params = deployment.get("parameters") or {}
+    assert set(params) <= set(inspect.signature(flow.fn).parameters), deployment["name"]
+    if "input_uri" in params:  # a parent run (shard groups get everything from their parent)
+        assert params.get("triton_endpoint", "unset") is None and params.get("s3_credentials", "unset") is None
+        assert any(params["input_uri"].startswith(p) for p in _iam_prefixes("s3:GetObject")), params["input_uri"]
+        assert any(params["output_uri"].startswith(p) for p in _iam_prefixes("s3:PutObject")), params["output_uri"]
