@@ -175,3 +175,32 @@ def test_detectors_can_be_switched_off():
     (result,) = score_translations(*map(list, zip(BAD["oscillation"])), settings=settings)
     assert result.flagged
     assert result.detector_scores["similarity"] != result.detector_scores["similarity"]  # NaN: not run
+
+
+def test_a_document_is_judged_by_its_sentences_and_names_the_bad_one(tmp_path):
+    (g1, m1, *_), (g2, m2, *_), (bad_src, bad_mt, *_) = GOOD[0], GOOD[1], BAD["detached"]
+    document_src, document_mt = f"{g1} {bad_src}\n\n{g2}", f"{m1} {bad_mt}\n\n{m2}"
+    category = pa.dictionary(pa.int32(), pa.string())
+    table = pa.table({
+        "src": pa.array([document_src, f"{g1} {g2}"]).cast(category), "mt": [document_mt, f"{m1} {m2}"],
+        "src_lang": pa.array(["de", "de"]).cast(category), "tgt_lang": ["en", "en"]})
+    pq.write_table(table, tmp_path / "docs.parquet")
+    check_mt_file(tmp_path / "docs.parquet", tmp_path / "out.parquet")
+    bad, good = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert bad["flagged"] and bad["flagged_sentences"] == [1]
+    assert bad["reasons"][0].startswith("sentence 1: similarity")
+    assert not good["flagged"] and good["flagged_sentences"] == []
+    # the same document scored as one unit (segment=False) hides the bad sentence among the good ones
+    whole = score_table(table, segment=False, detector_columns=False).to_pylist()[0]
+    assert whole["hallucination_score"] < bad["hallucination_score"]
+
+
+def test_a_long_text_scores_no_higher_per_sentence_than_the_same_sentence_alone():
+    """The worst sentence of n is mapped for n: one row's false-positive rate stays at the calibrated rate."""
+    src, mt, a, b = BAD["detached"]
+    alone = score_table(pa.table({"src": [src], "mt": [mt], "src_lang": [a], "tgt_lang": [b]}), detector_columns=False)
+    g, m, *_ = GOOD[0]
+    long = score_table(pa.table({"src": [" ".join([g] * 9 + [src])], "mt": [" ".join([m] * 9 + [mt])],
+                                 "src_lang": [a], "tgt_lang": [b]}), detector_columns=False)
+    assert long.column("hallucination_score")[0].as_py() <= alone.column("hallucination_score")[0].as_py()
+    assert long.column("flagged_sentences")[0].as_py() in ([], [9])
