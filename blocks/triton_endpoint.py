@@ -7,6 +7,7 @@ from prefect.blocks.core import Block
 from pydantic import Field
 
 from tasks.triton_client import TritonCallSettings
+from tasks.triton_model_config import CONFIG_TIMEOUT_S, model_batching, sized_requests
 
 
 class TritonEndpoint(Block):
@@ -19,14 +20,26 @@ class TritonEndpoint(Block):
     url: str = Field("127.0.0.1:8001", description="host:port of Triton's gRPC endpoint (HTTP port if protocol=http).")
     protocol: Literal["grpc"] = Field("grpc", description="Wire protocol. gRPC is the supported data path.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request client timeout in seconds.")
-    concurrency: int = Field(8, ge=1, le=256, description="Requests in flight per shard task.")
-    batch_size: int = Field(32, ge=1, le=1024, description="Rows per request (<= the model's max_batch_size).")
+    concurrency: int | None = Field(
+        None, ge=1, le=256,
+        description="Requests in flight per shard task; empty = enough to keep every model instance busy.")
+    batch_size: int | None = Field(
+        None, ge=1, le=1024,
+        description="Rows per request; empty = the model's largest preferred batch size (else its max_batch_size), "
+                    "read from Triton's model config at the start of a run.")
     max_retries: int = Field(6, ge=0, le=20, description="Retries on UNAVAILABLE / timeouts, with exponential backoff.")
     backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (jittered).")
 
     def call_settings(self, model_name: str, decoding: dict | None = None) -> TritonCallSettings:
+        """The settings a run's clients use. Rows per request and requests in flight that are not
+        set here are sized to the model (tasks/triton_model_config.py: one model-config read per
+        process and model; Triton unreachable: 32 rows x 8 in flight)."""
+        batch_size, concurrency = self.batch_size, self.concurrency
+        if batch_size is None or concurrency is None:
+            batching = model_batching(self.url, model_name, timeout_s=min(self.timeout_s, CONFIG_TIMEOUT_S))
+            batch_size, concurrency = sized_requests(batching, batch_size, concurrency)
         return TritonCallSettings(
-            url=self.url, model_name=model_name, batch_size=self.batch_size, concurrency=self.concurrency,
+            url=self.url, model_name=model_name, batch_size=batch_size, concurrency=concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries, backoff_s=self.backoff_s,
             decoding=decoding or {},
         )
