@@ -23,7 +23,7 @@ import traceback
 
 from common import ROOT, parse_rows
 
-PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile")
+PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile", "documents")
 
 
 def run_asr(prefect) -> None:
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                 import profile_pipeline
 
                 attempt("profile", lambda: profile_pipeline.run(prefect))
+    if "documents" in parts:  # bench/documents_bench.py: k=5 documents vs the same sentences as rows
+        attempt("documents", lambda: __import__("documents_bench").run())
     if "tuning" in parts:
         import tuning_bench
 
