@@ -23,7 +23,7 @@ import traceback
 
 from common import ROOT, parse_rows
 
-PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile", "documents")
+PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile", "documents", "embed")
 
 
 def run_asr(prefect) -> None:
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 attempt("profile", lambda: profile_pipeline.run(prefect))
     if "documents" in parts:  # bench/documents_bench.py: k=5 documents vs the same sentences as rows
         attempt("documents", lambda: __import__("documents_bench").run())
+    if "embed" in parts:  # bench/embed_bench.py: similarity encoder in process vs the stack Triton's `embed`
+        attempt("embed", lambda: __import__("embed_bench").run())
     if "tuning" in parts:
         import tuning_bench
 
