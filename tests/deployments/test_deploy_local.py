@@ -30,6 +30,11 @@ def deployed(full_stack):
         local_stack.stop(full_stack, WORKER)
 
 
+def part_versions(conn, bucket: str, prefix: str) -> dict:
+    listing = conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {o["Key"]: o["LastModified"] for o in listing if "/part-" in o["Key"]}
+
+
 def read_deployment(name: str):
     from prefect.client.orchestration import get_client
 
@@ -113,8 +118,10 @@ def test_transcribe_batch_fans_out_to_the_same_shard_group_flow(deployed, s3_con
     summary = state.result(raise_on_failure=False)
     assert state.is_completed(), summary
     assert len(summary["shards"]) == 4 and summary["rows"] == 4
+    parts = part_versions(s3_conn, bucket, "fan-asr-out/")
+    assert len([k for k in parts if "/quarantine/" not in k]) == 4
     again = transcribe_batch(**common, return_state=True).result(raise_on_failure=False)  # in-process rerun
-    assert again["run_key"] == summary["run_key"] and all(s["reused"] for s in again["shards"])
+    assert again["run_key"] == summary["run_key"] and part_versions(s3_conn, bucket, "fan-asr-out/") == parts
 
 
 def test_zombie_flow_runs_are_crashed_by_an_automation(deployed):
