@@ -68,6 +68,8 @@ def settings_config(settings: TranslateSettings) -> dict:
     """What of TranslateSettings changes the output bytes: all but the Triton connection."""
     config = {k: v for k, v in settings_to_dict(settings).items() if k != "triton"}
     config["decoding"] = settings.triton.decoding
+    if config["guard"]:  # where the similarity encoder runs (in process or Triton's `embed`) is not what it computes
+        config["guard"]["checks"].get("similarity", {}).pop("triton_url", None)
     return config
 
 
