@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from datetime import timezone
+from datetime import UTC
 
 from prefect import get_run_logger, unmapped
 from prefect_aws import AwsCredentials, S3Bucket
@@ -58,7 +58,7 @@ def with_scheduled_date(uri: str) -> str:
     from prefect.runtime import flow_run
 
     when = flow_run.scheduled_start_time  # a timezone-aware datetime
-    return uri.replace("{scheduled_date}", when.astimezone(timezone.utc).strftime("%Y-%m-%d"))
+    return uri.replace("{scheduled_date}", when.astimezone(UTC).strftime("%Y-%m-%d"))
 
 
 def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:

@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # tasks.stage imports this module: the annotation only
 BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
 
 # The statuses by their old names (tasks.row_status.RowStatus is the one enum).
-STATUS_OK, STATUS_EMPTY, STATUS_FAILED, STATUS_FLAGGED = RowStatus.OK, RowStatus.EMPTY, RowStatus.FAILED, RowStatus.FLAGGED
+STATUS_OK, STATUS_EMPTY = RowStatus.OK, RowStatus.EMPTY
+STATUS_FAILED, STATUS_FLAGGED = RowStatus.FAILED, RowStatus.FLAGGED
 QUARANTINED_STATUSES = tuple(sorted(QUARANTINED))
 # Rows read per batch by the input data-quality suite (it reads only the columns it checks).
 QUALITY_READ_ROWS = 8192

@@ -39,7 +39,7 @@ def retry_unless_bad_data(_task, _task_run, state) -> bool:
         state.result()
     except (InputError, OutputQualityError):
         return False
-    except Exception:  # noqa: BLE001 - anything else may be transient
+    except Exception:
         return True
     return True
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict, replace
 from typing import ClassVar
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ from tasks.shard_quality import ShardQualityChecks
 from tasks.shard_runner import BatchFn, GuardClock
 from tasks.sharding import ObjectPlan
 from tasks.storage import S3Connection
+
 
 class ShardStage(ABC):
     """One kind of shard work. Subclasses are frozen dataclasses; see the module docstring."""
@@ -96,3 +98,21 @@ class ShardStage(ABC):
     def stage_dict(self) -> dict:
         """`to_dict()` tagged with the stage's name, for `tasks.stages.stage_from_dict`."""
         return {"stage": self.name, "settings": self.to_dict()}
+
+
+def settings_to_dict(settings) -> dict:
+    """A stage's settings dataclass as JSON-ready data: its fields, with `guard` and `quality`
+    (objects with a `config()`) as their config dicts, or None."""
+    doc = asdict(replace(settings, guard=None, quality=None))
+    doc["guard"] = settings.guard.config() if settings.guard else None
+    doc["quality"] = settings.quality.config() if settings.quality else None
+    return doc
+
+
+def quality_from_dict(doc: dict | None) -> ShardQualityChecks | None:
+    """The data-quality suites `ShardQualityChecks.config()` described."""
+    from tasks.quality import InputSpec, OutputSpec
+
+    if doc is None:
+        return None
+    return ShardQualityChecks(InputSpec.model_validate(doc["input"]), OutputSpec.model_validate(doc["output"]))

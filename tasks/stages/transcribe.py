@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
@@ -14,7 +14,7 @@ from tasks.listing import ObjectRef
 from tasks.quality import InputSpec, OutputSpec
 from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan
-from tasks.stage import BatchFn, ShardStage
+from tasks.stage import BatchFn, ShardStage, quality_from_dict, settings_to_dict
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
 from tasks.transcript_guard import TranscriptGuard
@@ -41,14 +41,6 @@ def audio_quality_checks(columns: AudioColumns, with_translation: bool) -> Shard
         OutputSpec.for_transcription(with_translation=with_translation))
 
 
-def settings_to_dict(settings: TranscribeSettings) -> dict:
-    """JSON-ready TranscribeSettings (guard and quality as their config dicts)."""
-    doc = asdict(replace(settings, guard=None, quality=None))
-    doc["guard"] = settings.guard.config() if settings.guard else None
-    doc["quality"] = settings.quality.config() if settings.quality else None
-    return doc
-
-
 def settings_from_dict(doc: dict) -> TranscribeSettings:
     doc = dict(doc)
     columns = dict(doc.pop("columns"))
@@ -56,9 +48,7 @@ def settings_from_dict(doc: dict) -> TranscribeSettings:
     guard, quality = doc.pop("guard", None), doc.pop("quality", None)
     if guard is not None:
         guard = TranscriptGuard(ASRGuardSettings.model_validate(guard["checks"]), guard["redecode"])
-    if quality is not None:
-        quality = ShardQualityChecks(InputSpec.model_validate(quality["input"]),
-                                     OutputSpec.model_validate(quality["output"]))
+    quality = quality_from_dict(quality)
     triton = TritonCallSettings(**doc.pop("triton"))
     return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality, **doc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -13,7 +13,7 @@ from tasks.listing import ObjectRef
 from tasks.quality import InputSpec, OutputSpec
 from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan, plan_object
-from tasks.stage import BatchFn, ShardStage
+from tasks.stage import BatchFn, ShardStage, quality_from_dict, settings_to_dict
 from tasks.storage import S3Connection
 from tasks.translate_shard import TranslateSettings, translate_and_guard
 from tasks.translation_guard import GUARD_FIELDS, TranslationGuard
@@ -42,23 +42,13 @@ def translation_quality_checks(id_column: str, text_column: str, language_column
         OutputSpec.for_translation())
 
 
-def settings_to_dict(settings: TranslateSettings) -> dict:
-    """JSON-ready TranslateSettings (guard and quality as their config dicts)."""
-    doc = asdict(replace(settings, guard=None, quality=None))
-    doc["guard"] = settings.guard.config() if settings.guard else None
-    doc["quality"] = settings.quality.config() if settings.quality else None
-    return doc
-
-
 def settings_from_dict(doc: dict) -> TranslateSettings:
     doc = dict(doc)
     triton = TritonCallSettings(**doc.pop("triton"))
     guard, quality = doc.pop("guard", None), doc.pop("quality", None)
     if guard is not None:
         guard = TranslationGuard(MTGuardSettings.model_validate(guard["checks"]), guard["redecode"])
-    if quality is not None:
-        quality = ShardQualityChecks(InputSpec.model_validate(quality["input"]),
-                                     OutputSpec.model_validate(quality["output"]))
+    quality = quality_from_dict(quality)
     for name in ("candidate_source_langs", "passthrough_columns"):
         doc[name] = tuple(doc[name])
     return TranslateSettings(**doc, triton=triton, guard=guard, quality=quality)

@@ -51,10 +51,10 @@ def test_parameter_schema_renders_a_form(deployed):
 
 
 def test_scheduler_creates_the_nightly_runs(deployed):
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter
-
-    import time
 
     deployment = read_deployment("translate-batch/translate-nightly")
     deadline = time.monotonic() + 90  # the scheduler service runs on a loop (10 s on the local stack)
@@ -86,8 +86,8 @@ def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
     from flows.translate_batch import translate_batch
 
     for n in range(3):
-        upload_table(s3_conn, S3Uri(bucket, f"fan-in/part-{n}.parquet"),
-                     pa.table({"id": [f"{n}-{i}" for i in range(30)], "text": [f"Satz Nummer {i}." for i in range(30)]}))
+        rows = {"id": [f"{n}-{i}" for i in range(30)], "text": [f"Satz Nummer {i}." for i in range(30)]}
+        upload_table(s3_conn, S3Uri(bucket, f"fan-in/part-{n}.parquet"), pa.table(rows))
     state = translate_batch(input_uri=f"s3://{bucket}/fan-in/", output_uri=f"s3://{bucket}/fan-out/", model="echo",
                             source_lang="de", shard_rows=15,
                             fan_out_deployment=SHARD_GROUP_LOCAL,

@@ -11,7 +11,14 @@ from deployments.demo_data import upload_table
 from tasks.listing import list_objects
 from tasks.output_parts import committed_part_metadata
 from tasks.s3_uri import S3Uri
-from tasks.shard_runner import OutputSchemaMismatch, ShardResult, committed_result, part_target, quarantine_target, run_shard
+from tasks.shard_runner import (
+    OutputSchemaMismatch,
+    ShardResult,
+    committed_result,
+    part_target,
+    quarantine_target,
+    run_shard,
+)
 from tasks.sharding import plan_object
 from tasks.stage import ShardStage
 
