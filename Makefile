@@ -13,9 +13,20 @@ PAIRS     ?= de-en fr-en en-de
 # the CPU build of torch ships as a local wheel on our build machines; elsewhere PyPI is used
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup models stack-up stack-down stack-status demo test test-fast bench clean deploy-local bridge chaos
+.PHONY: setup system-deps models stack-up stack-down stack-status demo test test-fast lint bench clean deploy-local bridge chaos
 
-setup: $(VENV)/.installed $(TVENV)/.installed
+setup: system-deps $(VENV)/.installed $(TVENV)/.installed
+
+# Debian packages the tests and the speech demo use: espeak-ng speaks and sox mixes, pads and splits
+# channels of test recordings made at test time (apt as root, as on the build and CI machines).
+SYSTEM_TOOLS := espeak-ng sox
+system-deps:
+	missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done
+	if [ -n "$$missing" ]; then
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_TOOLS) >/dev/null
+	  else echo "install the Debian packages:$$missing (apt-get install $(SYSTEM_TOOLS))" >&2; exit 1; fi
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	command -v $(UV) >/dev/null || $(PYTHON_311) -m pip install -q uv
@@ -52,6 +63,9 @@ demo: stack-up
 
 test: models
 	$(VENV)/bin/python -m pytest -q -ra $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
