@@ -105,8 +105,7 @@ def summary_markdown(record: RunRecord) -> str:
         f"- **quarantined rows**: `{record.quarantine_dir}`",
         f"- **manifest**: `{record.output_dir}/manifest.json` (this report: `{record.output_dir}/report.md`)",
         "",
-        "| | |", "|---|---|",
-        f"| status | **{record.status}** |",
+        f"| status | **{record.status}** |", "|---|---|",
         f"| rows in | {counts['rows_in']:,} |",
         f"| kept | {counts['rows_kept']:,} ({count_list(kept)}) |",
         f"| quarantined | {counts['rows_quarantined']:,} of {written:,} written ({counts['quarantined_share']:.1%}; "
@@ -120,8 +119,8 @@ def summary_markdown(record: RunRecord) -> str:
         f"{record.started_at[:19]} → {(record.finished_at or '')[:19]} UTC |",
     ]
     if times["shards_computed"]:
-        lines.append(f"| shard time | {times['shard_s']:.1f} s summed over the {times['shards_computed']} shards "
-                     f"computed now (shards run in parallel: this can exceed the wall time) |")
+        lines.append(f"| shard time | {times['shard_s']:.1f} s summed over {times['shards_computed']} shards "
+                     "computed now (in parallel: can exceed wall time) |")
     if times["guard_s"]:
         lines.append(f"| guards | {times['guard_s']:.1f} s summed over the same shards: "
                      f"{times['guard_share_of_shard_time']:.0%} of their shard time |")
