@@ -18,8 +18,8 @@ def test_report_headline_sections_and_full_paths():
           "status_counts": {"ok": 9, "flagged": 1}, "quarantined": 1, "seconds": 4.0, "guard_seconds": 1.0},
          {"shard_id": "b", "object_uri": "s3://bkt/in/a.parquet", "row_start": 10, "row_stop": 20,
           "error": "Triton unavailable", "error_kind": "rerun"}],
-        [{"uri": "s3://bkt/in/a.parquet", "rows": 20}, {"uri": "s3://bkt/in/bad.parquet", "rows": 0,
-                                                         "error": "s3://bkt/in/bad.parquet: not a readable parquet file"}])
+        [{"uri": "s3://bkt/in/a.parquet", "rows": 20},
+         {"uri": "s3://bkt/in/bad.parquet", "rows": 0, "error": "s3://bkt/in/bad.parquet: not readable parquet"}])
     text = summary_markdown(record)
     assert text.startswith("# translate-batch `k1`: Failed: 9 rows kept, 1 quarantined, 10 failed; 1 of 2 objects "
                            "failed (fix the input; rerun to finish)")
