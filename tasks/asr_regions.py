@@ -68,7 +68,8 @@ def uncovered_speech(regions: list[dict], segments: list[dict],
 def missing_reason(gaps: list[Gap], shown: int = 3) -> str:
     """'untranscribed speech: 10.6 s not covered by the transcript (18.5-29.2 s (de))'."""
     total = sum(g.seconds for g in gaps)
-    where = ", ".join(g.describe() for g in gaps[:shown]) + (f", +{len(gaps) - shown} more" if len(gaps) > shown else "")
+    more = f", +{len(gaps) - shown} more" if len(gaps) > shown else ""
+    where = ", ".join(g.describe() for g in gaps[:shown]) + more
     return f"untranscribed speech: {total:.1f} s not covered by the transcript ({where})"
 
 

@@ -72,7 +72,8 @@ def _score(results: list[AsrResult], guard: TranscriptGuard) -> tuple[np.ndarray
 
 
 async def _hallucination_pass(client: TritonAsrClient, clips: list[bytes], results: list[AsrResult],
-                              language: str | None, guard: TranscriptGuard) -> tuple[list[AsrResult], list[GuardVerdict]]:
+                              language: str | None, guard: TranscriptGuard
+                              ) -> tuple[list[AsrResult], list[GuardVerdict]]:
     """Score the results with words; retry the flagged ones; keep the better result of each."""
     verdicts = [GuardVerdict() for _ in results]
     heard = [i for i, r in enumerate(results) if not is_non_words(r.text)]
@@ -122,7 +123,7 @@ async def _coverage_pass(client: TritonAsrClient, clips: list[bytes], results: l
             if extra.error is None and not is_non_words(extra.text):
                 results[i] = splice(results[i], drop_non_words(extra))
                 gaps[i] = uncovered_speech(results[i].region_list, results[i].segment_list, settings)
-    for i, result in enumerate(results):
+    for i in range(len(results)):
         verdicts[i].missing_s = round(sum(g.seconds for g in gaps[i]), 3)
         if verdicts[i].missing_s >= settings.min_missing_s:
             verdicts[i].flagged = True

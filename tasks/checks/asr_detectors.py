@@ -189,14 +189,19 @@ class TranscriptRepetitionDetector(TranscriptDetector):
             near, near_unit = near_repeats(window, s.near_window)
             share, bigram = repeated_bigrams(window)
             candidates = [
-                (float(ramp(run, s.run_start, s.full_run)), lambda: f"{unit!r} repeated {run} times in a row"),
+                (
+                    float(ramp(run, s.run_start, s.full_run)),
+                    lambda unit=unit, run=run: f"{unit!r} repeated {run} times in a row",
+                ),
                 (
                     float(ramp(near, s.near_start, s.near_full)),
-                    lambda: f"{near_unit!r} comes back within {s.near_window} words ({near} times)",
+                    lambda near_unit=near_unit, near=near: f"{near_unit!r} comes back within {s.near_window} words "
+                    f"({near} times)",
                 ),
                 (
                     float(ramp(share, s.bigram_start, s.bigram_full)),
-                    lambda: f"phrase {bigram!r} repeated ({share:.0%} of phrases are repeats)",
+                    lambda bigram=bigram, share=share: f"phrase {bigram!r} repeated "
+                    f"({share:.0%} of phrases are repeats)",
                 ),
             ]
             score, describe = max(candidates, key=lambda c: c[0])

@@ -40,7 +40,8 @@ def test_splice_merges_segments_in_time_order():
                       segments=json.dumps([seg(0.0, 3.0, "Hello there.")]), avg_logprob=-0.2, no_speech_prob=0.1,
                       speech_regions=json.dumps([{"start": 0.0, "end": 12.0}]))
     retry = AsrResult(text="Guten Tag. ...", language="de", model="whisper-base",
-                      segments=json.dumps([seg(6.0, 11.0, "Guten Tag, wie geht es Ihnen?", "de"), seg(11.0, 12.0, "...")]))
+                      segments=json.dumps([seg(6.0, 11.0, "Guten Tag, wie geht es Ihnen?", "de"),
+                                           seg(11.0, 12.0, "...")]))
     spliced = splice(first, retry)
     assert spliced.text == "Hello there. Guten Tag, wie geht es Ihnen?"
     assert [s["start"] for s in spliced.segment_list] == [0.0, 6.0]

@@ -30,7 +30,8 @@ def test_srt_uses_commas_and_numbers_every_cue():
 def test_word_cues_and_channel_labels():
     words = cues(SEGMENTS, words=True)
     assert [c["text"] for c in words[:2]] == ["The", "report"]
-    split = [{"start": 0.0, "end": 2.0, "text": "Hello.", "channel": 0}, {"start": 1.0, "end": 3.0, "text": "Hi.", "channel": 1}]
+    split = [{"start": 0.0, "end": 2.0, "text": "Hello.", "channel": 0},
+             {"start": 1.0, "end": 3.0, "text": "Hi.", "channel": 1}]
     assert "<v ch0>Hello." in to_webvtt(split) and "[ch1] Hi." in to_srt(split)
 
 

@@ -142,7 +142,8 @@ def test_speech_left_out_is_retried_per_region_and_spliced_in(triton_url, code_s
     first, kept, verdict = _guarded(triton_url, code_switched.wav, no_speech_threshold=0.0, log_prob_threshold=0.0,
                                     temperature_increment=0.0)
     before = _uncovered(first)
-    print(f"\n  left out before the guard {before:.1f} s: {first.text!r}\n  after {verdict.missing_s:.1f} s: {kept.text!r}")
+    print(f"\n  left out before the guard {before:.1f} s: {first.text!r}")
+    print(f"  after {verdict.missing_s:.1f} s: {kept.text!r}")
     assert before >= 10.0 and verdict.redecoded, (first.text, verdict)
     if "whisper-base" not in (kept.model or ""):
         assert verdict.flagged  # no multilingual model: the German region stays uncovered and says so

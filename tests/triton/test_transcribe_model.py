@@ -13,16 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from triton_fixtures import REPO_ROOT, TRITON_PYTHON, run_tool, start_server, triton_launcher
 from tritonclient.utils import InferenceServerException
 
 from tasks.audio import word_error_rate
-from triton_fixtures import REPO_ROOT, TRITON_PYTHON, run_tool, start_server, triton_launcher
 
 pytestmark = pytest.mark.integration
 
 STORE = REPO_ROOT / ".local" / "model-store"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "audio"
-CLIPS = {c["id"]: c | {"bytes": (FIXTURES / c["file"]).read_bytes()} for c in json.loads((FIXTURES / "clips.json").read_text())}
+CLIPS = {c["id"]: c | {"bytes": (FIXTURES / c["file"]).read_bytes()}
+         for c in json.loads((FIXTURES / "clips.json").read_text())}
 SPOKEN = [c for c in CLIPS.values() if c["speech"]]
 WER_BOUND = 0.30  # measured 0.136 (6 edits / 44 words) with tiny.en int8 greedy; see docs/asr.md
 
@@ -107,7 +108,8 @@ def test_spoken_clips_transcribe_with_low_wer(asr_server):
         assert abs(duration - clip["seconds"]) < 0.15 and 0.5 * duration < speech <= duration + 0.01
         assert logprob <= 0.0
         [segment] = json.loads(segments)
-        assert set(segment) == {"start", "end", "text", "language", "avg_logprob", "no_speech_prob", "compression_ratio"}
+        assert set(segment) == {"start", "end", "text", "language", "avg_logprob", "no_speech_prob",
+                                "compression_ratio"}
         assert segment["language"] == "en"
 
 
@@ -175,7 +177,8 @@ def test_english_only_model_refuses_another_language(asr_server):
     client = grpcclient.InferenceServerClient(asr_server.grpc_url)
     try:
         with pytest.raises(InferenceServerException, match="English-only"):
-            client.infer("transcribe", [_bytes_input("AUDIO", [CLIPS["fox"]["bytes"]]), _bytes_input("LANGUAGE", [b"fr"])],
+            inputs = [_bytes_input("AUDIO", [CLIPS["fox"]["bytes"]]), _bytes_input("LANGUAGE", [b"fr"])]
+            client.infer("transcribe", inputs,
                          parameters={"model": "whisper-tiny.en"})
     finally:
         client.close()
@@ -228,7 +231,8 @@ def seg(start, text):
              "compression_ratio": 0.5, "language": "nn", "model": "whisper-base", "tokens": 3}}
 only = we.summarize([seg(0.0, '...'), seg(1.0, '♪'), seg(2.0, '[Music]')], 'nn', 3.0, 0.0, 'whisper-base')
 mixed = we.summarize([seg(1.0, 'Hello there.'), seg(0.0, '(music)')], 'en', 3.0, 1.0, 'whisper-base')
-print(json.dumps([only.text, only.no_speech_prob, only.compression_ratio, only.segments, mixed.text, len(mixed.segments)]))
+print(json.dumps([only.text, only.no_speech_prob, only.compression_ratio, only.segments, mixed.text,
+                  len(mixed.segments)]))
 """
     proc = subprocess.run([str(TRITON_PYTHON), "-P", "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

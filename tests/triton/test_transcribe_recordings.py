@@ -16,7 +16,7 @@ from tasks.triton_asr_client import AsrResult, TritonAsrClient, asr_parameters
 from tasks.triton_client import TritonCallSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "audio"))
-import recordings  # noqa: E402
+import recordings
 
 pytestmark = pytest.mark.integration
 WER_BOUND = 0.5  # per language / channel: espeak-ng's German through whisper-base is rough (docs/asr.md)

@@ -6,9 +6,9 @@ import pytest
 from tasks.checks.asr_batch import TranscriptBatch, has_content, normalise_transcript
 from tasks.checks.asr_detectors import (
     CompressionRatioDetector,
+    NonSpeechPhraseDetector,
     NoSpeechProbDetector,
     NoSpeechTextDetector,
-    NonSpeechPhraseDetector,
     SpeechRateDetector,
     TranscriptRepetitionDetector,
     compression_ratio,

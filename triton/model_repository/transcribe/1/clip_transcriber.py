@@ -15,8 +15,19 @@
 from __future__ import annotations
 
 import numpy as np
-from speech_regions import Region, parse_regions, seconds_of, vad_regions
-from whisper_engine import SAMPLE_RATE, AsrOptions, AudioError, ModelRouter, Transcript, decode, decode_channels, summarize
+from speech_regions import Region, blocks, parse_regions, seconds_of, vad_regions
+from whisper_engine import (
+    SAMPLE_RATE,
+    AsrOptions,
+    AudioError,
+    ModelRouter,
+    Transcript,
+    decode,
+    decode_channels,
+    summarize,
+)
+
+BLOCK_S = 300.0  # long audio is decoded in blocks of at most ~5 min, cut in pauses (bounded memory)
 
 
 def transcribe_row(router: ModelRouter, data: bytes, language: str | None, options: AsrOptions,
@@ -24,70 +35,108 @@ def transcribe_row(router: ModelRouter, data: bytes, language: str | None, optio
     """Decode the audio bytes and transcribe them (per channel with channels="split")."""
     if options.channels != "split":
         return transcribe_samples(router, decode(data, max_audio_s), language, options)
-    channels = [transcribe_samples(router, samples, language, options) for samples in decode_channels(data, max_audio_s)]
+    channels = [transcribe_samples(router, samples, language, options)
+                for samples in decode_channels(data, max_audio_s)]
     return merge_channels(channels)
 
 
-def transcribe_samples(router: ModelRouter, samples: np.ndarray, language: str | None, options: AsrOptions) -> Transcript:
+def transcribe_samples(router: ModelRouter, samples: np.ndarray, language: str | None,
+                       options: AsrOptions) -> Transcript:
     duration = samples.size / SAMPLE_RATE
-    regions = vad_regions(samples, options.vad_threshold)
+    regions = vad_regions(samples, options.vad_threshold, BLOCK_S)
     speech = seconds_of(regions)
+    spans = blocks(regions, duration, BLOCK_S)
     if options.regions is not None:
         try:
             wanted = parse_regions(options.regions, duration)
         except ValueError as exc:
             raise AudioError(str(exc)) from None
-        transcript = decode_regions(router, samples, wanted, language, options, duration, speech, each_alone=True)
+        transcript = decode_regions(router, samples, wanted, language, options, spans, speech, each_alone=True)
     else:
         detector = router.detector(options.model)
         if language or detector is None or not regions or not options.language_per_region:
             engine = router.pick(options.model, language)
-            segments, decoded = engine.decode(samples, language, options)
+            segments, decoded = decode_blocks(engine, samples, language, options, spans)
             transcript = summarize(segments, decoded, duration, speech, engine.name)
             for region in regions:  # the language the model was told or detected; not checked per region
                 region.language = language or (decoded if engine.multilingual else None)
         else:
-            for region in regions:
-                region.language, region.language_prob = detector.detect_language(region.samples(samples))
-            transcript = decode_regions(router, samples, regions, None, options, duration, speech, each_alone=False)
+            detect(detector, samples, regions)
+            transcript = decode_regions(router, samples, regions, None, options, spans, speech, each_alone=False)
     transcript.speech_regions = [r.to_dict() for r in regions]
     return transcript
 
 
 def decode_regions(router: ModelRouter, samples: np.ndarray, regions: list[Region], language: str | None,
-                   options: AsrOptions, duration: float, speech: float, each_alone: bool) -> Transcript:
+                   options: AsrOptions, spans: list[tuple[float, float]], speech: float,
+                   each_alone: bool) -> Transcript:
     """Decode `regions` with the model for each one's language (detected when not given and not yet
     known); regions of one language are decoded together unless `each_alone`. One language and not
     `each_alone`: the whole clip, as without regions."""
+    duration = spans[-1][1]
     detector = router.detector(options.model)
     for region in regions:
-        if language:
-            region.language = language
-        elif region.language is None and detector is not None:
-            region.language, region.language_prob = detector.detect_language(region.samples(samples))
+        region.language = language or region.language
+    if detector is not None:
+        detect(detector, samples, [r for r in regions if r.language is None])
     languages = list(dict.fromkeys(r.language for r in regions))
     if len(languages) == 1 and not each_alone:
         engine = router.for_language(options.model, languages[0])
         if engine is None:
             return summarize([], languages[0] or "", duration, speech, router.pick(options.model, None).name)
-        segments, decoded = engine.decode(samples, languages[0], options)
+        segments, decoded = decode_blocks(engine, samples, languages[0], options, spans)
         return summarize(segments, decoded, duration, speech, engine.name)
-    groups = [[r] for r in regions] if each_alone else [[r for r in regions if r.language == lang] for lang in languages]
+    if each_alone:
+        groups = [[r] for r in regions]
+    else:
+        groups = [[r for r in regions if r.language == lang] for lang in languages]
     segments, served = [], []
     for group in groups:
         engine = router.for_language(options.model, group[0].language)
         if engine is None:
             continue  # other-language speech on an English-only requested model: left untranscribed
-        decoded_segments, _ = engine.decode(samples, group[0].language, options, clips=[(r.start, r.end) for r in group])
+        clips = [(r.start, r.end) for r in group]
+        decoded_segments, _ = decode_blocks(engine, samples, group[0].language, options, spans, clips)
         segments += [s for s in decoded_segments if _inside(s, group)]
         served.append(engine.name)
     model = ",".join(dict.fromkeys(served)) or router.pick(options.model, None).name
     return summarize(segments, language or (languages[0] or ""), duration, speech, model)
 
 
+def decode_blocks(engine, samples: np.ndarray, language: str | None, options: AsrOptions,
+                  spans: list[tuple[float, float]], clips: list[tuple[float, float]] | None = None
+                  ) -> tuple[list[dict], str]:
+    """engine.decode block by block (`spans`, cut in pauses: features and decoding state for one block
+    at a time), timestamps shifted back to the clip; with `clips`, only the blocks holding them."""
+    segments, decoded = [], language or ""
+    for start, end in spans:
+        inner = None
+        if clips is not None:
+            inner = [(max(a, start) - start, min(b, end) - start) for a, b in clips if a < end and b > start]
+            if not inner:
+                continue
+        piece = samples[int(start * SAMPLE_RATE):int(np.ceil(end * SAMPLE_RATE))]
+        found, decoded = engine.decode(piece, language, options, clips=inner)
+        for segment in found:
+            segment["start"], segment["end"] = round(segment["start"] + start, 3), round(segment["end"] + start, 3)
+            for word in segment.get("words", ()):
+                word["start"], word["end"] = round(word["start"] + start, 3), round(word["end"] + start, 3)
+        segments += found
+    return segments, decoded
+
+
+def detect(detector, samples: np.ndarray, regions: list[Region]) -> None:
+    """Set each region's language and probability (batched detection by the multilingual model)."""
+    if regions:
+        found = detector.detect_languages([r.samples(samples) for r in regions])
+        for region, (language, probability) in zip(regions, found):
+            region.language, region.language_prob = language, probability
+
+
 def _inside(segment: dict, regions: list[Region]) -> bool:
     """A segment decoded from `regions` that overlaps one of them (Whisper may run past a clip's end)."""
-    return any(segment["start"] < r.end and segment["end"] > r.start for r in regions) or segment["start"] == segment["end"]
+    overlaps = any(segment["start"] < r.end and segment["end"] > r.start for r in regions)
+    return overlaps or segment["start"] == segment["end"]
 
 
 def merge_channels(channels: list[Transcript]) -> Transcript:

@@ -20,9 +20,15 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clip_transcriber import transcribe_row  # noqa: E402
-from whisper_engine import (  # noqa: E402
-    AsrOptions, AudioError, ModelRouter, Transcript, WhisperEngine, find_model_dirs, parse_options,
+from clip_transcriber import transcribe_row
+from whisper_engine import (
+    AsrOptions,
+    AudioError,
+    ModelRouter,
+    Transcript,
+    WhisperEngine,
+    find_model_dirs,
+    parse_options,
 )
 
 FLOAT_OUTPUTS = {"AVG_LOGPROB": "avg_logprob", "NO_SPEECH_PROB": "no_speech_prob",
@@ -131,7 +137,7 @@ class TritonPythonModel:
         _, _, data, language, options = job
         try:
             return transcribe_row(self.router, data, language, options, options.max_audio_s or self.max_audio_s)
-        except Exception as exc:  # noqa: BLE001 - becomes this request's error response
+        except Exception as exc:
             return exc
 
     def finalize(self):

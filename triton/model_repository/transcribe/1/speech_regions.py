@@ -53,12 +53,43 @@ def split_long(regions: list[Region], max_s: float = MAX_REGION_S) -> list[Regio
     return out
 
 
-def vad_regions(samples: np.ndarray, threshold: float = 0.5) -> list[Region]:
-    """Speech regions silero VAD finds (faster-whisper's VadOptions with `threshold`), at most 30 s each."""
+def vad_regions(samples: np.ndarray, threshold: float = 0.5, block_s: float = 300.0) -> list[Region]:
+    """Speech regions silero VAD finds (faster-whisper's VadOptions with `threshold`), at most 30 s each.
+    Long audio is scanned in blocks of `block_s` (VAD's memory grows with the input: ~200 MB per 10 min
+    in one piece); a region cut by a block boundary is joined again."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    spans = get_speech_timestamps(samples, VadOptions(threshold=threshold))
-    return split_long([Region(span["start"] / SAMPLE_RATE, span["end"] / SAMPLE_RATE) for span in spans])
+    options, block = VadOptions(threshold=threshold), max(int(block_s * SAMPLE_RATE), SAMPLE_RATE)
+    regions: list[Region] = []
+    for offset in range(0, max(samples.size, 1), block):
+        for span in get_speech_timestamps(samples[offset:offset + block], options):
+            start, end = (offset + span["start"]) / SAMPLE_RATE, (offset + span["end"]) / SAMPLE_RATE
+            if regions and start - regions[-1].end < 0.05:
+                regions[-1].end = end
+            else:
+                regions.append(Region(start, end))
+    return split_long(regions)
+
+
+def blocks(regions: list[Region], duration_s: float, block_s: float = 300.0) -> list[tuple[float, float]]:
+    """[0, duration] cut into blocks of at most ~`block_s`, each cut in the middle of a pause between
+    two regions (never inside speech), so long audio is decoded block by block with bounded memory.
+    One block for audio up to `block_s`."""
+    if duration_s <= block_s:
+        return [(0.0, duration_s)]
+    cuts = [(a.end + b.start) / 2 for a, b in zip(regions, regions[1:]) if b.start >= a.end]
+    out, start = [], 0.0
+    for i, cut in enumerate(cuts):
+        following = cuts[i + 1] if i + 1 < len(cuts) else duration_s
+        if following - start > block_s and cut > start:
+            out.append((start, cut))
+            start = cut
+    if not regions or duration_s - start > block_s:  # no pause to cut at: fixed blocks
+        while duration_s - start > block_s:
+            out.append((start, start + block_s))
+            start += block_s
+    out.append((start, duration_s))
+    return out
 
 
 def parse_regions(raw, duration_s: float | None = None) -> list[Region]:

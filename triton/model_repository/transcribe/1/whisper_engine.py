@@ -246,8 +246,24 @@ class WhisperEngine:
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
         """(language, probability) of the first 30 s of `samples` (multilingual models)."""
-        language, probability, _ = self.model.detect_language(audio=samples)
-        return language, float(probability)
+        return self.detect_languages([samples])[0]
+
+    def detect_languages(self, chunks: list[np.ndarray], batch_size: int = 8) -> list[tuple[str, float]]:
+        """(language, probability) of each chunk (its first 30 s), `batch_size` chunks per encoder call:
+        one batched encode + language-token step instead of one per chunk; memory bounded by the batch."""
+        from faster_whisper.transcribe import pad_or_trim
+
+        frames = self.model.feature_extractor.nb_max_frames
+        found = []
+        for first in range(0, len(chunks), max(1, batch_size)):
+            batch = chunks[first:first + batch_size]
+            features = np.stack([pad_or_trim(self.model.feature_extractor(c[:self.model.feature_extractor.n_samples])
+                                             [..., :frames]) for c in batch])
+            results = self.model.model.detect_language(self.model.encode(features))
+            for ranked in results:
+                token, probability = ranked[0]
+                found.append((token[2:-2], float(probability)))
+        return found
 
     def decode(self, samples: np.ndarray, language: str | None, options: AsrOptions,
                clips: list[tuple[float, float]] | None = None) -> tuple[list[dict], str]:
@@ -279,7 +295,8 @@ class WhisperEngine:
 
 def segment_dict(segment, language: str, model: str) -> dict:
     out = {"start": round(float(segment.start), 3), "end": round(float(segment.end), 3), "text": segment.text.strip(),
-           "avg_logprob": round(float(segment.avg_logprob), 4), "no_speech_prob": round(float(segment.no_speech_prob), 4),
+           "avg_logprob": round(float(segment.avg_logprob), 4),
+           "no_speech_prob": round(float(segment.no_speech_prob), 4),
            "compression_ratio": round(float(segment.compression_ratio), 4), "language": language, "model": model,
            "tokens": len(segment.tokens)}
     if segment.words:
