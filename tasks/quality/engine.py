@@ -38,7 +38,7 @@ POSITION_KEY = "sentinel_position"  # in each expectation's meta: its place in t
 SUMMARY_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
 
 GX_LOCK = threading.RLock()  # every GE call in the process: validations and suite building
-_engine: "GxEngine | None" = None
+_engine: GxEngine | None = None
 
 
 class GxEngine:
@@ -57,7 +57,7 @@ class GxEngine:
         asset = datasource.add_dataframe_asset(ASSET_NAME)
         self.batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
 
-    def validate(self, frame: "pd.DataFrame", suite: Any, parameters: dict | None = None) -> Any:
+    def validate(self, frame: pd.DataFrame, suite: Any, parameters: dict | None = None) -> Any:
         """An ExpectationSuiteValidationResult, results in suite order: BOOLEAN_ONLY results for
         the expectations that pass, SUMMARY results for those that fail."""
         import great_expectations as gx
@@ -119,7 +119,29 @@ def warm_up_in_background() -> threading.Thread:
     return thread
 
 
-def run_suite(frame: "pd.DataFrame", suite: Any, parameters: dict | None = None) -> Any:
+def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict | None = None) -> Any:
     """Validate `frame` against a GE ExpectationSuite; thread-safe."""
     with GX_LOCK:
         return gx_engine().validate(frame, suite, parameters)
+
+
+_evidence_results: dict[tuple, tuple[Any, dict]] = {}
+
+
+def run_suite_on_evidence(evidence: pd.DataFrame, suite: Any, parameters: dict | None = None) -> tuple[Any, dict]:
+    """GE's result (and its JSON document) for a shard's evidence batch: the rows the Arrow pass
+    found unexpected, none for a shard that passes it. Batches alike (same suite, same columns and
+    dtypes, no rows, same parameters) give GE's same result, so it is computed once per process and
+    shared: validating a passing shard costs GE nothing after the first."""
+    from tasks.quality.result import json_safe
+
+    if len(evidence):
+        result = run_suite(evidence, suite, parameters)
+        return result, json_safe(result.to_json_dict())
+    key = (id(suite), tuple((str(name), str(kind)) for name, kind in evidence.dtypes.items()),
+           tuple(sorted((parameters or {}).items())))
+    with GX_LOCK:
+        if key not in _evidence_results:
+            result = gx_engine().validate(evidence, suite, parameters)
+            _evidence_results[key] = (result, json_safe(result.to_json_dict()))
+        return _evidence_results[key]

@@ -49,8 +49,13 @@ def blank_to_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def input_frame(table: pa.Table, spec: InputSpec, row_offset: int) -> pd.DataFrame:
-    """The spec's columns; blank texts as null, audio bytes as their byte length (no copy of
-    the audio into pandas); index = the object's row numbers."""
+    """The spec's columns (`input_columns`) as pandas; index = the object's row numbers."""
+    return to_frame(input_columns(table, spec), row_offset)
+
+
+def input_columns(table: pa.Table, spec: InputSpec) -> pa.Table:
+    """The spec's columns as the suite sees them: blank texts as null, audio bytes as their byte
+    length (no copy of the audio into pandas), nested values as a presence flag."""
     columns = {}
     for name in spec.required_columns:
         if name not in table.column_names:
@@ -63,9 +68,9 @@ def input_frame(table: pa.Table, spec: InputSpec, row_offset: int) -> pd.DataFra
         elif pa.types.is_nested(column.type):  # the suite only needs presence: true or null
             column = pc.if_else(pc.is_valid(column), True, pa.scalar(None, pa.bool_()))
         columns[name] = column
-    if not columns:
-        return pd.DataFrame(index=pd.RangeIndex(row_offset, row_offset + table.num_rows))
-    return to_frame(pa.table(columns), row_offset)
+    if not columns:  # no column at all: a table of `num_rows` rows and no columns
+        return pa.table({"_": pa.nulls(table.num_rows)}).drop_columns(["_"])
+    return pa.table(columns)
 
 
 def output_parts_table(output: pa.Table, quarantine: pa.Table | None, spec: OutputSpec) -> pa.Table:

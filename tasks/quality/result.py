@@ -76,6 +76,7 @@ class QualityResult:
     outcomes: list[ExpectationOutcome]
     seconds: float = 0.0
     gx_result: dict = field(default_factory=dict, repr=False)  # GE's ExpectationSuiteValidationResult
+    gx_rows: int | None = None  # rows GE validated: all of them, or the evidence batch's (tasks/quality/validate.py)
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -100,7 +101,7 @@ class QualityResult:
 
     def to_json_dict(self) -> dict:
         return {"summary": self.summary(), "expectations": [o.to_dict() for o in self.outcomes],
-                "great_expectations": self.gx_result}
+                "great_expectations": self.gx_result, "ge_rows": self.rows if self.gx_rows is None else self.gx_rows}
 
     def to_json(self) -> str:
         return json.dumps(self.to_json_dict(), indent=2, sort_keys=True, default=str)

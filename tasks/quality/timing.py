@@ -1,4 +1,4 @@
-"""Per-call cost of the suites on a realistic 5000-row shard (docs/data_quality.md quotes it):
+"""Per-call cost of the suites on a realistic shard, in each validation mode (docs/data_quality.md quotes it):
 
     python -m tasks.quality.timing [--rows 5000] [--calls 50]
 """
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 
 from tasks.quality.specs import InputSpec, OutputSpec
-from tasks.quality.validate import validate_input, validate_output
+from tasks.quality.validate import ARROW_FIRST, GE_FULL, validate_input, validate_output
 
 INPUT_SPEC = InputSpec(id_column="id", text_column="text", language_column="lang", allowed_languages=("de", "en", "fr"),
                        min_text_chars=2, max_text_chars=20_000, expected_columns={"id": "int64"})
@@ -57,24 +57,29 @@ def milliseconds(fn, calls: int) -> dict:
             "p90_ms": round(sorted(times)[int(0.9 * calls)], 1)}
 
 
-def measure(rows: int, calls: int) -> dict:
+def measure(rows: int, calls: int, modes: tuple[str, ...] = (ARROW_FIRST, GE_FULL)) -> dict:
+    """ms per call of each suite, passing and failing, in each validation mode (validate.py)."""
     started = time.perf_counter()
     validate_input(input_table(10), INPUT_SPEC, "warm-up")
     first_call_s = round(time.perf_counter() - started, 2)
     ids = pa.array(range(rows), pa.int64())
     out = {"rows": rows, "first_call_s (GE import + context)": first_call_s}
-    for bad in (False, True):
-        table = input_table(rows, bad)
-        output, quarantine = output_parts(rows, bad)
-        label = "failing" if bad else "passing"
-        out[f"input {label}"] = milliseconds(lambda: validate_input(table, INPUT_SPEC, "s3://b/k"), calls)
-        out[f"output {label}"] = milliseconds(
-            lambda: validate_output(output, quarantine, rows, OUTPUT_SPEC, "s3://b/k", input_ids=ids), calls)
-    table = input_table(rows)
-    with ThreadPoolExecutor(4) as pool:
-        started = time.perf_counter()
-        list(pool.map(lambda _: validate_input(table, INPUT_SPEC, "s3://b/k"), range(calls)))
-        out["input passing, 4 threads: ms per call"] = round((time.perf_counter() - started) * 1000 / calls, 1)
+    for mode in modes:
+        for bad in (False, True):
+            table = input_table(rows, bad)
+            output, quarantine = output_parts(rows, bad)
+            label = f"{mode}: {'failing' if bad else 'passing'}"
+            out[f"input {label}"] = milliseconds(
+                lambda t=table, m=mode: validate_input(t, INPUT_SPEC, "s3://b/k", mode=m), calls)
+            out[f"output {label}"] = milliseconds(
+                lambda o=output, q=quarantine, m=mode: validate_output(o, q, rows, OUTPUT_SPEC, "s3://b/k",
+                                                                       input_ids=ids, mode=m), calls)
+        table = input_table(rows)
+        with ThreadPoolExecutor(4) as pool:
+            started = time.perf_counter()
+            list(pool.map(lambda _, t=table, m=mode: validate_input(t, INPUT_SPEC, "s3://b/k", mode=m), range(calls)))
+            out[f"input {mode}: passing, 4 threads: ms per call"] = round(
+                (time.perf_counter() - started) * 1000 / calls, 1)
     return out
 
 

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,32 +15,76 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, run_suite
-from tasks.quality.frames import input_frame, is_string_type, output_frame, output_parts_table, part_row
+from tasks.quality.arrow_pass import precheck
+from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, run_suite, run_suite_on_evidence
+from tasks.quality.frames import input_columns, is_string_type, output_parts_table, part_row, to_frame
 from tasks.quality.result import ExpectationOutcome, QualityResult, RowExample, json_safe
 from tasks.quality.specs import InputSpec, OutputSpec
 from tasks.quality.suites import ROWS_IN_PARAMETER, input_suite, output_suite
 
 RowLabeler = Callable[[int, Any], RowExample]  # (frame index, value) -> example
 LENGTHS = "expect_column_value_lengths_to_be_between"
+ROW_COUNT = "expect_table_row_count_to_equal"
+
+# How a shard is validated (docs/data_quality.md, "Cost"):
+#   arrow-first  the Arrow pass (tasks/quality/arrow_pass.py) checks every expectation on the whole
+#                table; a shard it finds anything in goes to GE whole (GE's full result, as
+#                ge-full); a shard it finds nothing in hands GE its evidence batch (no rows).
+#   ge-full      GE on the whole shard, every time.
+ARROW_FIRST, GE_FULL = "arrow-first", "ge-full"
+MODE_VARIABLE = "SENTINEL_QUALITY_MODE"
 
 
-def validate_input(table: pa.Table, spec: InputSpec, source: str, row_offset: int = 0) -> QualityResult:
+def quality_mode(mode: str | None = None) -> str:
+    mode = mode or os.environ.get(MODE_VARIABLE) or ARROW_FIRST
+    if mode not in (ARROW_FIRST, GE_FULL):
+        raise ValueError(f"{MODE_VARIABLE}={mode!r}: choose {ARROW_FIRST} or {GE_FULL}")
+    return mode
+
+
+def run_checked(suite: Any, table: pa.Table, first_row: int, parameters: dict,
+                mode: str | None) -> tuple[Any, dict, int]:
+    """(GE result, its JSON document, rows GE validated) for `table` (the suite's columns, Arrow)."""
+    if quality_mode(mode) == ARROW_FIRST and not precheck(suite, table, parameters):
+        evidence = to_frame(table.slice(0, 0), first_row)  # the rows the pass found unexpected: none
+        found = {name: 0 for name in parameters if name == ROWS_IN_PARAMETER}  # GE counts the evidence rows
+        gx_result, document = run_suite_on_evidence(evidence, suite, {**parameters, **found})
+        document = {**document, "meta": {**document.get("meta", {}), "sentinel_evidence_batch": {
+            "rows_validated": 0, "table_rows": table.num_rows, "parameters": parameters,
+            "note": "every expectation checked on the whole table by the Arrow pass (tasks/quality/arrow_pass.py); "
+                    "GE validated the rows it found unexpected (none)"}}}
+        return gx_result, document, 0
+    gx_result = run_suite(to_frame(table, first_row), suite, parameters or None)
+    return gx_result, json_safe(gx_result.to_json_dict()), table.num_rows
+
+
+def shard_figures(outcomes: list[ExpectationOutcome], parameters: dict) -> list[ExpectationOutcome]:
+    """An evidence batch's row-count outcome shows the shard's expected count, not the batch's."""
+    if ROWS_IN_PARAMETER not in parameters:
+        return outcomes
+    return [dataclasses.replace(o, settings={**o.settings, "value": parameters[ROWS_IN_PARAMETER]})
+            if o.expectation == ROW_COUNT else o for o in outcomes]
+
+
+def validate_input(table: pa.Table, spec: InputSpec, source: str, row_offset: int = 0,
+                   mode: str | None = None) -> QualityResult:
     """Check a shard's input columns. `source` names the shard in messages (e.g.
     "s3://bucket/key rows 0–5000"); `row_offset` is the object row of the table's first row, so
-    reported rows are the object's (0-based) rows."""
+    reported rows are the object's (0-based) rows. `mode`: ARROW_FIRST (default, or
+    $SENTINEL_QUALITY_MODE) or GE_FULL; both give the same outcomes."""
     started = time.perf_counter()
     present = frozenset(table.column_names)
     text_is_string = spec.text_column in present and is_string_type(table.schema.field(spec.text_column).type)
     suite = input_suite(spec, present, text_is_string)
-    gx_result = run_suite(input_frame(table, spec, row_offset), suite)
+    gx_result, document, checked = run_checked(suite, input_columns(table, spec), row_offset, {}, mode)
     outcomes = gx_outcomes(gx_result, lambda index, value: RowExample(row=int(index), value=value))
     outcomes = table_level_first(outcomes + column_type_outcomes(table.schema, spec))
-    return _result(spec.suite_name, "input", source, table.num_rows, outcomes, gx_result, started)
+    return _result(spec.suite_name, "input", source, table.num_rows, outcomes, document, started, checked)
 
 
 def validate_output(output: pa.Table, quarantine: pa.Table | None, rows_in: int, spec: OutputSpec, source: str,
-                    input_ids: pa.Array | pa.ChunkedArray | None = None, input_row_offset: int = 0) -> QualityResult:
+                    input_ids: pa.Array | pa.ChunkedArray | None = None, input_row_offset: int = 0,
+                    mode: str | None = None) -> QualityResult:
     """Check a shard's output part and quarantine part together against the `rows_in` input rows.
     With `input_ids` (the shard's input id column) every input id must appear exactly once across
     both parts; `input_row_offset` is the object row of the first input id (for messages).
@@ -46,19 +92,21 @@ def validate_output(output: pa.Table, quarantine: pa.Table | None, rows_in: int,
     started = time.perf_counter()
     combined = output_parts_table(output, quarantine, spec)
     present = frozenset(combined.column_names)
-    gx_result = run_suite(output_frame(combined), output_suite(spec, present), {ROWS_IN_PARAMETER: rows_in})
-    outcomes = table_level_first(gx_outcomes(gx_result, output_row_labeler(combined, spec, output.num_rows)))
+    parameters = {ROWS_IN_PARAMETER: rows_in}
+    gx_result, document, checked = run_checked(output_suite(spec, present), combined, 0, parameters, mode)
+    outcomes = gx_outcomes(gx_result, output_row_labeler(combined, spec, output.num_rows))
+    outcomes = table_level_first(shard_figures(outcomes, parameters) if checked < combined.num_rows else outcomes)
     if input_ids is not None and spec.id_column in present:
         outcomes += id_coverage_outcomes(combined.column(spec.id_column), input_ids, output.num_rows,
                                          spec.id_column, input_row_offset)
-    return _result(spec.suite_name, "output", source, combined.num_rows, outcomes, gx_result, started)
+    return _result(spec.suite_name, "output", source, combined.num_rows, outcomes, document, started, checked)
 
 
-def _result(suite: str, kind: str, source: str, rows: int, outcomes: list[ExpectationOutcome], gx_result: Any,
-            started: float) -> QualityResult:
+def _result(suite: str, kind: str, source: str, rows: int, outcomes: list[ExpectationOutcome], document: dict,
+            started: float, checked: int) -> QualityResult:
     return QualityResult(suite=suite, kind=kind, source=source, success=all(o.success for o in outcomes),
                          rows=rows, outcomes=outcomes, seconds=time.perf_counter() - started,
-                         gx_result=json_safe(gx_result.to_json_dict()))
+                         gx_result=document, gx_rows=checked)
 
 
 def output_row_labeler(combined: pa.Table, spec: OutputSpec, output_rows: int) -> RowLabeler:
