@@ -7,7 +7,9 @@ one run (issue 14), written to bench/results/embed.json:
    guarded row, wall rows/s, and Triton's CPU us per row (the server's process tree);
 2. the `embed` model direct: texts/s by request batch size (4 requests in flight), with the
    in-process encoder's texts/s on one core beside it;
-3. the ASR guards' flow-process cost (score_transcripts per clip) and what silero VAD costs
+3. translate-batch rows/s (translate_and_guard on the tiny Marian model), guarded / unguarded
+   with each encoder;
+4. the ASR guards' flow-process cost (score_transcripts per clip) and what silero VAD costs
    per audio second (it runs inside the `transcribe` model, on Triton's CPU).
 
     python bench/embed_bench.py [--triton-url HOST:PORT] [--rows N]
@@ -143,6 +145,54 @@ def direct(url: str, server: ServerCpu) -> dict:
     return out
 
 
+def translate_batches(url: str, rows: int, server: ServerCpu) -> dict:
+    """translate_and_guard (the shard's per-batch function) on the tiny Marian `translate` model:
+    unguarded vs guarded with each encoder, scoring only (no re-decoding: the tiny model's noise
+    would be flagged and re-decoded whole, which measures the retry, not the encoder)."""
+    import pyarrow as pa
+
+    from tasks.checks.settings import MTGuardSettings
+    from tasks.shard_runner import GuardClock
+    from tasks.translate_shard import TranslateSettings, translate_and_guard
+    from tasks.translation_guard import TranslationGuard
+    from tasks.triton_client import TritonCallSettings, TritonTranslateClient
+
+    src, _ = distinct_rows(rows)
+    batch_rows = 500
+    records = [pa.RecordBatch.from_pydict({"id": list(range(i, i + batch_rows)), "text": src[i:i + batch_rows]})
+               for i in range(0, rows, batch_rows)]
+    on_triton = MTGuardSettings()
+    on_triton.similarity.triton_url = url
+    guards = {"unguarded": None, "guarded_in_process": TranslationGuard(MTGuardSettings(), redecode=None),
+              "guarded_embed": TranslationGuard(on_triton, redecode=None)}
+    triton = TritonCallSettings(url=url, model_name="translate", batch_size=32, concurrency=8)
+
+    async def shard(guard) -> None:
+        settings = TranslateSettings(text_column="text", id_column="id", target_lang="en", source_lang="de",
+                                     triton=triton, guard=guard)
+        async with TritonTranslateClient(triton) as client:
+            clock = GuardClock()
+            for i in range(0, len(records), 2):  # two batches in flight, as shard threads overlap them
+                await asyncio.gather(*(translate_and_guard(client, r, settings, clock) for r in records[i:i + 2]))
+
+    runs: dict[str, list[dict]] = {name: [] for name in guards}
+    for _ in range(2):
+        for name, guard in guards.items():
+            runs[name].append(_timed(lambda g=guard: asyncio.run(shard(g)), server))
+    out = {"rows": rows, "model": "translate (tiny random-weight Marian de-en, CPU)"}
+    for name, measured in runs.items():
+        best = min(measured, key=lambda m: m["wall_s"])
+        out[name] = {"wall_rows_per_s": round(rows / best["wall_s"]), "flow_cpu_us_per_row":
+                     round(best["cpu_s"] / rows * 1e6), "triton_cpu_us_per_row": (
+                         None if best["server_cpu_s"] is None else round(best["server_cpu_s"] / rows * 1e6))}
+    for name in ("guarded_in_process", "guarded_embed"):
+        out[name]["guarded_over_unguarded_wall"] = round(out[name]["wall_rows_per_s"]
+                                                         / out["unguarded"]["wall_rows_per_s"], 3)
+        out[name]["guarded_over_unguarded_per_flow_core"] = round(out["unguarded"]["flow_cpu_us_per_row"]
+                                                                  / out[name]["flow_cpu_us_per_row"], 3)
+    return out
+
+
 def asr_guard_cost(clips: int = 2_000) -> dict:
     """The ASR guards' scoring in the flow process: arithmetic on the `transcribe` model's outputs."""
     from tasks.checks.asr_batch import TranscriptBatch
@@ -200,6 +250,7 @@ def run(url: str | None = None, rows: int = ROWS) -> dict:
            .strip()}
     doc["guard_scoring"] = guard_scoring(url, rows, server)
     doc["direct"] = direct(url, server)
+    doc["translate_batches"] = translate_batches(url, min(rows, 1_000), server)
     doc["asr_guards"] = {"scoring": asr_guard_cost(), "silero_vad": vad_cost()}
     doc["machine"] = machine()
     write_result("embed", doc)
