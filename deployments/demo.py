@@ -7,7 +7,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from deployments.demo_data import write_demo_dataset
+from deployments.demo_data import demo_quarantine_limit, write_demo_dataset
 from deployments.stack.config import StackConfig
 from tasks.s3_uri import S3Uri
 from tasks.storage import S3Connection
@@ -51,14 +51,18 @@ def run_demo(bucket: str = "sentinel-demo") -> int:
     register_blocks()
     inputs = write_demo_dataset(conn, f"s3://{bucket}/inputs/news/")
     print(f"demo dataset: {len(inputs)} objects under s3://{bucket}/inputs/news/")
+    limit = demo_quarantine_limit(translate_batch) if tiny_models_in_use(cfg) else {}
     state = translate_batch(input_uri=f"s3://{bucket}/inputs/news/", output_uri=f"s3://{bucket}/outputs/news/",
                             target_lang="en", source_lang="auto", passthrough_columns=["source"],
-                            shard_rows=64, return_state=True)
+                            shard_rows=64, return_state=True, **limit)
     flow_run_id = state.state_details.flow_run_id
     summary = state.result(raise_on_failure=False)
     print("\n=== translate-batch", state.name, "===")
     if isinstance(summary, dict):
+        print(f"outcome:     {summary.get('headline', state.name)}"
+              + ("  (max_quarantined_share=1.0: the tiny model's output is noise)" if limit else ""))
         print(f"output:      {summary['output_dir']}/")
+        print(f"report:      {summary['written'].get('report_md', '')}")
         print(f"manifest:    {summary['written']['manifest']}")
         print(f"rows:        {summary['rows']}  {summary['status_counts']}")
         print(f"shards:      {len(summary['shards'])}   wall time {summary['seconds']} s")

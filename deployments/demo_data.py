@@ -70,3 +70,13 @@ def write_demo_dataset(conn: S3Connection, prefix_uri: str) -> list[str]:
         upload_table(conn, target, table)
         written.append(str(target))
     return written
+
+
+def demo_quarantine_limit(flow) -> dict:
+    """`max_quarantined_share=1.0` for a demo run when the flow takes it: the demo's translations come
+    from the tiny random-weight model (`make models`), whose output is noise the guards rightly
+    quarantine almost whole; with the default limit (0.5) the demo would end Failed by design."""
+    import inspect
+
+    takes = "max_quarantined_share" in inspect.signature(getattr(flow, "fn", flow)).parameters
+    return {"max_quarantined_share": 1.0} if takes else {}
