@@ -84,6 +84,14 @@ def test_every_document_validates_strictly(docs):
     assert custom == ["ServiceMonitor"], f"unexpected custom resources {custom}: add a structural check"
 
 
+def test_base_validates_strictly_too():
+    """The base is only applied through an overlay, but an overlay patch must not hide a broken base."""
+    version = _schema_version()
+    for doc in _render("base"):
+        if (doc["apiVersion"], doc["kind"]) not in CUSTOM_RESOURCES:
+            _strict_validate(doc, version)
+
+
 def test_no_unknown_kinds_slip_past_validation(docs):
     """Anything without a schema must be an explicitly handled CRD, never silently skipped."""
     version = _schema_version()
