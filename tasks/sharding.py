@@ -1,5 +1,12 @@
-"""Plan shards from parquet metadata: whole row groups grouped to ~`shard_rows` rows,
-large row groups split into row ranges. Validates the schema before any inference."""
+"""Plan shards from parquet metadata. Validates the schema before any inference.
+
+Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
+rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
+as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
+even shards fit). A row group is never split: a reader can only start a row group at its first
+row, so a split one would be decoded again by each of its shards; one row group over a bound is
+a shard of its own. Audio inputs (tasks/audio.py) use `split_rows`: clips are few and costly,
+so a large row group is split into row ranges there."""
 from __future__ import annotations
 
 import functools
@@ -16,6 +23,9 @@ from tasks.storage import S3Connection
 
 # The one default shard size (rows) of the CLI, the flows and the deployments.
 DEFAULT_SHARD_ROWS = 20_000
+# ... and the bytes bound that goes with it: uncompressed bytes of the columns a shard reads (for
+# translation, work grows with text length: 20k texts of 2 KB are 40 MB and become two shards).
+DEFAULT_SHARD_BYTES = 32 * 2**20
 
 
 class InputError(ValueError):
@@ -90,7 +100,8 @@ def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: st
 
 
 def split_rows(row_group_sizes: list[int], shard_rows: int) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
-    """Group row groups into shards of about `shard_rows`; split a row group bigger than that."""
+    """Group row groups into shards of about `shard_rows`; split a row group bigger than that
+    (audio inputs; text inputs use `group_row_groups`)."""
     shards: list[tuple[int, int, tuple[RowGroupSlice, ...]]] = []
     pending: list[RowGroupSlice] = []
     pending_start = offset = 0
@@ -117,16 +128,91 @@ def split_rows(row_group_sizes: list[int], shard_rows: int) -> list[tuple[int, i
     return shards
 
 
+@dataclass(frozen=True)
+class RowGroupSize:
+    rows: int
+    bytes: int  # uncompressed, of the columns read
+
+
+def row_group_sizes(metadata: pq.FileMetaData, columns: list[str]) -> list[RowGroupSize]:
+    """Rows and uncompressed bytes of `columns` (top-level names) in each row group, from the footer."""
+    wanted = set(columns)
+    chunks = [i for i in range(metadata.num_columns)
+              if metadata.schema.column(i).path.split(".")[0] in wanted]
+    sizes = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        sizes.append(RowGroupSize(group.num_rows, sum(group.column(i).total_uncompressed_size for i in chunks)))
+    return sizes
+
+
+def group_row_groups(sizes: list[RowGroupSize], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES,
+                     ) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
+    """Shards of whole row groups: as few as fit `shard_rows` rows and `shard_bytes` bytes each,
+    then the most even ones with that count (the smallest largest shard, contiguous row groups)."""
+    if shard_rows < 1 or shard_bytes < 1:
+        raise ValueError(f"shard_rows={shard_rows} and shard_bytes={shard_bytes} must be >= 1")
+    weights = [max(s.rows / shard_rows, s.bytes / shard_bytes) for s in sizes]  # 1.0 = a full shard
+    fewest = _greedy(weights, 1.0)
+    groups = _balanced(weights, len(fewest))
+    if len(groups) > len(fewest) or any(sum(weights[i] for i in g) > 1.0 + 1e-9 for g in groups if len(g) > 1):
+        groups = fewest
+    shards, offset = [], 0
+    for group in groups:
+        rows = sum(sizes[i].rows for i in group)
+        if rows:
+            shards.append((offset, offset + rows, tuple(RowGroupSlice(i, 0, sizes[i].rows) for i in group
+                                                        if sizes[i].rows)))
+        offset += rows
+    return shards
+
+
+def _balanced(weights: list[float], count: int) -> list[list[int]]:
+    """`count` contiguous groups near the mean of what is left: each closes when the next row
+    group would take it further past its share than stopping short of it."""
+    groups: list[list[int]] = []
+    left, index = sum(weights), 0
+    for remaining in range(count, 0, -1):
+        share, current, total = left / remaining, [], 0.0
+        while index < len(weights) and (not current or remaining == 1
+                                        or (total + weights[index] / 2 <= share and total + weights[index] <= 1.0)):
+            current.append(index)
+            total += weights[index]
+            index += 1
+        groups.append(current)
+        left -= total
+    return [g for g in groups if g]
+
+
+def _greedy(weights: list[float], cap: float) -> list[list[int]]:
+    """Contiguous groups of indexes, each closed before it would pass `cap` (one over `cap` alone)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0.0
+    for index, weight in enumerate(weights):
+        if current and total + weight > cap + 1e-12:
+            groups.append(current)
+            current, total = [], 0.0
+        current.append(index)
+        total += weight
+    if current:
+        groups.append(current)
+    return groups
+
+
 def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_column: str,
-                shard_rows: int, passthrough: list[str] | None = None) -> ObjectPlan:
-    """Read only the footer; return the object's shards, or its error (never raises for bad input)."""
+                shard_rows: int, passthrough: list[str] | None = None,
+                shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
+    """Read only the footer; return the object's shards (`group_row_groups`), or its error (never
+    raises for bad input)."""
     try:
         metadata = read_footer(conn, obj)
         validate_schema(metadata.schema.to_arrow_schema(), obj.uri, text_column, id_column, passthrough or [])
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
-    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
-    shards = tuple(Shard(obj, start, stop, slices) for start, stop, slices in split_rows(sizes, shard_rows))
+    sizes = row_group_sizes(metadata, [text_column, id_column, *(passthrough or [])])
+    shards = tuple(Shard(obj, start, stop, slices)
+                   for start, stop, slices in group_row_groups(sizes, shard_rows, shard_bytes))
     if not shards:  # an empty object still gets its (empty) output part
         shards = (Shard(obj, 0, 0, ()),)
     return ObjectPlan(obj, shards=shards, rows=metadata.num_rows)
@@ -159,6 +245,7 @@ def is_transient_io_error(exc: BaseException) -> bool:
 
 @task(name="plan-shards", retries=2, retry_delay_seconds=5)
 def plan_object_task(conn: S3Connection, obj: ObjectRef, text_column: str, id_column: str,
-                     shard_rows: int, passthrough: list[str] | None = None) -> ObjectPlan:
+                     shard_rows: int, passthrough: list[str] | None = None,
+                     shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
     return plan_object(conn, obj, text_column=text_column, id_column=id_column,
-                       shard_rows=shard_rows, passthrough=passthrough)
+                       shard_rows=shard_rows, passthrough=passthrough, shard_bytes=shard_bytes)
