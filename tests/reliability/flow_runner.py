@@ -2,7 +2,7 @@
 in subprocesses so that it can SIGKILL them, and so that their environment points only at the
 private stack).
 
-    python tests/reliability/flow_runner.py translate|transcribe '<params json>' <result.json>
+    python tests/reliability/flow_runner.py translate|transcribe|speech-translate '<params json>' <result.json>
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def main(kind: str, params: dict, out_path: str) -> int:
             from flows.translate_batch import translate_batch as flow
         elif kind == "transcribe":
             from flows.transcribe_batch import transcribe_batch as flow
+        elif kind == "speech-translate":
+            from flows.speech_translate import speech_translate as flow
         else:
             raise ValueError(kind)
         state = flow(return_state=True, **params)

@@ -146,6 +146,23 @@ class TritonServer:
         self._post(f"/v2/repository/models/{model}/load")
         return time.monotonic() - started
 
+    def model_state(self, model: str) -> str | None:
+        """The repository index's state of `model`: READY, UNLOADING, UNAVAILABLE (unloaded), LOADING..."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/v2/repository/index", data=b"{}",
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            states = [m.get("state") for m in json.loads(response.read()) if m.get("name") == model]
+        return states[0] if states else None
+
+    def wait_unloaded(self, model: str, timeout: float = 120) -> float:
+        """Until the model's last version is gone (an unload first waits for the requests in flight)."""
+        started = time.monotonic()
+        while self.model_state(model) not in ("UNAVAILABLE", None):
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"model {model} still {self.model_state(model)} after {timeout:.0f}s")
+            time.sleep(0.1)
+        return time.monotonic() - started
+
     def model_ready(self, model: str) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/v2/models/{model}/ready",
