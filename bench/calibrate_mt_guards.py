@@ -7,6 +7,8 @@ Computes each detector's AUROC and recall at FPR <= 3 % alone, fits the noisy-OR
 repeated stratified cross-validation (everything fitted on the training folds only), times
 3,000 rows, writes bench/results/mt_guards.json and regenerates the tables in docs/guards.md.
 The fitted values are printed as MTGuardSettings defaults to copy into tasks/checks/settings.py.
+Then bench/document_guards.py: the good-sentence curve (combine.good_sentence_curve, printed) and
+the dev-set documents table (k = 1, 3, 5, 10; whole texts vs per sentence); --no-documents skips it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from tasks.checks import calibration as cal  # noqa: E402
 from tasks.checks.base import TranslationBatch, logistic  # noqa: E402
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--no-documents", action="store_true", help="skip bench/document_guards.py")
     args = parser.parse_args(argv)
 
     table = read_rows(args.data)
@@ -221,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     write_doc(results)
     print(render_tables(results))
     print("\nfitted MTGuardSettings defaults (copy into tasks/checks/settings.py):\n" + settings_snippet(model))
+    if not args.no_documents:
+        import document_guards
+
+        document_guards.main(["--data", args.data])
+        curve = json.loads(document_guards.RESULTS.read_text())["good_sentence_curve"]
+        print(f"combine.good_sentence_curve = {[tuple(knot) for knot in curve]}")
     return 0
 
 

@@ -29,3 +29,20 @@ def test_combine_flags_and_orders_reasons_by_evidence():
 def test_no_enabled_detector_gives_the_leak():
     score, flagged, reasons = combine([], {}, CombineSettings(leak=0.01), 3)
     assert score.tolist() == [0.01] * 3 and not flagged.any() and reasons == [[], [], []]
+
+
+def test_worst_of_n_keeps_one_sentence_and_maps_longer_texts_to_equal_rarity():
+    import numpy as np
+
+    from tasks.checks.combine import share_of_good_at_or_above, worst_of_n
+    from tasks.checks.settings import MTGuardSettings
+
+    curve = MTGuardSettings().combine.good_sentence_curve
+    scores = np.array([0.01, 0.2, 0.349, 0.6, 0.9, 0.99])
+    assert np.allclose(worst_of_n(scores, 1, curve), scores)
+    five = worst_of_n(scores, 5, curve)
+    assert np.all(five <= scores + 1e-12) and np.all(np.diff(five) >= 0)  # lower, same order
+    # equal rarity: P(worst of 5 good >= s) == P(one good >= mapped s)
+    share = share_of_good_at_or_above(scores[2:5], curve)
+    assert np.allclose(1 - (1 - share) ** 5, share_of_good_at_or_above(five[2:5], curve), rtol=1e-6)
+    assert np.allclose(worst_of_n(scores, 5, []), scores)  # no curve: the plain worst sentence
