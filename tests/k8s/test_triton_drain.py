@@ -245,8 +245,10 @@ def test_a_replica_drained_like_the_pod_spec_says_fails_no_call(tmp_path, drain)
         readiness = a.in_pod(server["readinessProbe"]["exec"]["command"])
         assert subprocess.run(readiness, capture_output=True, timeout=5).returncode == 0
         hook_proc = subprocess.Popen(hook)
-        time.sleep(0.3)
-        assert subprocess.run(readiness, capture_output=True, timeout=5).returncode != 0, "draining, yet ready"
+        deadline = time.monotonic() + 5  # the marker is written first thing; the wait goes on meanwhile
+        while subprocess.run(readiness, capture_output=True, timeout=5).returncode == 0:
+            assert time.monotonic() < deadline, "draining, yet ready"
+            time.sleep(0.1)
         assert hook_proc.wait(timeout=sleep_s + 10) == 0
         a_calls_before_sigterm = _echo_successes(a.ports["8002"])
         codes["a"] = a.stop(pod["terminationGracePeriodSeconds"])
