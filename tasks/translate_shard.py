@@ -98,7 +98,8 @@ def segment_rows(batch: _RowBatch, groups: dict[str, list[int]], settings: Trans
         for i in rows:
             text = batch.texts[i]
             try:
-                docs[i] = segment_text(text, lang, max_chars) if segment else SegmentedText([text], ["", ""], [0])
+                doc = segment_text(text, lang, max_chars) if segment else None
+                docs[i] = doc if doc else SegmentedText([text], ["", ""], [0])  # whole: one unit
             except TooLongSentence as exc:
                 batch.fail([i], f"cannot be translated whole: {exc}")
                 continue
