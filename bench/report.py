@@ -20,11 +20,12 @@ def shipped_defaults() -> dict:
     from blocks.triton_endpoint import TritonEndpoint
     from tasks.triton_client import TritonCallSettings
 
+    from tasks.sharding import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
+
     call = {f.name: f.default for f in fields(TritonCallSettings) if f.name in ("batch_size", "concurrency")}
     endpoint = {k: TritonEndpoint.model_fields[k].default for k in ("batch_size", "concurrency")}
-    source = (ROOT / "flows" / "translate_batch.py").read_text()
-    shard_rows = re.search(r"shard_rows:.*?\]\s*=\s*([\d_]+)", source)
-    workers = re.search(r'SENTINEL_SHARD_WORKERS",\s*"(\d+)"', source)
+    workers = next((m for path in sorted((ROOT / "flows").glob("*.py"))
+                    if (m := re.search(r'SENTINEL_SHARD_WORKERS",\s*"(\d+)"', path.read_text()))), None)
     configs = {}
     for model in ("echo", "translate"):
         text = (ROOT / "triton" / "model_repository" / model / "config.pbtxt").read_text()
@@ -35,7 +36,7 @@ def shipped_defaults() -> dict:
                           "instances": grab(r"count:\s*(\d+)"),
                           "intra_threads": grab(r'"intra_threads", value: \{ string_value: "(\d*)"')}
     return {"client": call, "endpoint_block": endpoint, "configs": configs,
-            "shard_rows": int(shard_rows.group(1).replace("_", "")) if shard_rows else None,
+            "shard_rows": DEFAULT_SHARD_ROWS, "shard_bytes": DEFAULT_SHARD_BYTES,
             "shard_workers": int(workers.group(1)) if workers else None}
 
 
@@ -208,10 +209,15 @@ def tuning_section(tuning: dict | None, defaults: dict) -> list[str]:
     else:
         out += ["_No figures: run `bench/run_benchmarks.py --only tuning`._", ""]
     c, e = defaults["client"], defaults["endpoint_block"]
+    sized = "sized to the model (tasks/triton_model_config.py)"
     out += ["### Defaults", "",
             f"- Client: `TritonCallSettings` batch_size={c['batch_size']}, concurrency={c['concurrency']}; the "
-            f"`TritonEndpoint` block (what the flows use) batch_size={e['batch_size']}, concurrency={e['concurrency']}.",
-            f"- Flow: shard_rows={defaults['shard_rows']}, {defaults['shard_workers']} shard tasks at a time "
+            f"`TritonEndpoint` block (what the flows use) batch_size={e['batch_size'] or sized}, "
+            f"concurrency={e['concurrency'] or sized}: the model's largest preferred batch size (else its "
+            "max_batch_size) and two model batches per instance in flight (at least 4), read from Triton's model "
+            "config at the start of a run.",
+            f"- Flow: shard_rows={defaults['shard_rows']} and shard_bytes={defaults['shard_bytes'] // 2**20} MiB "
+            f"(whole row groups, balanced), {defaults['shard_workers']} shard tasks at a time "
             "(`SENTINEL_SHARD_WORKERS`)."]
     for model, cfg in defaults["configs"].items():
         out.append(f"- `{model}` config.pbtxt: max_batch_size {cfg['max_batch_size']}, preferred [{cfg['preferred']}], "
@@ -249,6 +255,63 @@ def profile_section(profile: dict | None, pipeline: dict | None) -> list[str]:
     return out + ["", profile_findings(profile, pipeline), ""]
 
 
+def peer_section(peer: dict | None) -> list[str]:
+    out = ["## 7. Peer: the default `sentinel translate` against a Ray Data job (issue 16)", ""]
+    if not peer:
+        return out + ["_No figures: run `bench/run_benchmarks.py --only peer`._", ""]
+    out += [
+        "Same parquet inputs in the same S3, same Triton, whole runs, alternating, median of "
+        f"{peer['repeats']}. **sentinel** = `sentinel translate --input … --output … --model M --source-lang de` "
+        "as a user runs it (data-quality suites on; `--no-guards` on `translate`; echo never has guards), wall time "
+        f"of the command. **ray** = Ray Data {peer['ray_version']} (`bench/peer_ray_job.py`, own venv): "
+        "`read_parquet` from S3, `map_batches` on 2 actors sending requests of "
+        f"{peer['cases'][0].get('ray_request_rows', 32) if peer['cases'] else 32} rows with 8 in flight, "
+        "`write_parquet` back; wall time of the command, `ray.init` included. **direct** = the texts already in "
+        "memory, the pipeline's own client with its default sizing; inference seconds only. *Marginal* = extra "
+        "rows ÷ extra seconds between the two input sizes (median runs), i.e. without the fixed cost per run. "
+        "Targets: sentinel ≥ 2.0× ray on echo and on translate (guards off); ≥ 0.7× direct on echo; marginal "
+        "rate ≥ ray's.", "",
+        "| model | rows (objects) | sentinel rows/s | ray rows/s | direct rows/s | sentinel ÷ ray | sentinel ÷ direct "
+        "| marginal rows/s sentinel / ray / direct | peak RSS MB sentinel / ray | targets met |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
+    for case in peer["cases"]:
+        large, r, m = case["large"], case["ratios"], case["marginal_rows_per_s"]
+        rates, rss = large["median_rows_per_s"], large["peak_rss_mb"]
+        met = ", ".join(f"{k}: {'yes' if v else '**no**'}" for k, v in case["targets_met"].items())
+        out.append(f"| {case['model']} | {large['rows']:,} ({large['objects']}) | {rates['sentinel']:.0f} "
+                   f"| {rates['ray']:.0f} | {rates['direct']:.0f} | **{r['sentinel_over_ray']:.2f}×** "
+                   f"| **{r['sentinel_over_direct']:.2f}** | {fmt(m['sentinel'], '.0f')} / {fmt(m['ray'], '.0f')} / "
+                   f"{fmt(m['direct'], '.0f')} | {fmt(rss['sentinel'], '.0f')} / {fmt(rss['ray'], '.0f')} | {met} |")
+    loads = [run[k] for case in peer["cases"] for size in ("large", "small") for runs in case[size]["runs"].values()
+             for run in runs for k in ("load_before", "load_after")]
+    out += ["", f"1-minute load average during the runs: {min(loads):.1f}–{max(loads):.1f} (2 cores; at the start "
+            f"{peer['load_at_start']}, at the end {peer['load_at_end']}). Runs at a load above 2 shared the cores "
+            "with other work, so absolute rates are low and noisy; the systems alternate, so the ratios are "
+            "the figures to read." if loads else ""]
+    memory = peer.get("memory")
+    if memory:
+        big = memory["large"]
+        out += ["", f"Memory: the default CLI on {big['rows']:,} echo rows peaked at "
+                f"{fmt(big['peak_rss_mb'], '.0f')} MB (process tree), against {fmt(memory.get('default_case_peak_rss_mb'), '.0f')} MB on the echo case "
+                f"above ({big['rows_per_s']:.0f} rows/s; section 3 has the scale series)."]
+    return out + ["", "Raw figures: `bench/results/peer.json`.", ""]
+
+
+OWN_HEADINGS = ("## 1–2.", "## 3.", "## 4.", "## 5.", "## Where the echo pipeline", "## 6.", "## 7.")
+
+
+def other_sections(previous: str) -> list[str]:
+    """Sections of the existing docs/benchmarks.md that this generator does not write (other parts
+    append their own): kept, in their order, after the generated ones."""
+    kept, keep = [], False
+    for line in previous.splitlines():
+        if line.startswith("## "):
+            keep = not line.startswith(OWN_HEADINGS)
+        if keep:
+            kept.append(line)
+    return kept + ([""] if kept else [])
+
+
 def main() -> None:
     pipeline, asr, scale = load_result("pipeline"), load_result("asr"), load_result("scale")
     guards, tuning, profile = load_result("guards"), load_result("tuning"), load_result("profile")
@@ -256,7 +319,7 @@ def main() -> None:
     plots.scale_lines(scale)
     plots.tuning_heatmaps(tuning)
     plots.tuning_server_bars(tuning)
-    docs = [d for d in (pipeline, asr, scale, guards, tuning, profile) if d]
+    docs = [d for d in (pipeline, asr, scale, guards, tuning, profile, load_result("peer")) if d]
     whens = sorted(d["when"] for d in docs)
     cpus = docs[0]["machine"]["cpus"] if docs else "?"
     lines = [
@@ -283,6 +346,8 @@ def main() -> None:
     lines += profile_section(profile, pipeline)
     lines += ["## 6. GPU", "", GPU, "",
               "Raw figures: `bench/results/{pipeline,asr,scale,guards,tuning,profile}.json`.", ""]
+    lines += peer_section(load_result("peer"))
+    lines += other_sections(DOC.read_text() if DOC.exists() else "")
     DOC.write_text("\n".join(lines))
     print(f"wrote {DOC.relative_to(ROOT)} and docs/img/*.png")
 

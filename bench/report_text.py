@@ -44,8 +44,11 @@ def tuning_rationale(tuning: dict | None) -> str:
     if not tuning:
         return "_Run the tuning part to see the figures behind these defaults._"
     s = tuning.get("summary", {})
-    lines = ["**Decision** (taken on the figures of 2026-11-23, on a loaded 2-core machine): the client defaults "
-             "stay at batch 32 × concurrency 8, and the model configs keep their values. This is why:", ""]
+    lines = ["**Decision** (issue 16, 2026-12-01): unless the endpoint block sets them, requests are sized to the "
+             "model from Triton's model config: rows per request = the largest preferred batch size (else "
+             "max_batch_size; `echo` 256, `translate` 64 on CPU, 128 with gpu.pbtxt), requests in flight = two model "
+             "batches per instance, at least 4 (`tasks/triton_model_config.py`). Before, the default was batch 32 × 8 "
+             "on every model. The model configs keep their values. The figures behind it:", ""]
     echo, marian = s.get("echo"), s.get("translate")
     if marian and marian["best_over_default"] >= 1.2 and marian["best"]["batch_size"] <= 64:
         lines[0] += (f" **This run's figures disagree**: on `translate`, batch {marian['best']['batch_size']} × "
@@ -62,10 +65,10 @@ def tuning_rationale(tuning: dict | None) -> str:
     if marian:
         lines.append(f"- With the tiny Marian model on CPU, batch 64 × 8 runs at {fmt(_ratio(b64, b32), '.2f')}× "
                      f"batch 32 × 8, and the best point is {marian['best_over_default']:.2f}× the default. That is "
-                     "within this machine's noise. A client batch above the shipped `translate` max_batch_size (64) "
-                     "would be refused by the CPU config anyway. Raising the default needs a figure that clearly "
-                     "beats 32, and the case for it is on GPU (gpu.pbtxt: max_batch_size 128), where no figure "
-                     "exists yet.")
+                     "within this machine's noise: on a CPU Marian model the request size hardly matters, the "
+                     "model's batches (formed by Triton's dynamic batcher up to max_batch_size 64) do. Requests of "
+                     "max_batch_size rows cost the client fewer gRPC calls for the same batches; on GPU "
+                     "(gpu.pbtxt: max_batch_size 128) no figure exists yet.")
     conc = []
     for model in ("echo", "translate"):
         c1, c8, c16 = (_point(tuning, "client_sweep", base_model=model, batch_size=32, concurrency=c) for c in (1, 8, 16))
@@ -129,6 +132,27 @@ def workers_verdict(r: dict) -> str:
     return f": {best} threads is best by more than 10 % here; worth re-checking on the deployment's nodes."
 
 
+def quality_suites_text(small: dict, big: dict, shard_rows: int, per_row_us: float | None) -> str:
+    """Finding 1's figures: the Arrow pass + evidence batch (issue 16) when the profile has both
+    modes, else GE on every whole shard (profiles from before)."""
+    if "ge_full_input" not in big:
+        return (f"GE costs per validation and per expectation, not per row: a passing input suite took "
+                f"{fmt(small.get('input'))} ms on 100 rows and {fmt(big.get('input'))} ms on {shard_rows:,}; the "
+                f"output suite {fmt(small.get('output'))} and {fmt(big.get('output'))} ms (≈ {fmt(per_row_us)} µs "
+                "per row at the default shard size). These figures are from before the Arrow pass (issue 16): "
+                "rerun the profile part for today's.")
+    return ("GE costs per validation and per expectation, not per row. Shipped now (issue 16): an Arrow pass "
+            "checks every expectation of the suite on the whole shard, and GE validates what it finds: the whole "
+            "shard when anything is found, else the shard's evidence batch (no rows; GE's result computed once "
+            f"per process). A passing input suite takes {fmt(small.get('input'))} ms on 100 rows and "
+            f"{fmt(big.get('input'))} ms on {shard_rows:,} (GE on the whole shard: {fmt(big.get('ge_full_input'))} "
+            f"ms); the output suite {fmt(small.get('output'))} and {fmt(big.get('output'))} ms (GE whole: "
+            f"{fmt(big.get('ge_full_output'))}). A failing shard pays GE in full ({fmt(big.get('failing_input'))} / "
+            f"{fmt(big.get('failing_output'))} ms). At the default shard size a passing shard costs "
+            f"≈ {fmt(per_row_us)} µs per row in its suites. Float columns are validated as float64 (GE's pandas "
+            "range check is vectorised only for float64).")
+
+
 def profile_findings(profile: dict | None, pipeline: dict | None) -> str:
     if not profile:
         return ""
@@ -149,14 +173,8 @@ def profile_findings(profile: dict | None, pipeline: dict | None) -> str:
         f"1. **The data-quality suites** (Great Expectations on every shard) take {quality / total:.0%} of the "
         f"shard function's profiled time. Without them the function does "
         f"{fmt(r.get('function_4_threads_no_quality'), '.0f')} rows/s instead of {fmt(r.get('function_4_threads'), '.0f')}, "
-        f"and the flow {fmt(r.get('flow_no_quality'), '.0f')} instead of {fmt(r.get('flow'), '.0f')}. GE costs per "
-        f"validation and per expectation, not per row: a passing input suite takes {fmt(small.get('input'))} ms on "
-        f"100 rows and {fmt(big.get('input'))} ms on {shard_rows:,}; the output suite {fmt(small.get('output'))} and "
-        f"{fmt(big.get('output'))} ms. At the default shard size that is ≈ {fmt(per_row_us)} µs per row, so bigger "
-        "shards dilute it (section 3). One fix here: float columns (logprob, scores) are float32, and GE's "
-        "pandas range check is vectorised only for float64; it checked them one Python call per row. "
-        "`tasks/quality/frames.py` now widens floats before validating. All GE calls in a process run under one "
-        "lock (`tasks/quality/engine.py`), so shard threads queue for it.",
+        f"and the flow {fmt(r.get('flow_no_quality'), '.0f')} instead of {fmt(r.get('flow'), '.0f')}. "
+        + quality_suites_text(small, big, shard_rows, per_row_us),
         f"2. **Prefect's per-task overhead**: a steady-state shard task lasts "
         f"{fmt(flow.get('steady_task_s'), '.2f')} s, of which {fmt(flow.get('shard_function_s'), '.2f')} s is the "
         f"shard function. That leaves {fmt(flow.get('prefect_overhead_per_task_s'), '.2f')} s for task-run states, "

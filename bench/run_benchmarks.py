@@ -7,7 +7,8 @@ then the plots (docs/img/*.png) and docs/benchmarks.md from all results JSONs.
     .venv/bin/python bench/run_benchmarks.py --only report           # plots + docs from the JSONs there are
 
 Parts: pipeline (items 1-2: echo, tiny Marian), asr (item 1: Whisper tiny.en), scale (item 3),
-guards (item 4), tuning (item 5), profile (where the echo pipeline's time goes), report.
+guards (item 4), tuning (item 5), profile (where the echo pipeline's time goes), peer (the default
+`sentinel translate` against a Ray Data job and the direct client, issue 16), report.
 Needs the local stack (make stack-up): its S3 and Triton; the flows run on the bench's own Prefect
 server on PostgreSQL (bench/prefect_pg.py, port 4300), tuning on the bench's own Triton (8100-8102).
 A part that fails is reported and the others go on; the exit status says whether all succeeded.
@@ -23,7 +24,7 @@ import traceback
 
 from common import ROOT, parse_rows
 
-PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile", "documents", "embed")
+PARTS = ("pipeline", "asr", "scale", "guards", "tuning", "profile", "documents", "embed", "peer")
 
 
 def run_asr(prefect) -> None:
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the flow's shard size for pipeline/scale (default: the flow's own, 20,000)")
     parser.add_argument("--alt-shard-rows", default="50000", help="scale: larger shard sizes on the largest input")
     parser.add_argument("--quick", action="store_true", help="tuning: concurrency 1 and 8 only")
+    parser.add_argument("--peer-memory-rows", default="1M", help="peer: one default CLI run this large (0: none)")
     args = parser.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS) - {"report"}
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = round(time.perf_counter() - started, 1)
         print(f"== bench: {name} took {timings[name]:.0f} s", flush=True)
 
-    needs_prefect = [p for p in parts if p in ("pipeline", "asr", "scale", "guards", "profile")]
+    needs_prefect = [p for p in parts if p in ("pipeline", "asr", "scale", "guards", "profile", "peer")]
     if needs_prefect:
         from prefect_pg import bench_prefect_server
 
@@ -89,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                 import profile_pipeline
 
                 attempt("profile", lambda: profile_pipeline.run(prefect))
+            if "peer" in parts:  # bench/peer_bench.py: default `sentinel translate` vs a Ray Data job vs direct
+                import peer_bench
+
+                attempt("peer", lambda: peer_bench.run(prefect, memory_rows=parse_rows(args.peer_memory_rows)))
     if "documents" in parts:  # bench/documents_bench.py: k=5 documents vs the same sentences as rows
         attempt("documents", lambda: __import__("documents_bench").run())
     if "embed" in parts:  # bench/embed_bench.py: similarity encoder in process vs the stack Triton's `embed`

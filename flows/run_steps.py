@@ -104,7 +104,7 @@ def close_run(conn: S3Connection, record: RunRecord, started: float, report_pref
     for problem in record.problems():
         logger.error("%s: %s (%s)", problem["what"], problem["error"][:2000], problem["advice"])
     if not record.succeeded:
-        raise RunIncomplete(f"{record.headline()}; see {written['report_md']}")
+        raise RunIncomplete(record.failure_message(written["report_md"]))
     logger.info("%s; report %s", record.headline(), written["report_md"])
     return record.to_dict() | {"written": written}
 
