@@ -184,9 +184,17 @@ class RunRecord:
         line = (f"{status}: {c['rows_kept']:,} rows kept, {c['rows_quarantined']:,} quarantined, "
                 f"{c['rows_failed']:,} failed")
         if c["objects_failed"]:
-            line += f"; {c['objects_failed']} of {c['objects']} objects failed"
+            line += f"; {c['objects_failed']} objects (of {c['objects']}) failed"
         kinds = sorted({p["advice"] for p in self.problems()})
         return line + (f" ({'; '.join(kinds)})" if kinds else "")
+
+    def failure_message(self, report_uri: str, shown: int = 3) -> str:
+        """The Failed state's message: the headline, the first problems, where the report is."""
+        problems = self.problems()
+        parts = [f"{p['what']}: {p['error'][:300]}" for p in problems[:shown]]
+        if len(problems) > shown:
+            parts.append(f"and {len(problems) - shown} more")
+        return f"{self.headline()}: {'; '.join(parts)}; see {report_uri}"
 
     def finish(self, seconds: float) -> None:
         """Stamp the end of the run: finished_at, wall time and status."""

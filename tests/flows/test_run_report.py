@@ -21,7 +21,7 @@ def test_report_headline_sections_and_full_paths():
         [{"uri": "s3://bkt/in/a.parquet", "rows": 20},
          {"uri": "s3://bkt/in/bad.parquet", "rows": 0, "error": "s3://bkt/in/bad.parquet: not readable parquet"}])
     text = summary_markdown(record)
-    assert text.startswith("# translate-batch `k1`: Failed: 9 rows kept, 1 quarantined, 10 failed; 1 of 2 objects "
+    assert text.startswith("# translate-batch `k1`: Failed: 9 rows kept, 1 quarantined, 10 failed; 1 objects (of 2) "
                            "failed (fix the input; rerun to finish)")
     assert "- **quarantined rows**: `s3://bkt/out/k1/quarantine/`" in text
     assert "## Fix the input (a rerun meets the same bytes)\n\n- `s3://bkt/in/bad.parquet`" in text
