@@ -37,6 +37,7 @@ DOC = ROOT / "docs" / "guards.md"
 KS = (1, 3, 5, 10)
 MAX_FPR = 0.03
 CURVE_SHARES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001)
+METHODS = ("whole", "sentences", "sentences_fragment_lines", "true_boundaries")
 BEGIN, END = "<!-- BEGIN document_guards: generated, do not edit -->", "<!-- END document_guards -->"
 
 
@@ -51,19 +52,25 @@ def good_sentence_curve(scores: np.ndarray, labels: np.ndarray, leak: float) -> 
     return knots
 
 
-def build_documents(table: pa.Table, k: int, seed: int = 0) -> dict:
-    """Documents of k consecutive rows of a fixed shuffle: texts, labels, and each row's source span."""
+FINAL = tuple(".!?:;…\"'“”»«)")
+
+
+def build_documents(table: pa.Table, k: int, seed: int = 0, fragment_lines: bool = False) -> dict:
+    """Documents of k consecutive rows of a fixed shuffle: texts, labels, and each row's source span.
+    Rows are joined with a space; with `fragment_lines`, a row whose source does not end like a
+    sentence (a title, a fragment) ends its line instead, as it would stand in a real document."""
     order = np.random.default_rng(seed).permutation(table.num_rows)
     order = order[: len(order) // k * k].reshape(-1, k)
     src, mt, y = (table.column(c).to_pylist() for c in ("src", "mt", "hallucination"))
     docs = {"src": [], "mt": [], "label": [], "row_spans": [], "row_bad": [], "rows": order.tolist()}
     for rows in order:
         spans, pos = [], 0
+        joins = ["\n" if fragment_lines and not src[r].rstrip().endswith(FINAL) else " " for r in rows[:-1]]
         for r in rows:
             spans.append((pos, pos + len(src[r])))
             pos += len(src[r]) + 1
-        docs["src"].append(" ".join(src[r] for r in rows))
-        docs["mt"].append(" ".join(mt[r] for r in rows))
+        docs["src"].append("".join(src[r] + j for r, j in zip(rows, [*joins, ""])))
+        docs["mt"].append("".join(mt[r] + j for r, j in zip(rows, [*joins, ""])))
         docs["label"].append(int(max(y[r] for r in rows)))
         docs["row_spans"].append(spans)
         docs["row_bad"].append([int(y[r]) for r in rows])
@@ -104,6 +111,18 @@ def evaluate(table: pa.Table, settings: MTGuardSettings) -> dict:
                 "named": named_share(docs, flagged, scored.column("flagged_sentences").to_pylist()) if segment
                 else None,
             }
+        # the shipped path on the same documents with titles and fragments on their own lines
+        lines = build_documents(table, k, fragment_lines=True)
+        scored = score_table(pa.table({"src": lines["src"], "mt": lines["mt"], "src_lang": ["de"] * len(y),
+                                       "tgt_lang": ["en"] * len(y)}), settings, detector_columns=False)
+        score = np.array(scored.column("hallucination_score").to_pylist())
+        flagged = scored.column("flagged").to_pylist()
+        recall, fpr = cal.rates_at(np.array(flagged, dtype=float), y, 0.5)
+        per_k["sentences_fragment_lines"] = {
+            "auroc": cal.auroc(score, y), "recall_at_fpr": cal.recall_at_fpr(score, y, MAX_FPR),
+            "flag_recall": recall, "flag_fpr": fpr,
+            "named": named_share(lines, flagged, scored.column("flagged_sentences").to_pylist()),
+        }
         # the same judgement with the true sentence boundaries (each row one unit): what segmentation costs
         src, mt = table.column("src").to_pylist(), table.column("mt").to_pylist()
         units = [r for rows_of_doc in docs["rows"] for r in rows_of_doc]
@@ -124,7 +143,7 @@ def evaluate(table: pa.Table, settings: MTGuardSettings) -> dict:
             f"{m}: AUROC {per_k[m]['auroc']:.3f} rec@3% {per_k[m]['recall_at_fpr']:.3f} "
             f"flag FPR {per_k[m]['flag_fpr']:.3f} flag recall {per_k[m]['flag_recall']:.3f}"
             + (f" named {per_k[m]['named']:.3f}" if per_k[m]["named"] is not None else "")
-            for m in ("whole", "sentences", "true_boundaries")), flush=True)
+            for m in METHODS), flush=True)
     return out
 
 
@@ -135,6 +154,8 @@ def render(results: dict) -> str:
         f"documents of k consecutive rows after a fixed shuffle (seed 0), bad when any row is. "
         f"*whole*: the text scored as one unit (before); *sentences*: segmented, aligned, every sentence "
         f"scored, the row judged by its worst sentence mapped for its sentence count (after, the shipped path); "
+        f"*sentences_fragment_lines*: the same, on the same documents with each row that does not end like a "
+        f"sentence (a title, a fragment) ending its line, as it would in a real document; "
         f"*true_boundaries*: the same judgement with each dev row as one sentence (no segmentation or alignment "
         f"error: what the segmenter costs).",
         "",
@@ -143,7 +164,7 @@ def render(results: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for k, r in results["documents"].items():
-        for method in ("whole", "sentences", "true_boundaries"):
+        for method in METHODS:
             m = r[method]
             lines.append(f"| {k} | {r['documents']} ({r['bad']}) | {method} | {m['auroc']:.3f} "
                          f"| {pct(m['recall_at_fpr'])} | {pct(m['flag_fpr'])} | {pct(m['flag_recall'])} "
