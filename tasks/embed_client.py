@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import threading
 
 import numpy as np
@@ -71,6 +72,7 @@ class TritonEmbedder:
 
     def __init__(self, settings: TritonCallSettings):
         self.settings = settings
+        self.pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"embed-{settings.url}", daemon=True)
         self._thread.start()
@@ -86,7 +88,7 @@ class TritonEmbedder:
         return self._run(self._client.embed(list(texts)))
 
     def close(self) -> None:
-        if self._loop.is_closed():
+        if self._loop.is_closed() or self.pid != os.getpid():
             return
         try:
             self._run(self._client.close())
@@ -102,10 +104,11 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def triton_embedder(url: str) -> TritonEmbedder:
-    """The process's embedder for `url` (created on first use, closed at exit)."""
+    """The process's embedder for `url` (created on first use, closed at exit). A forked child
+    gets its own: the parent's loop thread does not exist in it."""
     with _EMBEDDERS_LOCK:
         embedder = _EMBEDDERS.get(url)
-        if embedder is None:
+        if embedder is None or embedder.pid != os.getpid():
             embedder = _EMBEDDERS[url] = TritonEmbedder(embed_settings(url))
         return embedder
 

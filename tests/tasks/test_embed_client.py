@@ -138,3 +138,4 @@ def test_check_mt_reports_an_unreachable_triton(tmp_path, capsys):
     assert main_check_mt(args) == 3
     assert "similarity encoder on Triton" in capsys.readouterr().out
     assert not (tmp_path / "out.parquet").exists()
+
