@@ -27,6 +27,7 @@ LanguageCode = Literal[
 ]
 AUTO = "auto"
 SourceLanguage = Literal[(AUTO, *get_args(LanguageCode))]  # one enum: `auto` and every code
+SpokenLanguage = SourceLanguage  # Whisper's language: `auto` or a code, the same one list
 TranslateModel = Literal["translate", "echo"]
 
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$"
