@@ -93,8 +93,8 @@ def dev_documents(path: Path, k: int = 5, seed: int = 0) -> dict[str, list[list[
 def candidates():
     """name -> (callable(text, lang) -> list of sentence strings)."""
     import blingfire
-    import pysbd
     import punkt
+    import pysbd
     import sentence_splitter
     import sentencex
     import syntok.segmenter as syntok_segmenter

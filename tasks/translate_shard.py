@@ -11,10 +11,10 @@ import pyarrow as pa
 
 from tasks.language import detect_languages
 from tasks.row_status import RowStatus
+from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS, SegmentedText, TooLongSentence, decoding_bound, segment_text
 from tasks.shard_quality import ShardQualityChecks
 from tasks.shard_reader import invalid_utf8_rows
 from tasks.shard_runner import GuardClock
-from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS, SegmentedText, TooLongSentence, decoding_bound, segment_text
 from tasks.translation_guard import SENTENCE_FIELDS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import TritonCallSettings, TritonRequestRejected, TritonTranslateClient
 
@@ -86,7 +86,8 @@ def group_by_source_language(batch: _RowBatch, rows: list[int], settings: Transl
     return groups
 
 
-def segment_rows(batch: _RowBatch, groups: dict[str, list[int]], settings: TranslateSettings) -> dict[int, SegmentedText]:
+def segment_rows(batch: _RowBatch, groups: dict[str, list[int]],
+                 settings: TranslateSettings) -> dict[int, SegmentedText]:
     """Each row to translate as sentences (settings `segment`, default on; off: the whole text as one
     unit). A row with a stretch that cannot be split under `max_sentence_chars` fails with the reason and
     leaves its group: no text is cut."""

@@ -156,7 +156,8 @@ async def guard_translations(client: TritonTranslateClient, batch: pa.RecordBatc
             score_sentence_groups, units.src, units.mt, units.src_lang, units.tgt_lang, units.logprob,
             units.row, len(index), guard.checks)
         results: list[GuardResult] = [r for v in verdicts for r in v.sentences]  # unit order
-        flagged_units = [k for k in range(len(units.src)) if units.position[k] in verdicts[units.row[k]].flagged_sentences]
+        flagged_units = [k for k in range(len(units.src))
+                         if units.position[k] in verdicts[units.row[k]].flagged_sentences]
         if flagged_units and guard.redecode is not None:
             done, texts, logprobs = await _redecode(client, units, flagged_units, guard)
             retried = await asyncio.to_thread(

@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.checks.base import Detector, DetectorResult, TranslationBatch
-from tasks.checks.text import normalise_lang
 from tasks.checks.combine import combine, worst_of_n
 from tasks.checks.copy_source import CopySourceDetector
 from tasks.checks.entities import EntityDetector
@@ -37,6 +36,7 @@ from tasks.checks.numbers import NumberDetector
 from tasks.checks.repetition import RepetitionDetector
 from tasks.checks.settings import MTGuardSettings
 from tasks.checks.similarity import SimilarityDetector
+from tasks.checks.text import normalise_lang
 from tasks.segmentation import align_sentences, sentence_spans
 
 DETECTORS: tuple[type[Detector], ...] = (

@@ -7,7 +7,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from document_guards import build_documents, good_sentence_curve, named_share  # noqa: E402
+from document_guards import build_documents, good_sentence_curve, named_share
 
 
 def rows(n: int) -> pa.Table:

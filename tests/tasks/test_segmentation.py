@@ -2,7 +2,11 @@
 import pytest
 
 from tasks.segmentation import (
-    TooLongSentence, align_sentences, decoding_bound, segment_text, sentence_spans,
+    TooLongSentence,
+    align_sentences,
+    decoding_bound,
+    segment_text,
+    sentence_spans,
 )
 
 TEXTS = {
