@@ -81,3 +81,41 @@ def test_guards_off_adds_empty_guard_columns():
     out = no_guard_columns(translated_batch([(SOURCE, GOOD, "ok")]))
     assert out.schema.names[-4:] == ["hallucination_score", "reasons", "redecoded", "flagged_sentences"]
     assert out.to_pylist()[0]["hallucination_score"] is None
+
+
+def test_only_the_flagged_sentence_of_a_document_is_retried_and_spliced_back():
+    """A row translated as sentences (translate_record_batch's SENTENCE_FIELDS): the loop in sentence 1
+    is retried alone, the better retry replaces it between the row's own separators."""
+    from tasks.translation_guard import SENTENCE_FIELDS
+
+    first = ("Die Zimmer waren sauber und das Frühstück war sehr gut.",
+             "The rooms were clean and the breakfast was very good.")
+    sentences, translations = [first[0], SOURCE], [first[1], LOOP]
+    separators = ["", "\n\n", "\n"]
+    batch = translated_batch([(f"{first[0]}\n\n{SOURCE}\n", f"{first[1]}\n\n{LOOP}\n", "ok")])
+    columns = dict(zip(batch.schema.names, batch.columns))
+    values = {"_sentences": [sentences], "_sentence_translations": [translations],
+              "_sentence_logprobs": [[-0.4, -0.5]], "_separators": [separators]}
+    for f in SENTENCE_FIELDS:
+        columns[f.name] = pa.array(values[f.name], f.type)
+    client = RetryingTranslator(GOOD)
+    [row], _ = run_guard(pa.RecordBatch.from_pydict(columns), client)
+    [(texts, *_)] = client.calls
+    assert texts == [SOURCE]  # only the flagged sentence
+    assert row["translation"] == f"{first[1]}\n\n{GOOD}\n" and row["status"] == "ok" and row["redecoded"] is True
+    assert row["flagged_sentences"] == [] and not any(name.startswith("_") for name in row)
+
+
+def test_a_document_still_flagged_names_its_sentence():
+    from tasks.translation_guard import SENTENCE_FIELDS
+
+    batch = translated_batch([(f"{SOURCE} {SOURCE}", f"{GOOD} {LOOP}", "ok")])
+    columns = dict(zip(batch.schema.names, batch.columns))
+    values = {"_sentences": [[SOURCE, SOURCE]], "_sentence_translations": [[GOOD, LOOP]],
+              "_sentence_logprobs": [[-0.4, -0.5]], "_separators": [["", " ", ""]]}
+    for f in SENTENCE_FIELDS:
+        columns[f.name] = pa.array(values[f.name], f.type)
+    [row], _ = run_guard(pa.RecordBatch.from_pydict(columns), RetryingTranslator(LOOP))
+    assert row["status"] == "flagged" and row["flagged_sentences"] == [1]
+    assert row["reasons"] and all(reason.startswith("sentence 1: ") for reason in row["reasons"])
+    assert row["translation"] == f"{GOOD} {LOOP}"
