@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from tasks.shard_runner import GuardClock
 from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard, guard_translations, no_guard_columns
-from tasks.triton_client import TritonCallSettings, Translations
+from tasks.triton_client import Translations, TritonCallSettings
 
 SOURCE = "Der Vertrag wurde am 3. Mai 2021 in Berlin von beiden Parteien unterzeichnet."
 GOOD = "The contract was signed by both parties in Berlin on 3 May 2021."
