@@ -60,6 +60,6 @@ def blank_is_none(value: Any) -> Any:
 OptionalName = Annotated[str | None, BeforeValidator(blank_is_none), WithJsonSchema({"type": "string"})]
 
 
-def Param(title: str, description: str | None = None, **constraints: Any) -> FieldInfo:  # noqa: N802 - like Field
+def Param(title: str, description: str | None = None, **constraints: Any) -> FieldInfo:
     """`Field(title=..., description=..., **constraints)` whose title the Prefect form shows as the label."""
     return Field(title=title, description=description, json_schema_extra={"title": title}, **constraints)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 
 from prefect import get_run_logger
 from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
+from tasks.listing import ObjectRef
 from tasks.object_ids import object_id_checks_task
 from tasks.object_ids import summary as object_check_summary
 from tasks.quality import publish_quality_artifact
-from tasks.run_manifest import RunRecord, write_run_record_task
-from tasks.listing import ObjectRef
+from tasks.run_manifest import ADVICE, INPUT_ERROR, RunRecord, error_kind, write_run_record_task
+from tasks.shard_runner import ShardResult
 from tasks.sharding import ObjectPlan, Shard
 from tasks.storage import S3Connection
-
 
 # More than this share of the rows written quarantined fails the run. The shipped MT guards flag
 # ~3 % of good rows (docs/guards.md) and real hallucination rates are a few percent, so a review
@@ -33,38 +32,41 @@ class RunIncomplete(RuntimeError):
 
 def collect_plans(futures, objects: list[ObjectRef], record: RunRecord) -> list[Shard]:
     """Record every object's plan in the run record and return all shards. A plan task that failed
-    (after its retries) is that object's error: one object never sinks the run."""
+    is that object's error, with its kind: bad input (the task raised InputError: fix the input)
+    or anything else after its retries (rerun). One object never sinks the run."""
     logger = get_run_logger()
     shards: list[Shard] = []
     for future, obj in zip(futures, objects):
         future.wait()
+        kind = None
         if future.state.is_completed():
             plan = future.result()
         else:
-            plan = ObjectPlan(obj, error=f"{obj.uri}: planning failed ({future.state.result(raise_on_failure=False)})")
+            exc = future.state.result(raise_on_failure=False)
+            kind = error_kind(exc)
+            plan = ObjectPlan(obj, error=str(exc) if kind == INPUT_ERROR else f"{obj.uri}: planning failed ({exc})")
         record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
-                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error})
+                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error,
+                              "error_kind": kind})
         if plan.error:
-            logger.error("skipping %s", plan.error)
+            logger.error("skipping %s (%s)", plan.error, ADVICE[kind or INPUT_ERROR])
         shards.extend(plan.shards)
     return shards
 
 
 def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:
-    """Wait for every shard task; a failed shard is recorded with its error, never raised."""
+    """Wait for every shard task; a failed shard is recorded with its error and its kind, never raised."""
     shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
     for future in as_completed(list(futures)):
         future.wait()  # the engine's final state; the API's copy of it can lag behind
         state, shard = future.state, shard_of[future.task_run_id]
         if state.is_completed():
-            record.shards.append(asdict(future.result()))
+            record.shards.append(future.result().to_record())
         else:
             error = state.result(raise_on_failure=False)
             quality = [error.summary] if isinstance(getattr(error, "summary", None), dict) else []
-            record.shards.append({"shard_id": shard.shard_id, "object_uri": shard.object.uri,
-                                  "row_start": shard.row_start, "row_stop": shard.row_stop,
-                                  "error": str(error), "quality": quality})
-        progress.advance()
+            record.shards.append(ShardResult.failed(shard, str(error), quality, error_kind(error)).to_record())
+        progress.advance(record.shards[-1])
 
 
 def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
@@ -72,7 +74,7 @@ def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
     manifest must still be written)."""
     try:
         return object_id_checks_task(conn, record.shards)
-    except Exception as exc:  # noqa: BLE001 - recorded, and the run fails with it
+    except Exception as exc:  # recorded, and the run fails with it
         return [object_check_summary(
             record.input_uri, success=False, rows=0, failed=["ids across shards not checked"],
             message=f"{record.input_uri}: ids across shards not checked, reading the parts failed: {exc}")]

@@ -62,7 +62,7 @@ def run_bridge(source, emitter: PrefectEventsEmitter, *, prefix: str = "", suffi
         try:
             if pump_once(source, emitter, prefix, suffix) == 0 and idle_sleep_s:
                 stop.wait(idle_sleep_s)
-        except Exception:  # noqa: BLE001 - a long-running service logs and keeps going
+        except Exception:
             log.exception("bridge round failed; retrying")
             stop.wait(idle_sleep_s or 1.0)
     why = (received or {}).get("signal")
