@@ -11,6 +11,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
 from tasks.listing import ObjectRef
+from tasks.run_manifest import RERUN_ERROR
 from tasks.shard_runner import ShardResult, committed_result
 from tasks.sharding import RowGroupSlice, Shard
 from tasks.stage import ShardStage
@@ -38,7 +39,8 @@ def start_children(deployment: str, groups: list[list[Shard]], stage: ShardStage
 
 
 def wait_for_children(flow_runs: list, on_done, poll_s: float = 2.0) -> dict:
-    """Poll until every child is final; returns {flow_run_id: final state}."""
+    """Poll until every child is final, calling `on_done(run_id, state)` for each as it ends;
+    returns {flow_run_id: final state}."""
     pending = {run.id for run in flow_runs}
     final: dict = {}
     with get_client(sync_client=True) as client:
@@ -48,7 +50,7 @@ def wait_for_children(flow_runs: list, on_done, poll_s: float = 2.0) -> dict:
                 if state is not None and state.is_final():
                     final[run_id] = state
                     pending.discard(run_id)
-                    on_done(run_id)
+                    on_done(run_id, state)
             if pending:
                 time.sleep(poll_s)
     return final
@@ -61,8 +63,8 @@ def committed_results(conn: S3Connection, shards: list[Shard], run_dir: str, chi
         if done is not None:
             results.append(replace(done, reused=False).to_record())
         else:
-            results.append(ShardResult.failed(shard, f"child run ended {child_state.name}: {child_state.message}")
-                           .to_record())
+            results.append(ShardResult.failed(shard, f"child run ended {child_state.name}: {child_state.message}",
+                                              error_kind=RERUN_ERROR).to_record())
     return results
 
 
@@ -75,9 +77,13 @@ def run_shard_groups(conn: S3Connection, deployment: str, shards: list[Shard], s
     logger.info("fanned %d shards out to %d runs of %s", len(shards), len(children), deployment)
     group_of = {run.id: group for run, group in zip(children, groups)}
 
-    def advance(run_id) -> None:
-        for _ in group_of[run_id]:
-            progress.advance()
+    results: dict = {}
 
-    final = wait_for_children(children, advance)
-    return [result for run in children for result in committed_results(conn, group_of[run.id], run_dir, final[run.id])]
+    def collect(run_id, state) -> None:
+        """A child ended: read back what it committed; the progress moves by its shards."""
+        results[run_id] = committed_results(conn, group_of[run_id], run_dir, state)
+        for entry in results[run_id]:
+            progress.advance(entry)
+
+    wait_for_children(children, collect)
+    return [entry for run in children for entry in results[run.id]]

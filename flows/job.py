@@ -1,7 +1,11 @@
 """The job every batch flow runs, whatever its stage (tasks/stage.py):
 
     list objects -> plan shards from parquet footers -> process shards (mapped, cached; or fanned out
-    to child runs of the `shard-group` flow) -> ids across shards -> manifest + _SUCCESS -> run report
+    to child runs of the `shard-group` flow) -> ids across shards -> report.md/json, manifest,
+    _SUCCESS -> the run's outcome
+
+An input with no objects ends Completed with a "nothing to do" report (or Failed, with
+`fail_on_empty_input`).
 
 Rerunning the same inputs and config lands in the same `<output_uri>/<run_key>/` and recomputes
 nothing already committed.
@@ -20,7 +24,13 @@ from blocks.s3_access import credentials_from_env
 from blocks.triton_endpoint import TritonEndpoint
 from flows.fan_out import run_shard_groups
 from flows.run_report import ShardProgress
-from flows.run_steps import collect_plans, collect_shards, finish_run
+from flows.run_steps import (
+    DEFAULT_MAX_QUARANTINED_SHARE,
+    collect_plans,
+    collect_shards,
+    finish_empty_run,
+    finish_run,
+)
 from tasks.listing import list_objects_task
 from tasks.quality import warm_up_in_background
 from tasks.run_manifest import RunRecord, config_hash, run_key
@@ -74,9 +84,12 @@ def run_config(stage: ShardStage, shard_rows: int) -> dict:
 
 
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
-            s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8) -> dict:
+            s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8,
+            max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE, fail_on_empty_input: bool = False) -> dict:
     """Process every row of the parquet objects under `input_uri` with `stage`; returns the run
-    summary, or raises RunIncomplete (flows/run_steps.py) when an object or shard failed."""
+    summary, or raises RunIncomplete (flows/run_steps.py) when an object or shard failed, ids repeat
+    across shards, more than `max_quarantined_share` of the rows were quarantined, or (with
+    `fail_on_empty_input`) there was nothing to do."""
     logger = get_run_logger()
     started = time.perf_counter()
     input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
@@ -84,11 +97,14 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     if stage.quality is not None:
         warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
 
-    objects = list_objects_task(conn, input_uri)
-    if not objects:
-        raise ValueError(f"no input objects under {input_uri}")
     config = run_config(stage, shard_rows)
     cfg_hash = config_hash(config)
+    objects = list_objects_task(conn, input_uri)
+    if not objects:  # e.g. a nightly run over a day nothing arrived for
+        key = run_key([], cfg_hash)
+        record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
+                           output_dir=str(output.join(key)), model=stage.model_label)
+        return finish_empty_run(conn, record, started, stage.name, fail_on_empty_input=fail_on_empty_input)
     key = run_key(objects, cfg_hash)
     run_dir = str(output.join(key))
     record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
@@ -98,8 +114,8 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows))
     shards = collect_plans(plans, objects, record)
 
-    progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}")
-    if fan_out_deployment:
+    progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}", rows=sum(s.rows for s in shards))
+    if fan_out_deployment and fan_out_deployment.strip():
         record.shards = run_shard_groups(conn, fan_out_deployment, shards, stage, run_dir, key, s3_credentials,
                                          shards_per_child, progress)
     else:
@@ -107,4 +123,5 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
         futures = task.map(unmapped(conn), shards, unmapped(stage), unmapped(run_dir), unmapped(key),
                            unmapped(triton_slot_limit()))
         collect_shards(futures, shards, record, progress)
-    return finish_run(conn, record, started, report_prefix=stage.name, check_object_ids=stage.quality is not None)
+    return finish_run(conn, record, started, report_prefix=stage.name, check_object_ids=stage.quality is not None,
+                      max_quarantined_share=max_quarantined_share, progress=progress)

@@ -22,11 +22,17 @@ from tasks.triton_asr_client import ASR_MODEL, asr_parameters
 from tasks.triton_client import TritonCallSettings
 
 
+def blank_is_none(value: str | None) -> str | None:
+    """An optional name left empty in a form (or a flow called with its "" default) is None."""
+    return None if value is None or not value.strip() else value
+
+
 def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool) -> TranslationGuard | None:
     """The MT guards (a Sentinel MT Guards block, else the calibrated defaults); never on `echo`,
     which returns its input: every row would look like a copy."""
     if not enabled or model == "echo":
         return None
+    block_name = blank_is_none(block_name)
     checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
     return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
 
@@ -35,6 +41,7 @@ def transcript_guard(enabled: bool, block_name: str | None, redecode: bool) -> T
     """The ASR guards (a Sentinel ASR Guards block, else the defaults)."""
     if not enabled:
         return None
+    block_name = blank_is_none(block_name)
     checks = ASRGuardConfig.load(block_name).to_settings() if block_name else ASRGuardSettings()
     return TranscriptGuard(checks, dict(ASR_REDECODE_PARAMETERS) if redecode else None)
 
@@ -42,15 +49,17 @@ def transcript_guard(enabled: bool, block_name: str | None, redecode: bool) -> T
 def translate_stage(triton: TritonEndpoint, *, model: str, text_column: str, id_column: str, target_lang: str,
                     source_lang: str, candidate_source_langs: list[str], passthrough_columns: list[str],
                     language_column: str | None, max_text_chars: int, beam_size: int, guards: bool,
-                    guard_settings: str | None, redecode_flagged: bool, data_quality: bool) -> TranslateStage:
+                    guard_settings: str | None, redecode_flagged: bool, data_quality: bool,
+                    segment: bool = True) -> TranslateStage:
     """translate-batch's stage."""
+    language_column = blank_is_none(language_column)
     quality = None
     if data_quality:
         quality = translation_quality_checks(id_column, text_column, language_column, get_args(LanguageCode))
     return TranslateStage(TranslateSettings(
         text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
         candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
-        language_column=language_column, max_text_chars=max_text_chars,
+        language_column=language_column, max_text_chars=max_text_chars, segment=segment,
         guard=translation_guard(model, guards, guard_settings, redecode_flagged), quality=quality,
         triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
     ))
@@ -59,6 +68,7 @@ def translate_stage(triton: TritonEndpoint, *, model: str, text_column: str, id_
 def audio_columns(audio_column: str | None, audio_uri_column: str | None, id_column: str,
                   passthrough: list[str]) -> AudioColumns:
     """A URI column, when named, wins over the bytes column."""
+    audio_column, audio_uri_column = blank_is_none(audio_column), blank_is_none(audio_uri_column)
     if audio_uri_column:
         return AudioColumns(id=id_column, audio=None, audio_uri=audio_uri_column, passthrough=tuple(passthrough))
     return AudioColumns(id=id_column, audio=audio_column, passthrough=tuple(passthrough))

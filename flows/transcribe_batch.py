@@ -11,11 +11,12 @@ from typing import Annotated, Literal
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from flows.job import SHARD_WORKERS, load_triton, run_job
-from flows.parameters import LanguageCode, S3Prefix
+from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix
+from flows.run_names import flow_run_name
+from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import transcribe_stage
 
 SpokenLanguage = Literal["auto"] | LanguageCode
@@ -24,31 +25,34 @@ AsrModel = Literal["default", "whisper-tiny.en", "whisper-base"]
 DEFAULT_AUDIO_SHARD_ROWS = 200
 
 
-@flow(name="transcribe-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
+@flow(name="transcribe-batch", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
+      log_prints=True)
 def transcribe_batch(
-    input_uri: Annotated[S3Prefix, Field(title="Input", description="s3:// prefix (or one object) of parquet files")],
-    output_uri: Annotated[S3Prefix, Field(title="Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
-    audio_column: Annotated[str | None, Field(title="Audio bytes column", description="encoded audio files (wav, flac, ogg, mp3, ...)")] = "audio",
-    audio_uri_column: Annotated[str | None, Field(title="Audio URI column", description="s3:// URIs of audio objects; wins over the bytes column")] = None,
-    id_column: Annotated[str, Field(title="Id column")] = "id",
-    language: Annotated[SpokenLanguage, Field(title="Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
-    asr_model: Annotated[AsrModel, Field(title="Whisper model", description="'default': chosen by the server from the language")] = "default",
-    vad_filter: Annotated[bool, Field(title="Skip non-speech (silero VAD)")] = True,
-    beam_size: Annotated[int, Field(title="Beam size", ge=1, le=10)] = 1,
-    max_audio_s: Annotated[float, Field(title="Longest audio (s)", gt=0, le=86_400)] = 600.0,
-    max_audio_bytes: Annotated[int, Field(title="Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
-    passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
-    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
-    clips_per_request: Annotated[int, Field(title="Clips per Triton request", ge=1, le=16)] = 4,
-    request_timeout_s: Annotated[float, Field(title="Triton request timeout (s)", gt=0)] = 900.0,
-    guards: Annotated[bool, Field(title="Hallucination guards", description="check every transcript; quarantine what stays flagged")] = True,
-    guard_settings: Annotated[str | None, Field(title="ASR guards block", description="Sentinel ASR Guards block; empty = defaults")] = None,
-    redecode_flagged: Annotated[bool, Field(title="Retry flagged clips", description="once, with VAD and temperature fallback")] = True,
-    data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
-    triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
-    s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
-    fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment", description="a shard-group deployment, e.g. shard-group/shard-group-local")] = None,
-    shards_per_child: Annotated[int, Field(title="Shards per child run", ge=1)] = 8,
+    input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
+    output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    audio_column: Annotated[OptionalName, Param("Audio bytes column", description="encoded audio files (wav, flac, ogg, mp3, ...)")] = "audio",
+    audio_uri_column: Annotated[OptionalName, Param("Audio URI column", description="s3:// URIs of audio objects; wins over the bytes column")] = "",
+    id_column: Annotated[str, Param("Id column")] = "id",
+    language: Annotated[SpokenLanguage, Param("Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
+    asr_model: Annotated[AsrModel, Param("Whisper model", description="'default': chosen by the server from the language")] = "default",
+    vad_filter: Annotated[bool, Param("Skip non-speech (silero VAD)")] = True,
+    beam_size: Annotated[int, Param("Beam size", ge=1, le=10)] = 1,
+    max_audio_s: Annotated[float, Param("Longest audio (s)", gt=0, le=86_400)] = 600.0,
+    max_audio_bytes: Annotated[int, Param("Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
+    passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
+    shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
+    clips_per_request: Annotated[int, Param("Clips per Triton request", ge=1, le=16)] = 4,
+    request_timeout_s: Annotated[float, Param("Triton request timeout (s)", gt=0)] = 900.0,
+    guards: Annotated[bool, Param("Hallucination guards", description="check every transcript; quarantine what stays flagged")] = True,
+    guard_settings: Annotated[OptionalName, Param("ASR guards block", description="Sentinel ASR Guards block; empty = defaults")] = "",
+    redecode_flagged: Annotated[bool, Param("Retry flagged clips", description="once, with VAD and temperature fallback")] = True,
+    data_quality: Annotated[bool, Param("Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
+    triton_endpoint: Annotated[OptionalName, Param("Triton endpoint block")] = "local-triton",
+    s3_credentials: Annotated[OptionalName, Param("AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+    fan_out_deployment: Annotated[OptionalName, Param("Fan out to deployment", description="a shard-group deployment, e.g. shard-group/shard-group-local")] = "",
+    shards_per_child: Annotated[int, Param("Shards per child run", ge=1)] = 8,
+    max_quarantined_share: Annotated[float, Param("Most quarantined share", "fail the run when more than this share of the rows written is quarantined (0-1; 1 = never)", ge=0, le=1)] = DEFAULT_MAX_QUARANTINED_SHARE,
+    fail_on_empty_input: Annotated[bool, Param("Fail on an empty input", "end Failed, instead of Completed with nothing to do, when the input has no objects")] = False,
 ) -> dict:
     """Transcribe the audio of every row of the parquet objects under `input_uri` through Triton.
 
@@ -78,6 +82,10 @@ def transcribe_batch(
         fan_out_deployment: run shard groups as child runs of this `shard-group` deployment instead
             of in this process.
         shards_per_child: shards per child run when fanning out.
+        max_quarantined_share: the run ends Failed when more than this share of the rows written
+            went to quarantine (1 = never); the report says so.
+        fail_on_empty_input: end Failed, instead of Completed with a "nothing to do" report, when
+            the input has no objects.
     """
     stage = transcribe_stage(
         load_triton(triton_endpoint), audio_column=audio_column, audio_uri_column=audio_uri_column,
@@ -87,4 +95,5 @@ def transcribe_batch(
         guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality)
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
-                   shards_per_child=shards_per_child)
+                   shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
+                   fail_on_empty_input=fail_on_empty_input)

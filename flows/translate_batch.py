@@ -10,38 +10,43 @@ from typing import Annotated
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import Field
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from flows.job import SHARD_WORKERS, load_triton, run_job
-from flows.parameters import LanguageCode, S3Prefix, SourceLanguage, TranslateModel
+from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix, SourceLanguage, TranslateModel
+from flows.run_names import flow_run_name
+from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import translate_stage
 from tasks.sharding import DEFAULT_SHARD_ROWS
 
 
-@flow(name="translate-batch", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)
+@flow(name="translate-batch", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
+      log_prints=True)
 def translate_batch(
-    input_uri: Annotated[S3Prefix, Field(title="Input", description="s3:// prefix (or one object) of parquet files")],
-    output_uri: Annotated[S3Prefix, Field(title="Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
-    target_lang: Annotated[LanguageCode, Field(title="Target language")] = "en",
-    source_lang: Annotated[SourceLanguage, Field(title="Source language", description="'auto' detects per row")] = "auto",
-    text_column: Annotated[str, Field(title="Text column")] = "text",
-    id_column: Annotated[str, Field(title="Id column")] = "id",
-    passthrough_columns: Annotated[list[str], Field(title="Columns copied to the output")] = [],
-    language_column: Annotated[str | None, Field(title="Language column", description="each row's source language code; empty cells use source_lang")] = None,
-    candidate_source_langs: Annotated[list[LanguageCode], Field(title="Languages 'auto' may detect")] = ["de", "fr"],
-    shard_rows: Annotated[int, Field(title="Rows per shard", ge=1, le=5_000_000)] = DEFAULT_SHARD_ROWS,
-    model: Annotated[TranslateModel, Field(title="Triton model", description="'echo' measures pipeline overhead")] = "translate",
-    beam_size: Annotated[int, Field(title="Beam size", ge=1, le=16)] = 1,
-    max_text_chars: Annotated[int, Field(title="Longest text translated", ge=1)] = 20_000,
-    guards: Annotated[bool, Field(title="Hallucination guards", description="check every translation; quarantine what stays flagged")] = True,
-    guard_settings: Annotated[str | None, Field(title="MT guards block", description="Sentinel MT Guards block; empty = calibrated defaults")] = None,
-    redecode_flagged: Annotated[bool, Field(title="Retry flagged rows", description="once, with beam search and a repetition guard")] = True,
-    data_quality: Annotated[bool, Field(title="Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
-    triton_endpoint: Annotated[str | None, Field(title="Triton endpoint block")] = "local-triton",
-    s3_credentials: Annotated[str | None, Field(title="AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
-    fan_out_deployment: Annotated[str | None, Field(title="Fan out to deployment")] = None,
-    shards_per_child: Annotated[int, Field(title="Shards per child run", ge=1)] = 8,
+    input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
+    output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    target_lang: Annotated[LanguageCode, Param("Target language")] = "en",
+    source_lang: Annotated[SourceLanguage, Param("Source language", description="'auto' detects per row")] = "auto",
+    text_column: Annotated[str, Param("Text column")] = "text",
+    id_column: Annotated[str, Param("Id column")] = "id",
+    passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
+    language_column: Annotated[OptionalName, Param("Language column", description="each row's source language code; empty cells use source_lang")] = "",
+    candidate_source_langs: Annotated[list[LanguageCode], Param("Languages 'auto' may detect")] = ["de", "fr"],
+    shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=5_000_000)] = DEFAULT_SHARD_ROWS,
+    model: Annotated[TranslateModel, Param("Triton model", description="'echo' measures pipeline overhead")] = "translate",
+    beam_size: Annotated[int, Param("Beam size", ge=1, le=16)] = 1,
+    max_text_chars: Annotated[int, Param("Longest text translated", ge=1)] = 20_000,
+    segment_sentences: Annotated[bool, Param("Split texts into sentences", "translate and guard documents sentence by sentence; paragraph breaks and spacing are kept")] = True,
+    guards: Annotated[bool, Param("Hallucination guards", description="check every translation; quarantine what stays flagged")] = True,
+    guard_settings: Annotated[OptionalName, Param("MT guards block", description="Sentinel MT Guards block; empty = calibrated defaults")] = "",
+    redecode_flagged: Annotated[bool, Param("Retry flagged rows", description="once, with beam search and a repetition guard")] = True,
+    data_quality: Annotated[bool, Param("Data-quality suites", description="Great Expectations on each shard's input and output")] = True,
+    triton_endpoint: Annotated[OptionalName, Param("Triton endpoint block")] = "local-triton",
+    s3_credentials: Annotated[OptionalName, Param("AWS credentials block")] = DEFAULT_CREDENTIALS_BLOCK,
+    fan_out_deployment: Annotated[OptionalName, Param("Fan out to deployment")] = "",
+    shards_per_child: Annotated[int, Param("Shards per child run", ge=1)] = 8,
+    max_quarantined_share: Annotated[float, Param("Most quarantined share", "fail the run when more than this share of the rows written is quarantined (0-1; 1 = never)", ge=0, le=1)] = DEFAULT_MAX_QUARANTINED_SHARE,
+    fail_on_empty_input: Annotated[bool, Param("Fail on an empty input", "end Failed, instead of Completed with nothing to do, when the input has no objects")] = False,
 ) -> dict:
     """Translate every row of the parquet objects under `input_uri` through Triton.
 
@@ -57,10 +62,13 @@ def translate_batch(
         language_column: column with each row's source language (a supported code; checked by the
             input suite before inference); rows where it is empty use `source_lang`.
         candidate_source_langs: languages `auto` may choose from.
-        shard_rows: about this many rows per shard task (row groups are never split unless larger).
+        shard_rows: about this many rows per shard task (whole row groups; see tasks/sharding.py).
         model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
         beam_size: beam size for decoding (1 = greedy).
         max_text_chars: longer texts are marked failed instead of being sent to Triton.
+        segment_sentences: split each text into sentences (tasks/segmentation.py), translate them in
+            one batch and reassemble them with the text's own spacing; the guards score every sentence
+            and `flagged_sentences` names the flagged ones.
         guards: run the hallucination checks on every translation (never on `echo`); rows still
             flagged after the retry go to `<run_key>/quarantine/` with their reasons.
         guard_settings: name of a Sentinel MT Guards block with thresholds; empty = the calibrated defaults.
@@ -72,6 +80,10 @@ def translate_batch(
         fan_out_deployment: run shard groups as child runs of this `shard-group` deployment
             (e.g. `shard-group/shard-group-local`) instead of in this process.
         shards_per_child: shards per child run when fanning out.
+        max_quarantined_share: the run ends Failed when more than this share of the rows written
+            went to quarantine (1 = never); the report says so.
+        fail_on_empty_input: end Failed, instead of Completed with a "nothing to do" report, when
+            the input has no objects.
     """
     triton = load_triton(triton_endpoint)
     stage = translate_stage(
@@ -79,7 +91,8 @@ def translate_batch(
         source_lang=source_lang, candidate_source_langs=candidate_source_langs,
         passthrough_columns=passthrough_columns, language_column=language_column, max_text_chars=max_text_chars,
         beam_size=beam_size, guards=guards, guard_settings=guard_settings, redecode_flagged=redecode_flagged,
-        data_quality=data_quality)
+        data_quality=data_quality, segment=segment_sentences)
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
-                   shards_per_child=shards_per_child)
+                   shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
+                   fail_on_empty_input=fail_on_empty_input)

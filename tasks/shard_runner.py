@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -61,21 +62,24 @@ class ShardResult:
     quality: list[dict] = field(default_factory=list)  # data-quality suite summaries (tasks/quality)
     reused: bool = False  # True when an earlier attempt had already committed this part
     error: str | None = None  # set on a shard that failed (ShardResult.failed): nothing committed
+    error_kind: str | None = None  # a failed shard's: "input" (fix the input) or "rerun" (tasks/run_manifest.py)
 
     @classmethod
-    def failed(cls, shard: Shard, error: str, quality: list[dict] | None = None) -> ShardResult:
+    def failed(cls, shard: Shard, error: str, quality: list[dict] | None = None,
+               error_kind: str | None = None) -> ShardResult:
         """A shard that did not commit (its task failed, or its child run ended without it)."""
         return cls(shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
                    row_stop=shard.row_stop, output_uri="", rows=0, status_counts={}, seconds=0.0,
-                   quality=list(quality or []), error=error)
+                   quality=list(quality or []), error=error, error_kind=error_kind)
 
     def to_record(self) -> dict:
         """The run record's (manifest's) entry: a committed shard's result, or a failed shard's
         id, rows, error and quality summaries."""
         if self.error is None:
-            return {k: v for k, v in asdict(self).items() if k != "error"}
+            return {k: v for k, v in asdict(self).items() if k not in ("error", "error_kind")}
         return {"shard_id": self.shard_id, "object_uri": self.object_uri, "row_start": self.row_start,
-                "row_stop": self.row_stop, "error": self.error, "quality": self.quality}
+                "row_stop": self.row_stop, "error": self.error, "error_kind": self.error_kind,
+                "quality": self.quality}
 
 
 class OutputSchemaMismatch(RuntimeError):
@@ -83,18 +87,29 @@ class OutputSchemaMismatch(RuntimeError):
 
 
 class GuardClock:
-    """Adds up the seconds a shard spends in its guards (shared by the batches in flight)."""
+    """The seconds a shard spends in its guards (scoring + re-decoding), as wall time: while at
+    least one of the batches in flight is in a guard call, the clock runs once, so guard time is
+    comparable with the shard's own wall time (`ShardResult.seconds`)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self._active = 0
+        self._since = 0.0
+        self._lock = threading.Lock()
 
     @contextmanager
     def timed(self) -> Iterator[None]:
-        started = time.perf_counter()
+        with self._lock:
+            if self._active == 0:
+                self._since = time.perf_counter()
+            self._active += 1
         try:
             yield
         finally:
-            self.seconds += time.perf_counter() - started
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self.seconds += time.perf_counter() - self._since
 
 
 def part_target(run_dir: str, shard: Shard) -> S3Uri:

@@ -1,7 +1,7 @@
 """The one shard task of every flow, and the planning task: thin Prefect wrappers around the
 stage contract (tasks/stage.py) and the shard engine (tasks/shard_runner.py).
 
-    plan_shards_task(conn, obj, stage, shard_rows) -> ObjectPlan   (footer only; bad input = the plan's error)
+    plan_shards_task(conn, obj, stage, shard_rows) -> ObjectPlan   (footer only; bad input fails the task)
     shard_task(conn, shard, stage, run_dir, run_key, slot_limit)   -> ShardResult (committed parts)
 """
 from __future__ import annotations
@@ -53,9 +53,15 @@ def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str
         return process_shard(conn, shard, stage, run_dir)
 
 
-@task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5)
+@task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5,
+      retry_condition_fn=retry_unless_bad_data)
 def plan_shards_task(conn: S3Connection, obj: ObjectRef, stage: ShardStage, shard_rows: int) -> ObjectPlan:
-    return stage.plan(conn, obj, shard_rows)
+    """Bad input fails the task (red in the UI, not retried: the object is that run's error, the
+    other objects go on); S3 trouble is retried."""
+    plan = stage.plan(conn, obj, shard_rows)
+    if plan.error:
+        raise InputError(plan.error)
+    return plan
 
 
 def triton_slot_limit() -> str | None:

@@ -29,6 +29,8 @@ class TranslateSettings:
     passthrough_columns: tuple[str, ...] = ()
     language_column: str | None = None  # each row's source language; null there = source_lang
     max_text_chars: int = 20_000
+    segment: bool = True  # split texts into sentences before translating (tasks/segmentation.py)
+    max_sentence_chars: int = DEFAULT_MAX_SENTENCE_CHARS  # longer sentences split at clauses / spaces
     read_batch_rows: int = 1024
     batches_in_flight: int = 4
     triton: TritonCallSettings = field(default_factory=TritonCallSettings)
@@ -91,8 +93,7 @@ def segment_rows(batch: _RowBatch, groups: dict[str, list[int]],
     """Each row to translate as sentences (settings `segment`, default on; off: the whole text as one
     unit). A row with a stretch that cannot be split under `max_sentence_chars` fails with the reason and
     leaves its group: no text is cut."""
-    segment = getattr(settings, "segment", True)
-    max_chars = getattr(settings, "max_sentence_chars", DEFAULT_MAX_SENTENCE_CHARS)
+    segment, max_chars = settings.segment, settings.max_sentence_chars
     docs: dict[int, SegmentedText] = {}
     for lang, rows in groups.items():
         kept = []

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 
 from tasks.audio import AudioColumns, plan_audio_object
-from tasks.checks.asr_settings import ASRGuardSettings
+from tasks.checks.asr_settings import ASRGuardSettings, SpeechCoverageSettings
 from tasks.listing import ObjectRef
 from tasks.quality import InputSpec, OutputSpec
 from tasks.shard_quality import ShardQualityChecks
@@ -47,7 +47,8 @@ def settings_from_dict(doc: dict) -> TranscribeSettings:
     columns["passthrough"] = tuple(columns.get("passthrough", ()))
     guard, quality = doc.pop("guard", None), doc.pop("quality", None)
     if guard is not None:
-        guard = TranscriptGuard(ASRGuardSettings.model_validate(guard["checks"]), guard["redecode"])
+        guard = TranscriptGuard(ASRGuardSettings.model_validate(guard["checks"]), guard["redecode"],
+                                SpeechCoverageSettings.model_validate(guard.get("coverage") or {}))
     quality = quality_from_dict(quality)
     triton = TritonCallSettings(**doc.pop("triton"))
     return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality, **doc)

@@ -24,7 +24,7 @@ from tasks.stages import stage_from_dict
 GOLDEN = Path(__file__).parent / "golden" / "run_identity.json"
 OBJECTS = [ObjectRef(uri="s3://in/a.parquet", etag='"etag-a"', size=1234),
            ObjectRef(uri="s3://in/b/c.parquet", etag='"etag-c"', size=99)]
-TRITON = TritonEndpoint(url="triton:8001")
+TRITON = TritonEndpoint(url="triton:8001", batch_size=32, concurrency=8)  # sized here: no model-config read
 
 
 def translate(*, model="translate", guards=True, data_quality=True, language_column=None, beam_size=1,

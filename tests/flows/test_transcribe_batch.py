@@ -4,8 +4,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from deployments.demo_speech import bytes_table, fixture_clips, read_run_rows, spoken_wer, upload_uri_dataset
 from deployments.demo_data import upload_table
+from deployments.demo_speech import bytes_table, fixture_clips, read_run_rows, spoken_wer, upload_uri_dataset
 from tasks.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,7 @@ def test_object_without_the_audio_column_fails_the_run_not_the_others(full_stack
                  pa.table({"id": [1], "audio": pa.array([fixture_clips()[1]["bytes"]], pa.binary())}))
     upload_table(s3_conn, S3Uri(bucket, "speech-mixed/text.parquet"), pa.table({"id": [1], "text": ["hello"]}))
     state, summary = run(input_uri=f"s3://{bucket}/speech-mixed/", output_uri=f"s3://{bucket}/out-asr-mixed/")
-    assert state.is_failed() and "1 objects and 0 shards failed" in str(summary)
+    assert state.is_failed() and "1 objects (of 2) failed (fix the input)" in str(summary)
     listing = s3_conn.boto3_client().list_objects_v2(Bucket=bucket, Prefix="out-asr-mixed/")["Contents"]
     [manifest_key] = [o["Key"] for o in listing if o["Key"].endswith("manifest.json")]
     manifest = json.loads(s3_conn.boto3_client().get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
