@@ -10,6 +10,7 @@ alternating, median of 3.
             8 in flight, write parquet back; wall time of the whole command (ray.init included)
   direct    bench/measure.py direct: texts already in memory, the pipeline's own async client
             with its default sizing (tasks/triton_model_config.py); inference seconds only
+  direct_b32  the same at 32 rows x 8 in flight (the issue's direct client; the default before)
 
 Each case runs at two sizes; the marginal rate = extra rows ÷ extra seconds between them (median
 runs), i.e. without the fixed cost per run. Peak RSS is the sampled process tree's (Ray: driver,
@@ -48,7 +49,7 @@ RAY_VENV = ROOT / ".venv-ray"
 RAY_REQUIREMENTS = [f"ray[data]=={RAY_VERSION}", "tritonclient[grpc]", "aiohttp"]
 # model: (rows, rows of the small run for the marginal rate, objects)
 CASES = {"echo": (200_000, 50_000, 4), "translate": (20_000, 5_000, 4)}
-SYSTEMS = ("sentinel", "ray", "direct")
+SYSTEMS = ("sentinel", "ray", "direct", "direct_b32")  # direct_b32: the direct client at the 32 x 8
 ROW_GROUP_ROWS = 5_000
 OUTPUT = "s3://sentinel-bench/outputs/peer"
 TARGETS = {"sentinel_over_ray": 2.0, "sentinel_over_direct_echo": 0.7}
@@ -123,9 +124,10 @@ def run_ray(python: Path, model: str, input_uri: str, rows: int, env: dict, root
     return result | {"rows": rows, "rows_per_s": round(rows / result["seconds"], 1), "job": job}
 
 
-def run_direct(model: str, input_uri: str, rows: int) -> dict:
+def run_direct(model: str, input_uri: str, rows: int, sizes: tuple[int, int] | None = None) -> dict:
     before = load()
-    result = run_measure(["direct", "--model", model, "--input", input_uri])
+    extra = ["--batch-size", str(sizes[0]), "--concurrency", str(sizes[1])] if sizes else []
+    result = run_measure(["direct", "--model", model, "--input", input_uri, *extra])
     return {"seconds": round(result["seconds"], 3), "rows": result["rows"],
             "rows_per_s": round(result["rows_per_s"], 1),
             "batch_size": result["batch_size"], "concurrency": result["concurrency"],
@@ -142,7 +144,8 @@ def measure_size(model: str, rows: int, objects: int, repeats: int, ray_python: 
     roots = {"triton_server": default_triton_pid(), "s3_server": default_s3_pid()}
     runners = {"sentinel": lambda: run_sentinel(model, input_uri, rows, env, roots),
                "ray": lambda: run_ray(ray_python, model, input_uri, rows, env, roots, request_rows),
-               "direct": lambda: run_direct(model, input_uri, rows)}
+               "direct": lambda: run_direct(model, input_uri, rows),
+               "direct_b32": lambda: run_direct(model, input_uri, rows, (32, 8))}
     runs: dict[str, list[dict]] = {name: [] for name in SYSTEMS}
     for repeat in range(repeats):
         order = SYSTEMS[repeat % len(SYSTEMS):] + SYSTEMS[:repeat % len(SYSTEMS)]  # alternate who goes first
@@ -173,12 +176,15 @@ def measure_case(model: str, repeats: int, ray_python: Path, env: dict, request_
     rates, margin = large["median_rows_per_s"], marginal(large, small)
     ratios = {"sentinel_over_ray": round(rates["sentinel"] / rates["ray"], 3),
               "sentinel_over_direct": round(rates["sentinel"] / rates["direct"], 3),
+              "sentinel_over_direct_b32": round(rates["sentinel"] / rates["direct_b32"], 3),
               "ray_over_direct": round(rates["ray"] / rates["direct"], 3)}
     targets = {"sentinel >= 2.0x ray": ratios["sentinel_over_ray"] >= TARGETS["sentinel_over_ray"],
                "marginal rate >= ray's": bool(margin["sentinel"] and margin["ray"]
                                               and margin["sentinel"] >= margin["ray"])}
     if model == "echo":
         targets["sentinel >= 0.7x direct"] = ratios["sentinel_over_direct"] >= TARGETS["sentinel_over_direct_echo"]
+        targets["sentinel >= 0.7x direct at 32 x 8"] = (ratios["sentinel_over_direct_b32"]
+                                                         >= TARGETS["sentinel_over_direct_echo"])
     return {"model": model, "large": large, "small": small, "ratios": ratios, "marginal_rows_per_s": margin,
             "targets_met": targets, "ray_request_rows": request_rows,
             "guards": "on (echo: never applied)" if model == "echo" else "off (--no-guards)"}

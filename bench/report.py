@@ -267,20 +267,24 @@ def peer_section(peer: dict | None) -> list[str]:
         "`read_parquet` from S3, `map_batches` on 2 actors sending requests of "
         f"{peer['cases'][0].get('ray_request_rows', 32) if peer['cases'] else 32} rows with 8 in flight, "
         "`write_parquet` back; wall time of the command, `ray.init` included. **direct** = the texts already in "
-        "memory, the pipeline's own client with its default sizing; inference seconds only. *Marginal* = extra "
+        "memory, the pipeline's own client with its default sizing (in brackets: at 32 rows × 8 in flight, the issue's "
+        "direct client and the default before); inference seconds only. *Marginal* = extra "
         "rows ÷ extra seconds between the two input sizes (median runs), i.e. without the fixed cost per run. "
         "Targets: sentinel ≥ 2.0× ray on echo and on translate (guards off); ≥ 0.7× direct on echo; marginal "
         "rate ≥ ray's.", "",
-        "| model | rows (objects) | sentinel rows/s | ray rows/s | direct rows/s | sentinel ÷ ray | sentinel ÷ direct "
-        "| marginal rows/s sentinel / ray / direct | peak RSS MB sentinel / ray | targets met |",
+        "| model | rows (objects) | sentinel rows/s | ray rows/s | direct rows/s (at 32 × 8) | sentinel ÷ ray "
+        "| sentinel ÷ direct (at 32 × 8) | marginal rows/s sentinel / ray / direct | peak RSS MB sentinel / ray "
+        "| targets met |",
         "|---|---|---|---|---|---|---|---|---|---|"]
     for case in peer["cases"]:
         large, r, m = case["large"], case["ratios"], case["marginal_rows_per_s"]
         rates, rss = large["median_rows_per_s"], large["peak_rss_mb"]
         met = ", ".join(f"{k}: {'yes' if v else '**no**'}" for k, v in case["targets_met"].items())
         out.append(f"| {case['model']} | {large['rows']:,} ({large['objects']}) | {rates['sentinel']:.0f} "
-                   f"| {rates['ray']:.0f} | {rates['direct']:.0f} | **{r['sentinel_over_ray']:.2f}×** "
-                   f"| **{r['sentinel_over_direct']:.2f}** | {fmt(m['sentinel'], '.0f')} / {fmt(m['ray'], '.0f')} / "
+                   f"| {rates['ray']:.0f} | {rates['direct']:.0f} ({fmt(rates.get('direct_b32'), '.0f')}) "
+                   f"| **{r['sentinel_over_ray']:.2f}×** "
+                   f"| **{r['sentinel_over_direct']:.2f}** ({fmt(r.get('sentinel_over_direct_b32'), '.2f')}) "
+                   f"| {fmt(m['sentinel'], '.0f')} / {fmt(m['ray'], '.0f')} / "
                    f"{fmt(m['direct'], '.0f')} | {fmt(rss['sentinel'], '.0f')} / {fmt(rss['ray'], '.0f')} | {met} |")
     loads = [run[k] for case in peer["cases"] for size in ("large", "small") for runs in case[size]["runs"].values()
              for run in runs for k in ("load_before", "load_after")]
@@ -292,7 +296,8 @@ def peer_section(peer: dict | None) -> list[str]:
     if memory:
         big = memory["large"]
         out += ["", f"Memory: the default CLI on {big['rows']:,} echo rows peaked at "
-                f"{fmt(big['peak_rss_mb'], '.0f')} MB (process tree), against {fmt(memory.get('default_case_peak_rss_mb'), '.0f')} MB on the echo case "
+                f"{fmt(big['peak_rss_mb'], '.0f')} MB (process tree), against "
+                f"{fmt(memory.get('default_case_peak_rss_mb'), '.0f')} MB on the echo case "
                 f"above ({big['rows_per_s']:.0f} rows/s; section 3 has the scale series)."]
     return out + ["", "Raw figures: `bench/results/peer.json`.", ""]
 
