@@ -205,7 +205,7 @@ class TritonClient:
             try:
                 result = await self._clients[endpoint].infer(
                     s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s, parameters=parameters)
-            except Exception as exc:  # noqa: BLE001 - classified below; not a call failure: re-raised as is
+            except Exception as exc:  # classified below; not a failure of the call: re-raised as is
                 failure = classify(exc)
                 if failure is None:
                     raise
@@ -257,7 +257,7 @@ class TritonClient:
     async def _model_ready(self, endpoint: int) -> bool:
         try:
             return bool(await self._clients[endpoint].is_model_ready(self.settings.model_name, client_timeout=5.0))
-        except Exception:  # noqa: BLE001 - down, draining ("Server exiting"), unreachable: not ready
+        except Exception:  # down, draining ("Server exiting"), unreachable: not ready
             return False
 
     async def _wait_until_ready(self, attempts: _Attempts, what: str) -> float | None:

@@ -76,7 +76,8 @@ def translate_corpus() -> list[Case]:
     good, good_ids = good_table("good", 50)
     odd, odd_ids = good_table("odd", 5)
     utf8_ids = ["utf8-ok-1", "utf8-bad", "utf8-ok-2"]
-    utf8 = pa.table({"id": utf8_ids, "text": invalid_utf8_strings([b"Guten Tag.", b"Gr\xfc\xdfe \xff\xfe aus", b"Hallo."])})
+    utf8 = pa.table({"id": utf8_ids,
+                     "text": invalid_utf8_strings([b"Guten Tag.", b"Gr\xfc\xdfe \xff\xfe aus", b"Hallo."])})
     mixed_ids = ["mixed-ok-1", "mixed-null", "mixed-empty", "mixed-blank", "mixed-1mb", "mixed-ok-2"]
     mixed = pa.table({"id": mixed_ids, "text": pa.array(
         ["Guten Morgen.", None, "", "   \t ", "x" * ONE_MB, "Bonne nuit."], pa.string())})

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -58,7 +58,7 @@ class Results:
     def record(self, name: str, *, outcome: str, title: str, **figures) -> None:
         assert outcome in ("survived", "held", "lost", "failed"), outcome
         self.scenarios[name] = {"title": title, "outcome": outcome,
-                                "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                 **figures}
 
     def save(self, database: str | None) -> None:
@@ -67,7 +67,7 @@ class Results:
         doc = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"scenarios": {}}
         doc["scenarios"].update(self.scenarios)
         doc["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
-        doc["last_session"] = {"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        doc["last_session"] = {"finished": datetime.now(UTC).isoformat(timespec="seconds"),
                                "scenarios": sorted(self.scenarios), "prefect_database": database,
                                "wall_s": round(time.monotonic() - self.started, 1)}
         if {"triton_kill", "flow_kill", "bad_input", "security", "event_burst"} <= set(self.scenarios):

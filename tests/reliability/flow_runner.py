@@ -30,7 +30,7 @@ def main(kind: str, params: dict, out_path: str) -> int:
                    flow_run_id=str(state.state_details.flow_run_id),
                    result=result if isinstance(result, dict) else None,
                    error=None if isinstance(result, dict) else repr(result))
-    except BaseException as exc:  # noqa: BLE001 - parameter validation and the like: report them
+    except BaseException as exc:
         doc.update(state="Crashed", completed=False, result=None, error=f"{type(exc).__name__}: {exc}",
                    traceback=traceback.format_exc())
     doc["seconds"] = round(time.perf_counter() - started, 2)

@@ -67,7 +67,7 @@ async def _drop_database(name: str) -> None:
 
     try:
         admin = await asyncpg.connect(f"{PG_DSN}/postgres", timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -86,7 +86,7 @@ class PrivateStack:
         return marker.read_text().strip() if marker.exists() else "unknown"
 
     @classmethod
-    def create(cls, state_dir: Path) -> "PrivateStack":
+    def create(cls, state_dir: Path) -> PrivateStack:
         """The stack of `state_dir`: the ports it was given the first time (kept in ports.json)."""
         saved = Path(state_dir) / "ports.json"
         if saved.exists():

@@ -60,14 +60,16 @@ def summary(name: str, s: dict) -> str:
                 f"{s['committed_shards_recomputed']} committed shards recomputed, "
                 f"{s['committed_parts_rewritten_by_rerun']} parts rewritten, {s['duplicate_parts']} duplicate parts "
                 f"(shard tasks: {states}); {ids}; killed run in Prefect: {s.get('killed_run_state_in_prefect')}"
-                + (f" after {fmt_seconds(s['killed_run_crashed_after_s'])}" if s.get("killed_run_crashed_after_s") else "")
+                + (f" after {fmt_seconds(s['killed_run_crashed_after_s'])}"
+                   if s.get("killed_run_crashed_after_s") else "")
                 + f"; spool files left by the kill {s.get('spool_files_left_by_kill')}, after the rerun "
                   f"{s.get('spool_files_after_rerun', '–')}")
     if name.startswith("s3_outage"):
         what = (f"{s['requests_refused_by_proxy']} requests answered 503 SlowDown" if s.get("requests_refused_by_proxy")
                 else "connections refused, then volume re-registration")
         return (f"{s['rows']:,} rows / {s['shards']} shards; S3 unavailable {fmt_seconds(s['outage_s'])} ({what}); "
-                f"{s['task_runs_retried']} task retries; run {s['flow_state']} in {fmt_seconds(s['flow_wall_s'])}; {ids}")
+                f"{s['task_runs_retried']} task retries; run {s['flow_state']} in {fmt_seconds(s['flow_wall_s'])}; "
+                f"{ids}")
     if name.startswith("event_burst"):
         return (f"{s['events']} objects put in {fmt_seconds(s['puts_s'])}; {s['flow_runs']} runs "
                 f"({s['distinct_inputs']} distinct inputs, {s['duplicate_runs']} duplicates), {s['completed']} "

@@ -21,7 +21,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
+    server: _Server
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -85,7 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    proxy: "S3FaultProxy"
+    proxy: S3FaultProxy
 
 
 class S3FaultProxy:
@@ -112,7 +112,7 @@ class S3FaultProxy:
         with self._lock:
             self.counts[what] += 1
 
-    def __enter__(self) -> "S3FaultProxy":
+    def __enter__(self) -> S3FaultProxy:
         self._thread.start()
         return self
 

@@ -97,8 +97,10 @@ def test_bad_input_corpus(chaos_stack, chaos_results, moto_endpoint, scenario_pr
                                AWS_SECRET_ACCESS_KEY="testing")
     out = f"s3://{BUCKET}/{base}out"
     runs = {  # started together, waited for together
-        "corpus": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}corpus/", output_uri=f"{out}/corpus/"), None),
-        "footer": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}footer/", output_uri=f"{out}/footer/"), None),
+        "corpus": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}corpus/", output_uri=f"{out}/corpus/"),
+                   None),
+        "footer": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}footer/", output_uri=f"{out}/footer/"),
+                   None),
         "ctl-key": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}ctl/", output_uri=f"{out}/ctl/"), None),
         "dotdot-key": ("translate", dict(common, input_uri=f"s3://chaos-moto/{base}dots/",
                                          output_uri=f"s3://chaos-moto/{base}out/"), moto_env),
@@ -107,7 +109,8 @@ def test_bad_input_corpus(chaos_stack, chaos_results, moto_endpoint, scenario_pr
         "lang-xx": ("translate", dict(common, input_uri=f"s3://{BUCKET}/{base}ctl/", output_uri=f"{out}/xx/",
                                       source_lang="xx"), None),
         "lang-es": ("translate", dict(common, model="translate", guards=False, source_lang="es",
-                                      input_uri=f"s3://{BUCKET}/{base}corpus/good.parquet", output_uri=f"{out}/es/"), None),
+                                      input_uri=f"s3://{BUCKET}/{base}corpus/good.parquet",
+                                      output_uri=f"{out}/es/"), None),
         "audio": ("transcribe", dict(input_uri=f"s3://{BUCKET}/{base}audio/", output_uri=f"{out}/audio/",
                                      triton_endpoint=None, s3_credentials=None), None),
     }
@@ -143,7 +146,8 @@ def test_bad_input_corpus(chaos_stack, chaos_results, moto_endpoint, scenario_pr
     for clip in ("not-audio", "png-bytes", "truncated-wav"):
         row = audio_rows.get(clip) or {}
         verdicts.append({"kind": f"non-audio bytes ({clip}, transcribe-batch)", "object": "clips.parquet",
-                         "handling": f"row {row.get('status')} in {row.get('part')}", "message": short(row.get("error")),
+                         "handling": f"row {row.get('status')} in {row.get('part')}",
+                         "message": short(row.get("error")),
                          "held": row.get("status") == "failed" and bool(row.get("error"))})
     audio_good = all(audio_rows.get(i, {}).get("status") == s for i, s in audio_expected.items()
                      if s != "failed")

@@ -15,8 +15,8 @@ import boto3
 import pytest
 
 from deployments.stack.processes import stop_group
-from tests.reliability.chaos import parquet_bytes, wait_for
 from tests.reliability.bad_corpus import good_table
+from tests.reliability.chaos import parquet_bytes, wait_for
 from tests.reliability.prefect_api import PrefectApi
 from tests.reliability.private_stack import REPO_ROOT
 
@@ -121,9 +121,12 @@ def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_
 
         wait_for(lambda: len(runs()) >= BURST, 600, f"{BURST} flow runs created", every=2)
         timeline["all_runs_created_s"] = time.monotonic() - started
-        final = wait_for(lambda: (lambda rs: rs if all(r["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED",
-                                                                              "CANCELLED") for r in rs) else None)(runs()),
-                         3000, "every run in a final state", every=5)
+        final_types = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+        def all_final() -> list[dict] | None:
+            listed = runs()
+            return listed if all(r["state"]["type"] in final_types for r in listed) else None
+
+        final = wait_for(all_final, 3000, "every run in a final state", every=5)
         timeline["all_runs_final_s"] = time.monotonic() - started
         time.sleep(5)  # a duplicate event would start a run late: give it a chance to show up
         final = runs()
@@ -141,7 +144,8 @@ def test_burst_of_s3_events(chaos_stack, chaos_results, moto_endpoint, scenario_
     durations = sorted(r["total_run_time"] for r in final if r.get("total_run_time"))
     completed = states.get("Completed", 0)
     chaos_results.record(
-        scenario_name(), title=f"Burst of {BURST} S3 events" + (" (data-quality suites on)" if QUALITY else ""), outcome="survived" if completed == BURST else "lost",
+        scenario_name(), title=f"Burst of {BURST} S3 events" + (" (data-quality suites on)" if QUALITY else ""),
+        outcome="survived" if completed == BURST else "lost",
         events=BURST, flow_runs=len(final), completed=completed, states=dict(states),
         distinct_inputs=len(inputs), duplicate_runs=sum(c - 1 for c in inputs.values()), success_markers=successes,
         prefect_database=chaos_stack.database, worker_limit=WORKER_LIMIT, data_quality_suites=QUALITY,

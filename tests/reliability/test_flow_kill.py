@@ -12,7 +12,14 @@ from collections import Counter
 import pytest
 
 from tests.reliability.chaos import (
-    account, part_keys, read_json, run_dirs_under, run_flow, start_flow, upload_echo_inputs, wait_for,
+    account,
+    part_keys,
+    read_json,
+    run_dirs_under,
+    run_flow,
+    start_flow,
+    upload_echo_inputs,
+    wait_for,
 )
 from tests.reliability.conftest import BUCKET
 from tests.reliability.prefect_api import PrefectApi
@@ -48,7 +55,8 @@ def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_pre
                   shard_rows=SHARD_ROWS, triton_endpoint=None, s3_credentials=None)
 
     zombie_automation = install_zombie_automation(chaos_stack)
-    env = chaos_stack.env(SENTINEL_SPOOL_DIR=str(tmp_path / "spool"), PREFECT_RUNNER_HEARTBEAT_FREQUENCY=str(HEARTBEAT_S))
+    env = chaos_stack.env(SENTINEL_SPOOL_DIR=str(tmp_path / "spool"),
+                          PREFECT_RUNNER_HEARTBEAT_FREQUENCY=str(HEARTBEAT_S))
     (tmp_path / "spool").mkdir()
     first = start_flow(chaos_stack, "translate", params, tmp_path, "first", env=env)
     kept = lambda: [k for d in run_dirs_under(s3, output_uri) for k in part_keys(s3, d) if "/quarantine/" not in k]  # noqa: E731
@@ -87,7 +95,8 @@ def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_pre
     crashed_after = None
     if zombie_automation and killed_id:  # heartbeats stop with the process: the automation marks it Crashed
         try:
-            wait_for(lambda: killed_state() == "Crashed", SILENCE_S + HEARTBEAT_S + 90, "the killed run Crashed", every=2)
+            wait_for(lambda: killed_state() == "Crashed", SILENCE_S + HEARTBEAT_S + 90, "the killed run Crashed",
+                     every=2)
             crashed_after = round(time.monotonic() - killed_at, 1)
         except AssertionError:
             pass

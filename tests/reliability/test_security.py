@@ -101,7 +101,8 @@ def test_credentials_never_leak_and_stack_binds_loopback(chaos_stack, chaos_resu
         "local log files (stack services, flow processes)": {
             str(p): p.read_bytes() for p in [*chaos_stack.cfg.state_dir.glob("logs/*.log"), *tmp_path.glob("*.log"),
                                              *tmp_path.glob("*.json")]},
-        "reliability report (json, md)": {str(p): p.read_bytes() for p in (RESULTS, REPO_ROOT / "docs" / "reliability.md")
+        "reliability report (json, md)": {str(p): p.read_bytes()
+                                          for p in (RESULTS, REPO_ROOT / "docs" / "reliability.md")
                                           if p.exists()},
     }
     surfaces["prefect database at rest (pg_dump / sqlite file)"] = {"database": database_bytes(chaos_stack)}

@@ -73,7 +73,7 @@ def test_live_errors_are_classified_as_recorded(servers):
             try:
                 await call
                 out[name] = None
-            except Exception as exc:  # noqa: BLE001 - each one is classified below
+            except Exception as exc:
                 out[name] = exc
         await client.close()
         await refused.close()

@@ -132,7 +132,7 @@ def run(client_servers: list[ScriptedTriton], **settings):
             client._clients = client_servers
             try:
                 return await client._with_retries([], []), client
-            except Exception as exc:  # noqa: BLE001 - returned for the assertions
+            except Exception as exc:
                 return exc, client
 
     return asyncio.run(go())
