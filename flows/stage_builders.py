@@ -2,6 +2,7 @@
 suites, the Triton call settings. Each batch flow builds its stage here and hands it to run_job."""
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import get_args
 
@@ -11,6 +12,7 @@ from flows.parameters import LanguageCode
 from tasks.audio import AudioColumns
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
 from tasks.checks.asr_settings import ASRGuardSettings
+from tasks.embed_client import embed_model_ready
 from tasks.stages import SpeechTranslateStage, TranscribeStage, TranslateStage
 from tasks.stages.transcribe import audio_quality_checks
 from tasks.stages.translate import translation_quality_checks
@@ -21,19 +23,29 @@ from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
 from tasks.triton_asr_client import ASR_MODEL, asr_parameters
 from tasks.triton_client import TritonCallSettings
 
+log = logging.getLogger(__name__)
+
 
 def blank_is_none(value: str | None) -> str | None:
     """An optional name left empty in a form (or a flow called with its "" default) is None."""
     return None if value is None or not value.strip() else value
 
 
-def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool) -> TranslationGuard | None:
+def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool,
+                      triton: TritonEndpoint | None = None) -> TranslationGuard | None:
     """The MT guards (a Sentinel MT Guards block, else the calibrated defaults); never on `echo`,
-    which returns its input: every row would look like a copy."""
+    which returns its input: every row would look like a copy. The similarity encoder runs in
+    Triton's `embed` model when the run's Triton serves it (and the settings name no other), else
+    in this process; the run's log says which."""
     if not enabled or model == "echo":
         return None
     block_name = blank_is_none(block_name)
     checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
+    if triton is not None and checks.similarity.enabled and not checks.similarity.triton_url:
+        if embed_model_ready(triton.url):
+            checks.similarity.triton_url = triton.url
+        log.info("similarity encoder: %s", f"Triton `embed` at {triton.url}" if checks.similarity.triton_url
+                 else f"in process (no ready `embed` model at {triton.url})")
     return TranslationGuard(checks, dict(REDECODE_PARAMETERS) if redecode else None)
 
 
@@ -60,7 +72,7 @@ def translate_stage(triton: TritonEndpoint, *, model: str, text_column: str, id_
         text_column=text_column, id_column=id_column, target_lang=target_lang, source_lang=source_lang,
         candidate_source_langs=tuple(candidate_source_langs), passthrough_columns=tuple(passthrough_columns),
         language_column=language_column, max_text_chars=max_text_chars, segment=segment,
-        guard=translation_guard(model, guards, guard_settings, redecode_flagged), quality=quality,
+        guard=translation_guard(model, guards, guard_settings, redecode_flagged, triton), quality=quality,
         triton=triton.call_settings(model, {"beam_size": beam_size} if model == "translate" else {}),
     ))
 
@@ -106,5 +118,5 @@ def speech_translate_stage(triton: TritonEndpoint, asr: TranscribeStage, *, targ
     mt = TranslateStage(TranslateSettings(
         text_column="transcript", id_column="id", target_lang=target_lang,
         triton=triton.call_settings("translate", {"beam_size": beam_size}),
-        guard=translation_guard("translate", guards, guard_settings, redecode_flagged)))
+        guard=translation_guard("translate", guards, guard_settings, redecode_flagged, triton)))
     return SpeechTranslateStage(asr, mt)

@@ -122,3 +122,17 @@ def close_embedders() -> None:
 
 
 atexit.register(close_embedders)
+
+
+def embed_model_ready(url: str, timeout_s: float = 5.0) -> bool:
+    """Whether Triton at `url` serves a ready `embed` model (a run asks once, at its start)."""
+    import tritonclient.grpc as grpc_sync
+
+    try:
+        client = grpc_sync.InferenceServerClient(url.split(",")[0].strip())
+        try:
+            return bool(client.is_model_ready(EMBED_MODEL, client_timeout=timeout_s))
+        finally:
+            client.close()
+    except Exception:
+        return False

@@ -189,7 +189,8 @@ def test_an_id_repeated_across_shards_of_an_object_fails_the_run_naming_both_row
                                 "shard (id 3: rows 0–3 and 3–6)")
     assert not exists(s3_conn, f"{run_dir}/_SUCCESS")
     assert "id 3: rows 0–3 and 3–6" in latest_artifact_markdown(f"translate-quality-{manifest['run_key']}")
-    assert "Ids repeated across shards" in latest_artifact_markdown(f"translate-report-{manifest['run_key']}")
+    assert "in more than one shard (id 3: rows 0–3 and 3–6)" in latest_artifact_markdown(
+        f"translate-report-{manifest['run_key']}")
 
 
 def latest_artifact_markdown(key: str) -> str:
