@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.reliability.report_restarts import RESTART_ORDER, restart_summary, restarts_section
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 DOC = ROOT / "docs" / "reliability.md"
 
-ORDER = ["triton_kill", "flow_kill", "s3_outage_seaweedfs_killed", "s3_outage_throttled_503", "event_burst",
-         "bad_input", "security"]
+ORDER = ["triton_kill", *RESTART_ORDER, "flow_kill", "s3_outage_seaweedfs_killed", "s3_outage_throttled_503",
+         "event_burst", "bad_input", "security"]
 
 INTRO = """\
 # Reliability: `make chaos`
@@ -46,6 +48,8 @@ def fmt_seconds(value) -> str:
 
 
 def summary(name: str, s: dict) -> str:
+    if (restart := restart_summary(name, s)) is not None:
+        return restart
     ids = f"{s.get('found_once', 0):,}/{s.get('expected', 0):,} ids once, {s.get('lost', 0)} lost, " \
           f"{s.get('duplicated', 0)} duplicated"
     if name == "triton_kill":
@@ -133,6 +137,7 @@ def write_markdown(doc: dict | None = None) -> str:
         lines += ["## Bad-input corpus", "", *bad_input_table(scenarios["bad_input"]), ""]
     if "security" in scenarios:
         lines += ["## Security scan", "", *security_details(scenarios["security"]), ""]
+    lines += restarts_section(scenarios)
     from tests.reliability.findings import findings_markdown
 
     lines += findings_markdown(scenarios)

@@ -4,7 +4,10 @@ figures each records — rows failed (must be 0), rows retried, seconds lost aga
 run of the same inputs."""
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from tests.reliability.chaos import (
+    FlowProcess,
     account,
     ensure_bucket,
     parquet_bytes,
@@ -68,6 +72,7 @@ class FaultRun:
     prefix: str
     env: dict[str, str] | None = None
     after_parts: int = 1
+    code_tree: Path | None = None  # run the flows of another checkout (e.g. an older commit), same stack
     ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -78,7 +83,11 @@ class FaultRun:
         s3 = self.stack.s3()
         output_uri = f"s3://{BUCKET}/{self.prefix}{output_name or name}/out/"
         params = flow_params(self.flow, f"s3://{BUCKET}/{self.prefix}in/", output_uri, self.shard_rows)
-        proc = start_flow(self.stack, FLOW_KINDS[self.flow], params, self.work_dir, name, env=self.env)
+        if self.code_tree is None:
+            proc = start_flow(self.stack, FLOW_KINDS[self.flow], params, self.work_dir, name, env=self.env)
+        else:
+            proc = start_flow_of(self.code_tree, self.stack, FLOW_KINDS[self.flow], params, self.work_dir, name,
+                                 self.env)
         fault_figures: dict = {}
         if fault is not None:
             def committed() -> int:
@@ -118,6 +127,20 @@ class FaultRun:
             "shard_task_retries": shard_retries, "rows_retried_by_shard_retries": shard_retries * self.shard_rows,
             "log": str(result["log"]),
         }
+
+
+def start_flow_of(tree: Path, stack: PrivateStack, kind: str, params: dict, work_dir: Path, name: str,
+                  env: dict[str, str] | None = None) -> FlowProcess:
+    """start_flow with the flow runner and the code of checkout `tree`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out_path = work_dir / f"{name}.json"
+    out_path.unlink(missing_ok=True)
+    env = dict(env or stack.env(), PYTHONPATH=str(tree))
+    with open(work_dir / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, str(tree / "tests" / "reliability" / "flow_runner.py"), kind,
+                                 json.dumps(params), str(out_path)], cwd=tree, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return FlowProcess(proc, out_path)
 
 
 def seconds_lost(faulted: dict, baseline: dict) -> float:
