@@ -13,7 +13,7 @@ const { chromium } = require('playwright-core');
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
            '--disable-sync', '--no-first-run'],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: +(process.env.FORM_HEIGHT || 2600) } });
   await page.goto(url, { waitUntil: 'networkidle', timeout: 60000 });
   await page.getByText('Parameters', { exact: true }).first().waitFor({ timeout: 30000 });
   await page.waitForTimeout(1000);
@@ -30,7 +30,7 @@ const { chromium } = require('playwright-core');
   await page.keyboard.press('Space');  // opens the list with its options (role=option)
   await page.waitForTimeout(700);
   const choices = await page.locator('[role=option]').allInnerTexts();
-  await page.screenshot({ path: `${outDir}/form-source-lang.png`, fullPage: true });
+  await page.screenshot({ path: `${outDir}/form-source-lang.png`, clip: { x: 0, y: 0, width: 1280, height: 1100 } });
   await page.keyboard.press('Escape');
   const validated = page.waitForResponse((r) => r.url().includes('/ui/schemas/validate'), { timeout: 30000 });
   const input = property(/^(Input|input_uri)$/).locator('textarea, input').first();
@@ -38,7 +38,8 @@ const { chromium } = require('playwright-core');
   await page.getByRole('button', { name: 'Submit' }).click();
   const answer = await (await validated).json();
   await page.waitForTimeout(1000);
-  await page.screenshot({ path: `${outDir}/form-uri-error.png`, fullPage: true });
+  await input.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${outDir}/form-uri-error.png`, clip: { x: 0, y: 0, width: 1280, height: 900 } });
   const after = await page.evaluate(() => document.body.innerText);
   console.log(JSON.stringify({
     labels, source_lang: { choices: choices.map((c) => c.trim()), tabs }, none_tab: text.includes('Property is type "None"'), validation: answer,
