@@ -144,7 +144,7 @@ def test_long_audio_goes_through_30s_windows_not_truncated(asr_server):
     (CLIPS["fox"]["bytes"][:44], {}, "undecodable audio (44 bytes)"),  # a WAV header, no samples
     (CLIPS["fox"]["bytes"], {"max_audio_s": 2}, "audio is 3.4 s long, over max_audio_s=2"),
     (CLIPS["fox"]["bytes"], {"beam_size": 0}, "parameter beam_size=0 is outside [1, 10]"),
-    (CLIPS["fox"]["bytes"], {"max_audio_s": 3600}, "above the server's limit 600"),
+    (CLIPS["fox"]["bytes"], {"max_audio_s": 7200}, "above the server's limit 3600"),
     (CLIPS["fox"]["bytes"], {"model": "whisper-huge"}, "no transcribe model 'whisper-huge'"),
     (CLIPS["fox"]["bytes"], {"channels": "both"}, "parameter channels='both' is not one of mix, split"),
     (CLIPS["fox"]["bytes"], {"regions": "[[3, 1]]"}, "parameter regions: [3, 1] is not a span of seconds"),

@@ -120,3 +120,23 @@ def test_split_channels_transcribe_each_speaker_on_their_own(url, call):
     assert starts == sorted(starts) and {s["channel"] for s in split.segment_list} == {0, 1}
     assert "internet" in customer.text.lower() and "internet" not in agent.text.lower()
     assert abs(split.speech_s - (agent.speech_s + customer.speech_s)) < 0.01
+
+
+def test_six_minute_recording_is_decoded_whole_in_blocks(url, tmp_path):
+    """Past `batched_from_s` (300 s) and one 5-min block: the batched pipeline, two blocks cut in a
+    pause; nothing truncated or left out, timestamps on the original clip's clock."""
+    from tasks.asr_regions import uncovered_speech
+
+    if why := recordings.tools_missing():
+        pytest.skip(why)
+    rec = recordings.long_recording(tmp_path, 6)
+    result = transcribe(url, rec.wav, language="en")
+    segments = result.segment_list
+    assert abs(result.duration_s - rec.seconds) < 0.5 and rec.seconds > 330
+    starts = [s["start"] for s in segments]
+    assert starts == sorted(starts) and segments[-1]["end"] <= rec.seconds + 0.5
+    assert segments[-1]["start"] > rec.seconds - 30  # the last minute is there
+    assert sum(g.seconds for g in uncovered_speech(result.region_list, segments)) < 1.5
+    wer = word_error_rate([rec.scripts["en"]], [result.text])
+    print(f"\n  {rec.seconds:.0f} s: WER {wer:.3f}, {len(segments)} segments")
+    assert wer <= 0.2

@@ -109,6 +109,7 @@ def decode_blocks(engine, samples: np.ndarray, language: str | None, options: As
     """engine.decode block by block (`spans`, cut in pauses: features and decoding state for one block
     at a time), timestamps shifted back to the clip; with `clips`, only the blocks holding them."""
     segments, decoded = [], language or ""
+    batched = engine.use_batched(spans[-1][1])  # decided by the clip's length, not the block's
     for start, end in spans:
         inner = None
         if clips is not None:
@@ -116,7 +117,7 @@ def decode_blocks(engine, samples: np.ndarray, language: str | None, options: As
             if not inner:
                 continue
         piece = samples[int(start * SAMPLE_RATE):int(np.ceil(end * SAMPLE_RATE))]
-        found, decoded = engine.decode(piece, language, options, clips=inner)
+        found, decoded = engine.decode(piece, language, options, clips=inner, batched=batched)
         for segment in found:
             segment["start"], segment["end"] = round(segment["start"] + start, 3), round(segment["end"] + start, 3)
             for word in segment.get("words", ()):

@@ -53,6 +53,7 @@ class TritonPythonModel:
             "cpu_threads": int(params.get("cpu_threads") or 0), "num_workers": self.workers,
             "batched": batched == "true" or (batched == "auto" and device == "cuda"),
             "batch_size": int(params.get("batch_size") or 16),
+            "batched_from_s": float(params.get("batched_from_s") or 0),
         }
         if device == "cuda":
             engine_kwargs["device_index"] = int(args.get("model_instance_device_id", 0))
@@ -85,7 +86,12 @@ class TritonPythonModel:
         if default and default not in {e.name for e in engines}:
             self.logger.log_warn(f"transcribe: default_model {default!r} not loaded; using {engines[0].name}")
             default = engines[0].name
-        return ModelRouter(engines, default)
+        router = ModelRouter(engines, default)
+        if router.multilingual() is None:
+            self.logger.log_warn("transcribe: no multilingual Whisper model loaded: languages cannot be detected, "
+                                 "so other-language speech is transcribed by the English-only model unchecked "
+                                 "(load whisper-base for language per region)")
+        return router
 
     def execute(self, requests):
         responses: list = [None] * len(requests)

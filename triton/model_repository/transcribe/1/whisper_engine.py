@@ -233,7 +233,7 @@ class WhisperEngine:
 
     def __init__(self, model_dir: Path, metadata: dict, *, device: str = "cpu", device_index: int = 0,
                  compute_type: str = "default", cpu_threads: int = 0, num_workers: int = 1,
-                 batched: bool = False, batch_size: int = 16):
+                 batched: bool = False, batch_size: int = 16, batched_from_s: float = 0.0):
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.name = metadata.get("name") or Path(model_dir).name
@@ -241,7 +241,9 @@ class WhisperEngine:
                                   compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers)
         self.multilingual = bool(self.model.model.is_multilingual)
         self.languages = set(self.model.supported_languages)
-        self.pipeline = BatchedInferencePipeline(self.model) if batched else None
+        self.pipeline = BatchedInferencePipeline(self.model)
+        self.batched = batched  # every clip through the batched pipeline (GPU)
+        self.batched_from_s = batched_from_s  # > 0: clips at least this long too (long audio on CPU)
         self.batch_size = batch_size
 
     def detect_language(self, samples: np.ndarray) -> tuple[str, float]:
@@ -265,9 +267,13 @@ class WhisperEngine:
                 found.append((token[2:-2], float(probability)))
         return found
 
+    def use_batched(self, clip_s: float) -> bool:
+        return self.batched or (self.batched_from_s > 0 and clip_s >= self.batched_from_s)
+
     def decode(self, samples: np.ndarray, language: str | None, options: AsrOptions,
-               clips: list[tuple[float, float]] | None = None) -> tuple[list[dict], str]:
-        """(segment dicts, decoded language) for the whole clip, or only `clips` (start, end seconds)."""
+               clips: list[tuple[float, float]] | None = None, batched: bool | None = None) -> tuple[list[dict], str]:
+        """(segment dicts, decoded language) for the whole clip, or only `clips` (start, end seconds);
+        `batched`: the VAD-chunked BatchedInferencePipeline (default: as configured for this length)."""
         if language and language not in self.languages:
             raise AudioError(f"model {self.name} does not know language {language!r}")
         vad = options.vad_filter and clips is None
@@ -278,7 +284,7 @@ class WhisperEngine:
             vad_filter=vad, vad_parameters={"threshold": options.vad_threshold},
             word_timestamps=options.word_timestamps,
         )
-        if self.pipeline is not None:
+        if batched if batched is not None else self.use_batched(samples.size / SAMPLE_RATE):
             windows = [{"start": s, "end": e} for s, e in clips] if clips else fixed_windows(samples)
             segments, info = self.pipeline.transcribe(
                 samples, batch_size=self.batch_size, temperature=options.temperature,
