@@ -71,6 +71,12 @@ def input_error_kind(entry: dict) -> str:
     return RERUN_ERROR if "planning failed" in str(entry.get("error")) else INPUT_ERROR
 
 
+def unprefixed(error: object, uri: str) -> str:
+    """An error without the object URI it starts with (the report names the object already)."""
+    text = str(error)
+    return text.removeprefix(f"{uri}: ") if uri else text
+
+
 def share(part: float, whole: float) -> float:
     return round(part / whole, 4) if whole else 0.0
 
@@ -153,9 +159,11 @@ class RunRecord:
 
     def problems(self) -> list[dict]:
         """Everything that makes the run Failed, each with its kind and what to do about it."""
-        found = [{"what": o["uri"], "kind": input_error_kind(o), "error": str(o["error"])} for o in self.failed_objects]
+        found = [{"what": o["uri"], "kind": input_error_kind(o), "error": unprefixed(o["error"], o["uri"])}
+                 for o in self.failed_objects]
         found += [{"what": f"{s.get('object_uri', '?')} rows {s.get('row_start')}–{s.get('row_stop')}",
-                   "kind": shard_error_kind(s), "error": str(s["error"])} for s in self.failed_shards]
+                   "kind": shard_error_kind(s), "error": unprefixed(s["error"], s.get("object_uri", ""))}
+                  for s in self.failed_shards]
         found += [{"what": c.get("source", self.input_uri), "kind": INPUT_ERROR, "error": c.get("message", "")}
                   for c in self.failed_object_checks]
         counts = self.counts()
