@@ -174,7 +174,7 @@ class RunRecord:
                 f"{self.max_quarantined_share:.0%}: look at their `error` and `reasons` columns")})
         if self.empty and self.empty_input_fails:
             found.append({"what": self.input_uri, "kind": INPUT_ERROR,
-                          "error": f"no input objects under {self.input_uri} (the run was asked to fail on that)"})
+                          "error": "an empty input fails this run (fail_on_empty_input)"})
         for problem in found:
             problem["advice"] = ADVICE.get(problem["kind"], "review the quarantined rows")
         return found
