@@ -20,7 +20,7 @@ from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import speech_translate_stage, transcribe_stage
-from flows.transcribe_batch import DEFAULT_AUDIO_SHARD_ROWS, AsrModel, SpokenLanguage
+from flows.transcribe_batch import DEFAULT_AUDIO_SHARD_ROWS, AsrModel, ChannelMode, SpokenLanguage, SubtitleFormat
 
 
 @flow(name="speech-translate", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
@@ -35,11 +35,14 @@ def speech_translate(
     language: Annotated[SpokenLanguage, Param("Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
     asr_model: Annotated[AsrModel, Param("Whisper model")] = "default",
     vad_filter: Annotated[bool, Param("Skip non-speech (silero VAD)")] = True,
+    channels: Annotated[ChannelMode, Param("Channels", "'mix': one transcript of the downmix; 'split': each channel on its own (one speaker per channel, e.g. calls)")] = "mix",
     beam_size: Annotated[int, Param("ASR beam size", ge=1, le=10)] = 1,
     translate_beam_size: Annotated[int, Param("Translation beam size", ge=1, le=16)] = 1,
     max_audio_s: Annotated[float, Param("Longest audio (s)", gt=0, le=86_400)] = 600.0,
     max_audio_bytes: Annotated[int, Param("Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
     passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
+    subtitles: Annotated[list[SubtitleFormat], Param("Subtitle files", "one file per clip and format under <run_key>/subtitles/")] = [],
+    word_timestamps: Annotated[bool, Param("Word timestamps", "word-level timings in segments (and in the subtitles)")] = False,
     shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
     clips_per_request: Annotated[int, Param("Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Param("Triton request timeout (s)", gt=0)] = 900.0,
@@ -66,7 +69,8 @@ def speech_translate(
         triton, audio_column=audio_column, audio_uri_column=audio_uri_column, id_column=id_column,
         passthrough_columns=passthrough_columns, language=language, asr_model=asr_model, vad_filter=vad_filter,
         beam_size=beam_size, max_audio_s=max_audio_s, max_audio_bytes=max_audio_bytes,
-        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, guards=guards,
+        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, channels=channels,
+        subtitles=subtitles, word_timestamps=word_timestamps, guards=guards,
         guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality,
         with_translation=True)
     stage = speech_translate_stage(triton, heard, target_lang=target_lang, beam_size=translate_beam_size,

@@ -87,9 +87,12 @@ def audio_columns(audio_column: str | None, audio_uri_column: str | None, id_col
 
 
 def asr_call_settings(triton: TritonEndpoint, *, asr_model: str, vad_filter: bool, beam_size: int,
-                      max_audio_s: float, clips_per_request: int, request_timeout_s: float) -> TritonCallSettings:
+                      max_audio_s: float, clips_per_request: int, request_timeout_s: float, channels: str = "mix",
+                      word_timestamps: bool = False) -> TritonCallSettings:
+    """The `transcribe` request parameters (only those off their default enter the run's config)."""
+    extra = {"word_timestamps": True} if word_timestamps else {}
     params = asr_parameters(vad_filter=vad_filter, beam_size=beam_size, max_audio_s=max_audio_s,
-                            model=None if asr_model == "default" else asr_model)
+                            model=None if asr_model == "default" else asr_model, channels=channels, **extra)
     settings = triton.call_settings(ASR_MODEL, params)
     return replace(settings, batch_size=clips_per_request, timeout_s=max(request_timeout_s, settings.timeout_s))
 
@@ -98,14 +101,17 @@ def transcribe_stage(triton: TritonEndpoint, *, audio_column: str | None, audio_
                      id_column: str, passthrough_columns: list[str], language: str, asr_model: str, vad_filter: bool,
                      beam_size: int, max_audio_s: float, max_audio_bytes: int, clips_per_request: int,
                      request_timeout_s: float, guards: bool, guard_settings: str | None, redecode_flagged: bool,
-                     data_quality: bool, with_translation: bool = False) -> TranscribeStage:
+                     data_quality: bool, with_translation: bool = False, channels: str = "mix",
+                     subtitles: list[str] | tuple[str, ...] = (), word_timestamps: bool = False) -> TranscribeStage:
     """transcribe-batch's stage (and the hearing half of speech-translate's, `with_translation`)."""
     columns = audio_columns(audio_column, audio_uri_column, id_column, passthrough_columns)
     return TranscribeStage(TranscribeSettings(
         columns=columns, language=None if language == "auto" else language, max_audio_bytes=max_audio_bytes,
         triton=asr_call_settings(triton, asr_model=asr_model, vad_filter=vad_filter, beam_size=beam_size,
                                  max_audio_s=max_audio_s, clips_per_request=clips_per_request,
-                                 request_timeout_s=request_timeout_s),
+                                 request_timeout_s=request_timeout_s, channels=channels,
+                                 word_timestamps=word_timestamps),
+        subtitles=tuple(dict.fromkeys(subtitles)),
         quality=audio_quality_checks(columns, with_translation=with_translation) if data_quality else None,
         guard=transcript_guard(guards, guard_settings, redecode_flagged),
     ), asr_model=asr_model)

@@ -21,6 +21,8 @@ from flows.stage_builders import transcribe_stage
 
 SpokenLanguage = Literal["auto"] | LanguageCode
 AsrModel = Literal["default", "whisper-tiny.en", "whisper-base"]
+ChannelMode = Literal["mix", "split"]
+SubtitleFormat = Literal["vtt", "srt"]
 # Audio rows are large and slow: far fewer per shard than text rows.
 DEFAULT_AUDIO_SHARD_ROWS = 200
 
@@ -36,10 +38,13 @@ def transcribe_batch(
     language: Annotated[SpokenLanguage, Param("Spoken language", description="'auto': the default model (detects when multilingual)")] = "auto",
     asr_model: Annotated[AsrModel, Param("Whisper model", description="'default': chosen by the server from the language")] = "default",
     vad_filter: Annotated[bool, Param("Skip non-speech (silero VAD)")] = True,
+    channels: Annotated[ChannelMode, Param("Channels", "'mix': one transcript of the downmix; 'split': each channel on its own (one speaker per channel, e.g. calls)")] = "mix",
     beam_size: Annotated[int, Param("Beam size", ge=1, le=10)] = 1,
     max_audio_s: Annotated[float, Param("Longest audio (s)", gt=0, le=86_400)] = 600.0,
     max_audio_bytes: Annotated[int, Param("Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
     passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
+    subtitles: Annotated[list[SubtitleFormat], Param("Subtitle files", "one file per clip and format under <run_key>/subtitles/")] = [],
+    word_timestamps: Annotated[bool, Param("Word timestamps", "word-level timings in segments (and in the subtitles)")] = False,
     shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
     clips_per_request: Annotated[int, Param("Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Param("Triton request timeout (s)", gt=0)] = 900.0,
@@ -65,10 +70,15 @@ def transcribe_batch(
         language: spoken language, or `auto` (the server's default model, detecting when multilingual).
         asr_model: Whisper model, or `default` (chosen by the server from the language).
         vad_filter: skip non-speech with silero VAD before decoding.
+        channels: `mix` transcribes the downmix; `split` transcribes each channel on its own
+            (`channel_transcripts`, one per channel; `transcript` merges them in time order, each
+            segment labelled with its channel; the guards run per channel).
         beam_size: beam size for decoding (1 = greedy).
         max_audio_s: longer audio is marked failed instead of being decoded.
         max_audio_bytes: larger audio files are marked failed instead of being sent to Triton.
         passthrough_columns: input columns copied unchanged to the output.
+        subtitles: write `<run_key>/subtitles/<id>.vtt` / `.srt` per transcribed clip.
+        word_timestamps: word-level timings in `segments` and in the subtitles.
         shard_rows: about this many rows per shard task.
         clips_per_request: clips per Triton request.
         request_timeout_s: client timeout of one Triton request.
@@ -91,7 +101,8 @@ def transcribe_batch(
         load_triton(triton_endpoint), audio_column=audio_column, audio_uri_column=audio_uri_column,
         id_column=id_column, passthrough_columns=passthrough_columns, language=language, asr_model=asr_model,
         vad_filter=vad_filter, beam_size=beam_size, max_audio_s=max_audio_s, max_audio_bytes=max_audio_bytes,
-        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, guards=guards,
+        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, channels=channels,
+        subtitles=subtitles, word_timestamps=word_timestamps, guards=guards,
         guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality)
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,

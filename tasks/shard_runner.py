@@ -209,7 +209,7 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
     """Commit `shard`'s parts, or return what an earlier attempt committed.
 
     Reads `stage.read_columns` in batches of `stage.read_batch_rows`, runs them through the batch
-    function `stage.open(conn, clock)` yields (up to `stage.batches_in_flight` at once) and writes
+    function `stage.open(conn, clock, run_dir)` yields (up to `stage.batches_in_flight` at once) and writes
     each result, split by status, against `schema`. With `stage.quality`, the input suite runs on
     the shard's rows before any inference and the output suite on the rows before commit
     (tasks/shard_quality.py)."""
@@ -231,7 +231,7 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
             source = iter_shard_batches(conn, shard, stage.read_columns, stage.read_batch_rows)
             if sample is not None:
                 source = sample.count_input(source, quality.input_spec.id_column)
-            async with stage.open(conn, clock) as process:
+            async with stage.open(conn, clock, run_dir) as process:
                 await pipeline_batches(source, process, outputs.write, stage.batches_in_flight)
 
         asyncio.run(stream())

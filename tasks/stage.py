@@ -13,7 +13,7 @@ and NeMo Curator's ProcessingStage:
     to_dict() / from_dict()   JSON-ready, so a child flow run (flows/shard_group.py) rebuilds it
     quality           its data-quality suites (tasks/shard_quality.py), or None
     plan()            validates an object's footer and splits it into shards (never raises for bad input)
-    open(conn, clock) async context: setup (open the Triton clients) / process (yields the batch
+    open(conn, clock, run_dir) async context: setup (open the Triton clients) / process (yields the batch
                       function: input RecordBatch -> output RecordBatch) / teardown (close them)
 
 `tasks.stages.stage_from_dict` rebuilds any built-in stage from `stage.stage_dict()`.
@@ -91,9 +91,10 @@ class ShardStage(ABC):
         """Read `obj`'s footer, check its columns, split it into shards; bad input is the plan's error."""
 
     @abstractmethod
-    def open(self, conn: S3Connection, clock: GuardClock) -> AbstractAsyncContextManager[BatchFn]:
+    def open(self, conn: S3Connection, clock: GuardClock, run_dir: str) -> AbstractAsyncContextManager[BatchFn]:
         """Open the stage's clients and yield its batch function (guards time themselves on
-        `clock`); closing the context closes the clients."""
+        `clock`; files a stage writes beside the parts, e.g. subtitles, go under `run_dir`);
+        closing the context closes the clients."""
 
     def stage_dict(self) -> dict:
         """`to_dict()` tagged with the stage's name, for `tasks.stages.stage_from_dict`."""

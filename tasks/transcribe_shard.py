@@ -47,6 +47,7 @@ class TranscribeSettings:
     triton: TritonCallSettings = field(default_factory=lambda: TritonCallSettings(model_name="transcribe", batch_size=4))
     guard: TranscriptGuard | None = None  # None: no ASR hallucination checks
     quality: ShardQualityChecks | None = None  # None: no data-quality suites
+    subtitles: tuple[str, ...] = ()  # "vtt", "srt": one file per clip under <run_dir>/subtitles/ (tasks/subtitles.py)
 
 
 # ---- one record batch ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan
 from tasks.speech_translation import speech_translate_record_batch
 from tasks.stage import BatchFn, ShardStage
-from tasks.stages.transcribe import TranscribeStage, asr_fields, audio_config
+from tasks.stages.transcribe import TranscribeStage, asr_fields, audio_config, write_batch_subtitles
 from tasks.stages.translate import TranslateStage, settings_config
 from tasks.storage import S3Connection
 from tasks.translation_guard import GUARD_FIELDS
@@ -90,7 +90,12 @@ class SpeechTranslateStage(ShardStage):
         return self.asr.plan(conn, obj, shard_rows)
 
     @asynccontextmanager
-    async def open(self, conn: S3Connection, clock) -> AsyncIterator[BatchFn]:
+    async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:
         heard, translate = self.asr.settings, self.mt.settings
         async with TritonAsrClient(heard.triton) as asr, TritonTranslateClient(translate.triton) as mt:
-            yield lambda record: speech_translate_record_batch(asr, mt, conn, record, heard, translate, clock)
+            async def process(record: pa.RecordBatch) -> pa.RecordBatch:
+                done = await speech_translate_record_batch(asr, mt, conn, record, heard, translate, clock)
+                await write_batch_subtitles(conn, run_dir, heard, done)
+                return done
+
+            yield process

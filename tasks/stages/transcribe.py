@@ -2,6 +2,7 @@
 model and guard every transcript (tasks/transcribe_shard.py does one record batch)."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -12,10 +13,12 @@ from tasks.audio import AudioColumns, plan_audio_object
 from tasks.checks.asr_settings import ASRGuardSettings, SpeechCoverageSettings
 from tasks.listing import ObjectRef
 from tasks.quality import InputSpec, OutputSpec
+from tasks.row_status import RowStatus
 from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan
 from tasks.stage import BatchFn, ShardStage, quality_from_dict, settings_to_dict
 from tasks.storage import S3Connection
+from tasks.subtitles import write_subtitles
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
 from tasks.transcript_guard import TranscriptGuard
 from tasks.translation_guard import GUARD_FIELDS
@@ -51,15 +54,44 @@ def settings_from_dict(doc: dict) -> TranscribeSettings:
                                 SpeechCoverageSettings.model_validate(guard.get("coverage") or {}))
     quality = quality_from_dict(quality)
     triton = TritonCallSettings(**doc.pop("triton"))
+    doc["subtitles"] = tuple(doc.get("subtitles") or ())
     return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality, **doc)
 
 
 def audio_config(settings: TranscribeSettings) -> dict:
-    """What of TranscribeSettings changes the output bytes: columns, language, limits, decoding, guard, quality."""
-    return {"columns": asdict(settings.columns), "language": settings.language,
-            "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding,
-            "quality": settings.quality.config() if settings.quality else None,
-            "guard": settings.guard.config() if settings.guard else None}
+    """What of TranscribeSettings changes the outputs: columns, language, limits, decoding, guard,
+    quality, and the subtitle formats written (only when some are: runs without keep their key)."""
+    config = {"columns": asdict(settings.columns), "language": settings.language,
+              "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding,
+              "quality": settings.quality.config() if settings.quality else None,
+              "guard": settings.guard.config() if settings.guard else None}
+    if settings.subtitles:
+        config["subtitles"] = list(settings.subtitles)
+    return config
+
+
+async def write_batch_subtitles(conn: S3Connection, run_dir: str, settings: TranscribeSettings,
+                                heard: pa.RecordBatch) -> None:
+    """Subtitles of the batch's transcribed rows (`ok` or `flagged` with segments), one file per
+    format and clip; rewritten as they were by a retried shard (deterministic names)."""
+    if not settings.subtitles:
+        return
+    rows = [(row["id"], row["segments"]) for row in heard.select(["id", "status", "segments"]).to_pylist()
+            if row["status"] in (RowStatus.OK, RowStatus.FLAGGED) and row["segments"]]
+    words = bool(settings.triton.decoding.get("word_timestamps"))
+
+    def write_all() -> None:
+        for clip_id, segments in rows:
+            write_subtitles(conn, run_dir, clip_id, segments, formats=settings.subtitles, words=words)
+
+    await asyncio.to_thread(write_all)
+
+
+async def transcribe_with_subtitles(asr: TritonAsrClient, conn: S3Connection, record: pa.RecordBatch,
+                                    settings: TranscribeSettings, clock, run_dir: str) -> pa.RecordBatch:
+    heard = await transcribe_record_batch(asr, conn, record, settings, clock)
+    await write_batch_subtitles(conn, run_dir, settings, heard)
+    return heard
 
 
 @dataclass(frozen=True)
@@ -114,6 +146,6 @@ class TranscribeStage(ShardStage):
         return plan_audio_object(conn, obj, self.settings.columns, shard_rows)
 
     @asynccontextmanager
-    async def open(self, conn: S3Connection, clock) -> AsyncIterator[BatchFn]:
+    async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:
         async with TritonAsrClient(self.settings.triton) as asr:
-            yield lambda record: transcribe_record_batch(asr, conn, record, self.settings, clock)
+            yield lambda record: transcribe_with_subtitles(asr, conn, record, self.settings, clock, run_dir)

@@ -116,6 +116,6 @@ class TranslateStage(ShardStage):
                            passthrough=[*s.passthrough_columns, *filter(None, [s.language_column])])
 
     @asynccontextmanager
-    async def open(self, conn: S3Connection, clock) -> AsyncIterator[BatchFn]:
+    async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:
         async with TritonTranslateClient(self.settings.triton) as client:
             yield lambda record: translate_and_guard(client, record, self.settings, clock)

@@ -94,3 +94,23 @@ def test_object_without_the_audio_column_fails_the_run_not_the_others(full_stack
     errors = {i["uri"].rsplit("/", 1)[-1]: i["error"] for i in manifest["inputs"]}
     assert errors["good.parquet"] is None and "audio column 'audio' not found" in errors["text.parquet"]
     assert manifest["status_counts"] == {"ok": 1}
+
+
+def test_subtitles_and_split_channels_through_the_flow(full_stack, s3_conn, bucket, bytes_input):
+    """`subtitles` writes one file per transcribed clip and format; `channels=split` gives one
+    transcript per channel (the stereo fixture: two channels) and labels the merged segments."""
+    state, summary = run(input_uri=bytes_input, output_uri=f"s3://{bucket}/out-asr-subs/", max_audio_s=30,
+                         shard_rows=6, subtitles=["vtt", "srt"], channels="split", word_timestamps=True,
+                         max_quarantined_share=1.0)
+    assert state.is_completed(), summary
+    rows = {r["id"]: r for r in read_run_rows(s3_conn, summary, ["id", "status", "segments", "channel_transcripts"])}
+    stereo = rows["stereo"]
+    assert len(stereo["channel_transcripts"]) == 2
+    assert {s.get("channel") for s in json.loads(stereo["segments"])} <= {0, 1}
+    root = S3Uri.parse(summary["output_dir"]).join("subtitles")
+    keys = {o["Key"].rsplit("/", 1)[1] for o in s3_conn.boto3_client().list_objects_v2(
+        Bucket=root.bucket, Prefix=root.prefix).get("Contents", [])}
+    heard = [i for i, r in rows.items() if r["status"] in ("ok", "flagged") and r["segments"] not in (None, "[]")]
+    assert heard and {f"{i}.vtt" for i in heard} | {f"{i}.srt" for i in heard} <= keys
+    vtt = s3_conn.boto3_client().get_object(Bucket=root.bucket, Key=f"{root.prefix}fox.vtt")["Body"].read().decode()
+    assert vtt.startswith("WEBVTT") and "-->" in vtt

@@ -68,7 +68,7 @@ class StatusByIdStage(ShardStage):
         raise NotImplementedError
 
     @asynccontextmanager
-    async def open(self, conn, clock):
+    async def open(self, conn, clock, run_dir):
         async def process(record: pa.RecordBatch) -> pa.RecordBatch:
             ids = record.column("id").to_pylist()
             if self.fail_at is not None and self.fail_at in ids:
@@ -124,6 +124,7 @@ def test_columns_other_than_the_declared_schema_are_refused(s3_conn, bucket, sha
 
 
 def test_a_failed_shard_record_names_the_shard_and_its_error(shard):
-    record = ShardResult.failed(shard, "Triton unavailable", [{"suite": "x"}]).to_record()
+    record = ShardResult.failed(shard, "Triton unavailable", [{"suite": "x"}], error_kind="rerun").to_record()
     assert record == {"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
-                      "row_stop": shard.row_stop, "error": "Triton unavailable", "quality": [{"suite": "x"}]}
+                      "row_stop": shard.row_stop, "error": "Triton unavailable", "error_kind": "rerun",
+                      "quality": [{"suite": "x"}]}
