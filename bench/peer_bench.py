@@ -76,7 +76,10 @@ def timed_command(cmd: list[str], env: dict, roots: dict[str, int | None], timeo
     before = load()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = RssSampler({k: v for k, v in roots.items() if v} | {"run": proc.pid})
+    import psutil
+
+    # servers can be restarted between runs (a shared stack): sample those alive now
+    sampler = RssSampler({k: v for k, v in roots.items() if v and psutil.pid_exists(v)} | {"run": proc.pid})
     with sampler:
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -141,9 +144,11 @@ def median_run(runs: list[dict]) -> dict:
 def measure_size(model: str, rows: int, objects: int, repeats: int, ray_python: Path, env: dict,
                  request_rows: int) -> dict:
     input_uri = ensure_dataset(f"peer-{model}-{human(rows)}-{objects}", rows, objects, row_group_size=ROW_GROUP_ROWS)
-    roots = {"triton_server": default_triton_pid(), "s3_server": default_s3_pid()}
-    runners = {"sentinel": lambda: run_sentinel(model, input_uri, rows, env, roots),
-               "ray": lambda: run_ray(ray_python, model, input_uri, rows, env, roots, request_rows),
+    def roots() -> dict:  # looked up for each run: a server restarted meanwhile has a new pid
+        return {"triton_server": default_triton_pid(), "s3_server": default_s3_pid()}
+
+    runners = {"sentinel": lambda: run_sentinel(model, input_uri, rows, env, roots()),
+               "ray": lambda: run_ray(ray_python, model, input_uri, rows, env, roots(), request_rows),
                "direct": lambda: run_direct(model, input_uri, rows),
                "direct_b32": lambda: run_direct(model, input_uri, rows, (32, 8))}
     runs: dict[str, list[dict]] = {name: [] for name in SYSTEMS}
