@@ -42,7 +42,7 @@ def restart_summary(name: str, s: dict) -> str | None:
         steps = "; ".join(f"{st['server']} stopped by {st['stopped_by']} in {_s(st['stop_s'])}, ready again "
                           f"{_s(st['restart_s'])} later" for st in s["rolling_steps"])
         return f"{s['rows']:,} rows / {s['shards']} shards; {steps}; {_costs(s)}"
-    if name == "triton_restart_before_after":
+    if name.startswith("triton_restart_before_after"):
         return f"before: {_before_after(s.get('before'))}; after: {_before_after(s.get('after'))}"
     return None
 
@@ -79,13 +79,16 @@ def restarts_section(scenarios: dict) -> list[str]:
     if not any(name in scenarios for name in RESTART_ORDER):
         return []
     lines = [SECTION]
-    if ba := scenarios.get("triton_restart_before_after"):
-        lines += ["| | rows failed by the run | still failed after the same command again |", "|---|---|---|"]
-        for label in ("before", "after"):
-            part = ba.get(label)
-            if part:
-                lines.append(f"| {label}{' (' + part['code'] + ')' if part.get('code') else ''} | "
-                             f"{part['rows_failed']} of {part['rows']} | {part['rows_failed_after_rerun']} |")
-        lines += ["", "The issue's own run (80 clips, 10-row shards, before): 40 of 80 failed, 40 after the rerun.",
-                  ""]
+    figures = [(name, s) for name, s in sorted(scenarios.items()) if name.startswith("triton_restart_before_after")]
+    if figures:
+        lines += ["| run | code | rows failed by the run | shard retries | still failed after the same command "
+                  "again |", "|---|---|---|---|---|",
+                  "| the issue's (80 clips, 10-row shards) | before | 40 of 80 | – | 40 |"]
+        for _, s in figures:
+            for label in ("before", "after"):
+                if part := s.get(label):
+                    lines.append(f"| {s['rows']} clips, {s['rows'] // s['shards']}-row shards | {label} | "
+                                 f"{part['rows_failed']} of {part['rows']} | {part['run']['shard_task_retries']} | "
+                                 f"{part['rows_failed_after_rerun']} |")
+        lines.append("")
     return lines

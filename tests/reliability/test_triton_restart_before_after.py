@@ -3,7 +3,7 @@
 started again 10 s later; then the same command run again. Recorded: rows failed by the run, and
 rows still failed after the rerun (the issue: 40 of 80 failed, 0 recovered by the rerun).
 
-Reduced size (40 clips in 5-row shards, the issue had 80 in 10-row shards). The "before" half runs
+Reduced size by default (40 clips in 5-row shards; the issue had 80 in 10-row shards). The "before" half runs
 the flows of an older checkout on the same private stack when SENTINEL_CHAOS_BEFORE_TREE names one
 (e.g. `git archive 858cd1a | tar -x -C /tmp/before`, the commit before the classifier); without it,
 only the current code is measured and the before figures of the last such session are kept."""
@@ -19,8 +19,12 @@ from tests.reliability.restart_scenarios import FaultRun
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
-ROWS, SHARD_ROWS, DOWN_S = 40, 5, 10.0
+# SENTINEL_CHAOS_RESTART_ROWS=80 SENTINEL_CHAOS_RESTART_SHARD_ROWS=10: the issue's own size
+ROWS = int(os.environ.get("SENTINEL_CHAOS_RESTART_ROWS", "40"))
+SHARD_ROWS = int(os.environ.get("SENTINEL_CHAOS_RESTART_SHARD_ROWS", "5"))
+DOWN_S = 10.0
 BEFORE_TREE = os.environ.get("SENTINEL_CHAOS_BEFORE_TREE")
+SCENARIO = "triton_restart_before_after" + ("" if (ROWS, SHARD_ROWS) == (40, 5) else f"_{ROWS}_rows")
 
 
 def measure(stack, work_dir: Path, prefix: str, tree: Path | None) -> dict:
@@ -47,7 +51,7 @@ def test_issue_17_before_and_after(chaos_stack, chaos_results, scenario_prefix, 
 
     from tests.reliability.conftest import RESULTS
 
-    previous = json.loads(RESULTS.read_text()).get("scenarios", {}).get("triton_restart_before_after", {}) \
+    previous = json.loads(RESULTS.read_text()).get("scenarios", {}).get(SCENARIO, {}) \
         if RESULTS.exists() else {}
     before = previous.get("before")
     if BEFORE_TREE:
@@ -55,9 +59,9 @@ def test_issue_17_before_and_after(chaos_stack, chaos_results, scenario_prefix, 
         before["code"] = BEFORE_TREE
     after = measure(chaos_stack, tmp_path / "after", f"before-after/{scenario_prefix}after/", None)
     chaos_results.record(
-        "triton_restart_before_after", title="Issue 17 before/after: Triton stopped (SIGTERM) and restarted "
-        "mid-run, then the same command again (transcribe-batch)",
+        SCENARIO, title=f"Issue 17 before/after: Triton stopped (SIGTERM) and restarted mid-run, then the same "
+        f"command again (transcribe-batch, {ROWS} clips in {SHARD_ROWS}-row shards)",
         outcome="survived" if after["rows_failed"] == 0 and after["rerun"]["found_once"] == ROWS else "lost",
-        rows=ROWS, shards=ROWS // SHARD_ROWS, before=before, after=after)
+        rows=ROWS, shards=-(-ROWS // SHARD_ROWS), before=before, after=after)
     assert after["rows_failed"] == 0, after
     assert after["rows_failed_after_rerun"] == 0 and after["rerun"]["found_once"] == ROWS, after
