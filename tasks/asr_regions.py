@@ -5,6 +5,7 @@ of the uncovered regions back in time order.
     gaps = uncovered_speech(result.region_list, result.segment_list, settings)
     missing_s = sum(g.seconds for g in gaps)
     spliced = splice(result, retry_result)
+    row = merge_channels(row, channel_results)   # channels="split": the row rebuilt from its channels
 
 A segment covers its [start, end] widened by `segment_pad_s` on each side (silero pads every region
 by 0.4 s, and Whisper's segment boundaries move by a few tenths of a second); what is left of a region
@@ -99,3 +100,18 @@ def splice(result: AsrResult, extra: AsrResult) -> AsrResult:
                    language=languages[0] if languages else result.language, languages=languages,
                    avg_logprob=mean("avg_logprob", 0.0), no_speech_prob=mean("no_speech_prob", 1.0),
                    compression_ratio=compression_ratio(text), model=",".join(dict.fromkeys(models)) or None)
+
+
+def merge_channels(row: AsrResult, channels: list[AsrResult]) -> AsrResult:
+    """A split-channel row rebuilt from (re-checked) channel results: segments in time order labelled
+    with their channel, text `[ch<N>] ...`, speech regions with their channel, languages by seconds."""
+    segments = sorted(({**s, "channel": c} for c, r in enumerate(channels) for s in r.segment_list),
+                      key=lambda s: (s["start"], s["channel"]))
+    regions = sorted(({**g, "channel": c} for c, r in enumerate(channels) for g in r.region_list),
+                     key=lambda g: (g["start"], g["channel"]))
+    languages = _languages(segments) or list(row.languages or [])
+    models = [m for r in channels for m in (r.model or "").split(",") if m]
+    return replace(row, text=" ".join(f"[ch{s['channel']}] {s['text'].strip()}" for s in segments),
+                   segments=json.dumps(segments, ensure_ascii=False), speech_regions=json.dumps(regions),
+                   languages=languages, language=languages[0] if languages else row.language,
+                   model=",".join(dict.fromkeys(models)) or row.model, channels=list(channels))

@@ -9,7 +9,8 @@
    their own (`regions` request parameter: one language detection per region) and spliced in time
    order; what stays uncovered flags the row with the seconds missing.
 Flagged rows go to the shard's quarantine part with their reasons. With channels="split" every
-channel is checked on its own; the row is flagged when one channel is, its reasons name the channel.
+channel is checked on its own (its left-out speech re-decoded from that channel alone); the row is
+flagged when one channel is, its reasons name the channel.
 
     results, verdicts = await guard_transcripts_of_clips(client, clips, results, checked, language, guard, clock)
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from tasks.asr_regions import Gap, missing_reason, splice, uncovered_speech
+from tasks.asr_regions import merge_channels, missing_reason, splice, uncovered_speech
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS, score_transcripts
 from tasks.checks.asr_nonwords import is_non_words, words_or_empty
 from tasks.checks.asr_settings import ASRGuardSettings, SpeechCoverageSettings
@@ -153,8 +154,7 @@ async def guard_transcripts_of_clips(client: TritonAsrClient, clips: list[bytes 
                                      guard: TranscriptGuard, clock: GuardClock
                                      ) -> tuple[list[AsrResult | None], list[GuardVerdict]]:
     """Check results[checked] (rows transcribed `ok`, with or without text); clips[i] are their audio.
-    Returns the kept results and one verdict per clip. Split-channel results are checked per channel
-    (their channel retries decode the mixed clip's regions: see the report's limits)."""
+    Returns the kept results and one verdict per clip. Split-channel results are checked per channel."""
     verdicts = [GuardVerdict() for _ in results]
     if not checked:
         return results, verdicts
@@ -173,24 +173,39 @@ async def guard_transcripts_of_clips(client: TritonAsrClient, clips: list[bytes 
 
 async def _guard_channels(client: TritonAsrClient, clip: bytes, result: AsrResult, language: str | None,
                           guard: TranscriptGuard) -> tuple[AsrResult, GuardVerdict]:
-    """Hallucination checks and speech coverage per channel, without re-decoding (a retry would decode
-    the downmix); the row is flagged when one channel is, each reason prefixed with its channel."""
-    channels = result.channels or []
+    """Hallucination checks (no re-decoding) and speech coverage per channel: a channel's uncovered
+    speech is re-decoded from that channel alone (`channel` + `regions`) and spliced in; the row is
+    rebuilt from its channels and flagged when one channel is, each reason naming its channel."""
+    channels = list(result.channels or [])
+    verdict = GuardVerdict(redecoded=False)
+    if guard.coverage.enabled:
+        settings = guard.coverage
+        decoding = {**client.settings.decoding, **(guard.redecode or {})}
+        decoding.pop("channels", None)
+        gaps = [uncovered_speech(c.region_list, c.segment_list, settings) for c in channels]
+        for c, channel_gaps in enumerate(gaps):
+            if not settings.retry or sum(g.seconds for g in channel_gaps) < settings.min_missing_s:
+                continue
+            regions = json.dumps([[round(g.start, 3), round(g.end, 3)] for g in channel_gaps])
+            [extra] = await client.transcribe([clip], language, decoding={**decoding, "channel": c, "regions": regions})
+            verdict.redecoded = True
+            if extra.error is None and not is_non_words(extra.text):
+                channels[c] = splice(channels[c], drop_non_words(extra))
+                gaps[c] = uncovered_speech(channels[c].region_list, channels[c].segment_list, settings)
+        if verdict.redecoded:
+            result = merge_channels(result, channels)
     heard = [c for c, r in enumerate(channels) if not is_non_words(r.text)]
-    verdict = GuardVerdict(0.0, [], False)
+    reasons: list[str] = []
     if heard:
-        score, flagged, reasons = await asyncio.to_thread(_score, [channels[c] for c in heard], guard)
+        score, flagged, why = await asyncio.to_thread(_score, [channels[c] for c in heard], guard)
         verdict.score = float(np.max(score))
         verdict.flagged = bool(np.any(flagged))
-        verdict.reasons = [f"channel {c}: {why}" for c, row in zip(heard, reasons) for why in row]
-    missing = 0.0
+        reasons = [f"channel {c}: {w}" for c, row in zip(heard, why) for w in row]
     if guard.coverage.enabled:
-        for c, channel in enumerate(channels):
-            gaps: list[Gap] = uncovered_speech(channel.region_list, channel.segment_list, guard.coverage)
-            seconds = sum(g.seconds for g in gaps)
-            missing += seconds
-            if seconds >= guard.coverage.min_missing_s:
+        verdict.missing_s = round(sum(g.seconds for channel_gaps in gaps for g in channel_gaps), 3)
+        for c, channel_gaps in enumerate(gaps):
+            if sum(g.seconds for g in channel_gaps) >= guard.coverage.min_missing_s:
                 verdict.flagged = True
-                verdict.reasons.append(f"channel {c}: {missing_reason(gaps)}")
-    verdict.missing_s = round(missing, 3)
+                reasons.append(f"channel {c}: {missing_reason(channel_gaps)}")
+    verdict.reasons = reasons if heard or reasons else None
     return result, verdict

@@ -58,3 +58,18 @@ def test_drop_non_words_gives_the_silent_clip_result(text):
     kept = AsrResult(text="Hi.", segments=json.dumps([seg(0.0, 1.0, "Hi."), seg(1.0, 2.0, text)]))
     assert drop_non_words(kept).text == "Hi." and len(drop_non_words(kept).segment_list) == 1
     assert drop_non_words(AsrResult(error="undecodable")).error == "undecodable" and drop_non_words(None) is None
+
+
+def test_merge_channels_rebuilds_the_row_in_time_order():
+    from tasks.asr_regions import merge_channels
+
+    left = AsrResult(text="Hello, support desk.", model="whisper-tiny.en",
+                     segments=json.dumps([seg(0.0, 3.0, "Hello, support desk.")]),
+                     speech_regions=json.dumps([{"start": 0.0, "end": 3.2}]))
+    right = AsrResult(text="My internet drops.", model="whisper-tiny.en",
+                      segments=json.dumps([seg(3.5, 6.0, "My internet drops.")]),
+                      speech_regions=json.dumps([{"start": 3.4, "end": 6.2}]))
+    row = merge_channels(AsrResult(text="", channels=[left, right]), [left, right])
+    assert row.text == "[ch0] Hello, support desk. [ch1] My internet drops."
+    assert [s["channel"] for s in row.segment_list] == [0, 1] and [g["channel"] for g in row.region_list] == [0, 1]
+    assert row.channels == [left, right] and row.model == "whisper-tiny.en" and row.languages == ["en"]

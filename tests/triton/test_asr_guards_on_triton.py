@@ -167,3 +167,24 @@ def test_speech_no_loaded_model_can_write_is_flagged_with_the_seconds_missing(tr
     [reason] = [r for r in verdict.reasons if r.startswith("untranscribed speech")]
     assert "not covered by the transcript" in reason and "(de)" in reason
     assert kept.text == first.text  # nothing English was written over the German speech
+
+
+def test_split_channels_left_out_speech_is_retried_per_channel(triton_url, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(FIXTURES))
+    import recordings
+
+    if why := recordings.tools_missing():
+        pytest.skip(why)
+    call = recordings.two_channel(tmp_path / "call")
+    first, kept, verdict = _guarded(triton_url, call.wav, channels="split", no_speech_threshold=0.0,
+                                    log_prob_threshold=0.0, temperature_increment=0.0)
+    assert [c.text for c in first.channels] == ["", ""]  # the forced silence gate dropped everything
+    print(f"\n  {verdict}\n  {kept.text!r}")
+    assert verdict.redecoded and not verdict.flagged and verdict.missing_s < 1.5, verdict
+    agent, customer = kept.channels
+    assert "internet" in customer.text.lower() and "internet" not in agent.text.lower()
+    assert "[ch0]" in kept.text and "[ch1]" in kept.text
+    starts = [s["start"] for s in kept.segment_list]
+    assert starts == sorted(starts)

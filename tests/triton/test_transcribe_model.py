@@ -149,8 +149,9 @@ def test_long_audio_goes_through_30s_windows_not_truncated(asr_server):
     (CLIPS["fox"]["bytes"], {"channels": "both"}, "parameter channels='both' is not one of mix, split"),
     (CLIPS["fox"]["bytes"], {"regions": "[[3, 1]]"}, "parameter regions: [3, 1] is not a span of seconds"),
     (CLIPS["fox"]["bytes"], {"regions": "[[9, 12]]"}, "every region starts after the audio's end (3.4 s)"),
+    (CLIPS["fox"]["bytes"], {"channel": 1}, "parameter channel=1: the audio has 1 channel(s)"),
 ], ids=["undecodable", "empty", "header-only", "too-long", "bad-beam", "over-cap", "unknown-model", "bad-channels",
-        "bad-region", "region-past-end"])
+        "bad-region", "region-past-end", "missing-channel"])
 def test_bad_audio_or_parameters_get_a_clear_reason(asr_server, clip, params, reason):
     assert reason in rejection(asr_server.grpc_url, [clip], **params)
 

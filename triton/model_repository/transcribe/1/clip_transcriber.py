@@ -11,6 +11,7 @@
   on its own, each with its own language detection.
 * `channels="split"`: every channel of a stereo file is transcribed on its own (the above per
   channel); the row's text is all channels' segments in time order, each labelled `[ch<N>]`.
+  `channel=N` transcribes channel N alone (the guard's per-channel retry).
 """
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ BLOCK_S = 300.0  # long audio is decoded in blocks of at most ~5 min, cut in pau
 
 def transcribe_row(router: ModelRouter, data: bytes, language: str | None, options: AsrOptions,
                    max_audio_s: float) -> Transcript:
-    """Decode the audio bytes and transcribe them (per channel with channels="split")."""
+    """Decode the audio bytes and transcribe them (per channel with channels="split"; one channel with
+    `channel`)."""
+    if options.channel is not None:
+        channels = decode_channels(data, max_audio_s)
+        if options.channel >= len(channels):
+            raise AudioError(f"parameter channel={options.channel}: the audio has {len(channels)} channel(s)")
+        return transcribe_samples(router, channels[options.channel], language, options)
     if options.channels != "split":
         return transcribe_samples(router, decode(data, max_audio_s), language, options)
     channels = [transcribe_samples(router, samples, language, options)

@@ -51,6 +51,7 @@ PARAMETERS = {
     "channels": (str, None, None),
     "regions": (str, None, None),
     "word_timestamps": (bool, None, None),
+    "channel": (int, 0, 1),
 }
 CHANNEL_MODES = ("mix", "split")
 
@@ -72,6 +73,7 @@ class AsrOptions:
     channels: str = "mix"  # "split": every channel transcribed on its own
     regions: str | None = None  # JSON [[start, end], ...]: decode only these regions, each on its own
     word_timestamps: bool = False
+    channel: int | None = None  # only this channel of a stereo file (a per-channel retry)
 
     def temperatures(self) -> list[float]:
         if self.temperature_increment <= 0:
