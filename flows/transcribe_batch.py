@@ -14,12 +14,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.s3_access import DEFAULT_CREDENTIALS_BLOCK, load_s3_connection
 from flows.job import SHARD_WORKERS, load_triton, run_job
-from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix
+from flows.parameters import OptionalName, Param, S3Prefix, SpokenLanguage
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import transcribe_stage
 
-SpokenLanguage = Literal["auto"] | LanguageCode
 AsrModel = Literal["default", "whisper-tiny.en", "whisper-base"]
 ChannelMode = Literal["mix", "split"]
 SubtitleFormat = Literal["vtt", "srt"]
