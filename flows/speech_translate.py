@@ -38,7 +38,7 @@ def speech_translate(
     channels: Annotated[ChannelMode, Param("Channels", "'mix': one transcript of the downmix; 'split': each channel on its own (one speaker per channel, e.g. calls)")] = "mix",
     beam_size: Annotated[int, Param("ASR beam size", ge=1, le=10)] = 1,
     translate_beam_size: Annotated[int, Param("Translation beam size", ge=1, le=16)] = 1,
-    max_audio_s: Annotated[float, Param("Longest audio (s)", gt=0, le=86_400)] = 600.0,
+    max_audio_s: Annotated[float, Param("Longest audio (s)", gt=0, le=86_400)] = 3600.0,
     max_audio_bytes: Annotated[int, Param("Largest audio file (bytes)", ge=1)] = 100 * 1024 * 1024,
     passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
     subtitles: Annotated[list[SubtitleFormat], Param("Subtitle files", "one file per clip and format under <run_key>/subtitles/")] = [],

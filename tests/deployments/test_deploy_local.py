@@ -87,7 +87,7 @@ def test_fan_out_to_child_runs_on_the_process_pool(deployed, s3_conn, bucket):
 
     for n in range(3):
         rows = {"id": [f"{n}-{i}" for i in range(30)], "text": [f"Satz Nummer {i}." for i in range(30)]}
-        upload_table(s3_conn, S3Uri(bucket, f"fan-in/part-{n}.parquet"), pa.table(rows))
+        upload_table(s3_conn, S3Uri(bucket, f"fan-in/part-{n}.parquet"), pa.table(rows), row_group_size=15)
     state = translate_batch(input_uri=f"s3://{bucket}/fan-in/", output_uri=f"s3://{bucket}/fan-out/", model="echo",
                             source_lang="de", shard_rows=15,
                             fan_out_deployment=SHARD_GROUP_LOCAL,
