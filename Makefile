@@ -61,7 +61,7 @@ demo: stack-up
 	$(VENV)/bin/sentinel demo
 	$(VENV)/bin/sentinel demo-speech
 
-test: models
+test: models lint
 	$(VENV)/bin/python -m pytest -q -ra $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -207,7 +207,7 @@ class RssSampler:
                 self.peak[name] = max(self.peak.get(name, 0.0), mb)
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._cpu_start = self.cpu_seconds()
         self._thread.start()
         return self

@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, machine, now, write_result  # noqa: E402
+from common import ROOT, machine, now, write_result
 
 ROWS = int(os.environ.get("BENCH_EMBED_ROWS", 2_000))
 BATCH_SIZES = (1, 8, 32, 128, 512)

@@ -19,12 +19,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, machine, now, write_result  # noqa: E402
+from common import ROOT, machine, now, write_result
 
-from tasks.checks import calibration as cal  # noqa: E402
-from tasks.checks.mt_checker import read_rows, score_table  # noqa: E402
-from tasks.checks.settings import MTGuardSettings  # noqa: E402
-from tasks.checks.similarity import cosine_similarity, embed  # noqa: E402
+from tasks.checks import calibration as cal
+from tasks.checks.mt_checker import read_rows, score_table
+from tasks.checks.settings import MTGuardSettings
+from tasks.checks.similarity import cosine_similarity, embed
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt_hallucination_dev.csv"
 VECTOR_COSINE_MIN = 0.9999

@@ -32,6 +32,7 @@ def detector_costs(rows: int = 1000) -> dict:
     import time
 
     from calibrate_mt_guards import DEFAULT_DATA
+
     from tasks.checks.base import TranslationBatch
     from tasks.checks.mt_checker import build_detectors
     from tasks.checks.settings import MTGuardSettings

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deployments.cli import use_local_stack_env  # noqa: E402
+from deployments.cli import use_local_stack_env
 
 use_local_stack_env()
 

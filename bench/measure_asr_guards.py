@@ -33,7 +33,7 @@ import re
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +41,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from asr_guard_clips import Clip, build_clips  # noqa: E402  (bench/, beside this script)
+
+from tasks.audio import word_error_rate  # noqa: E402
 from tasks.checks.asr_batch import TranscriptBatch, has_content  # noqa: E402
 from tasks.checks.asr_checker import ASR_DETECTOR_NAMES, ASR_REDECODE_PARAMETERS, guard_transcripts  # noqa: E402
 from tasks.checks.asr_settings import ASRGuardSettings  # noqa: E402
-from tasks.audio import word_error_rate  # noqa: E402
-
-from asr_guard_clips import Clip, build_clips  # noqa: E402  (bench/, beside this script)
 
 RESULTS = ROOT / "bench" / "results" / "asr_guards.json"
 DOC = ROOT / "docs" / "guards.md"
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{measured['speech_flagged']}/{measured['speech']}; noisy {measured['noisy_speech_flagged']}/"
               f"{measured['noisy_speech']}; errors {len(measured['errors'])}")
     report = {
-        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "clips": {"total": len(clips), "speech": sum(c.kind == "speech" for c in clips),
                   "noisy_speech": sum(c.kind == "noisy_speech" for c in clips),

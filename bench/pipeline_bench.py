@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import os
 
-from common import flow_default_shard_rows, default_s3_pid, default_triton_pid, ensure_dataset, human, machine, now, run_measure, write_result
+from common import (
+    default_s3_pid,
+    default_triton_pid,
+    ensure_dataset,
+    flow_default_shard_rows,
+    human,
+    machine,
+    now,
+    run_measure,
+    write_result,
+)
 
 # model, rows, objects, per-row sample
 CASES = [

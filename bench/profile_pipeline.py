@@ -24,7 +24,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from common import (
-    flow_default_shard_rows, bench_texts, delete_prefix, ensure_dataset, human, machine, now, read_manifest, run_measure, s3, write_result,
+    bench_texts,
+    delete_prefix,
+    ensure_dataset,
+    flow_default_shard_rows,
+    human,
+    machine,
+    now,
+    read_manifest,
+    run_measure,
+    s3,
+    write_result,
 )
 
 ROWS, OBJECTS = int(os.environ.get("BENCH_PROFILE_ROWS", 400_000)), 4
@@ -82,8 +92,8 @@ def _component_seconds(stats: pstats.Stats) -> dict[str, float]:
 def in_process(input_uri: str, triton_url: str) -> dict:
     from tasks.listing import list_objects
     from tasks.shard_reader import iter_shard_batches
-    from tasks.sharding import plan_object
     from tasks.shard_task import process_shard
+    from tasks.sharding import plan_object
     from tasks.stages import TranslateStage
     from tasks.triton_client import TritonTranslateClient
 
@@ -128,7 +138,6 @@ def quality_suite_ms() -> dict:
     """Median ms of one passing input / output suite on 100 rows and on a default shard's rows
     (tasks/quality/timing.py): GE's cost per validation, against its cost per row."""
     from tasks.quality.timing import measure
-
     from tasks.quality.validate import ARROW_FIRST, GE_FULL
 
     out = {}

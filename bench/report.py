@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from common import ROOT, load_result
 import plots
+from common import ROOT, load_result
 from report_text import GPU, fmt, pipeline_reading, profile_findings, tuning_rationale
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -18,9 +18,8 @@ def shipped_defaults() -> dict:
     from dataclasses import fields
 
     from blocks.triton_endpoint import TritonEndpoint
-    from tasks.triton_client import TritonCallSettings
-
     from tasks.sharding import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
+    from tasks.triton_client import TritonCallSettings
 
     call = {f.name: f.default for f in fields(TritonCallSettings) if f.name in ("batch_size", "concurrency")}
     endpoint = {k: TritonEndpoint.model_fields[k].default for k in ("batch_size", "concurrency")}
@@ -29,7 +28,7 @@ def shipped_defaults() -> dict:
     configs = {}
     for model in ("echo", "translate"):
         text = (ROOT / "triton" / "model_repository" / model / "config.pbtxt").read_text()
-        grab = lambda pattern: (m.group(1).strip() if (m := re.search(pattern, text)) else "-")  # noqa: E731
+        grab = lambda pattern, text=text: (m.group(1).strip() if (m := re.search(pattern, text)) else "-")  # noqa: E731
         configs[model] = {"max_batch_size": grab(r"max_batch_size:\s*(\d+)"),
                           "preferred": grab(r"preferred_batch_size:\s*\[([^\]]*)\]"),
                           "delay_us": grab(r"max_queue_delay_microseconds:\s*(\d+)"),

@@ -10,7 +10,16 @@ shards (SHARD_ROWS_ALT) to show what the per-task overhead costs.
 from __future__ import annotations
 
 from common import (
-    flow_default_shard_rows, default_s3_pid, default_triton_pid, delete_prefix, ensure_dataset, human, machine, now, run_measure, write_result,
+    default_s3_pid,
+    default_triton_pid,
+    delete_prefix,
+    ensure_dataset,
+    flow_default_shard_rows,
+    human,
+    machine,
+    now,
+    run_measure,
+    write_result,
 )
 
 SIZES = (10_000, 100_000, 1_000_000)

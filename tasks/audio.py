@@ -48,7 +48,8 @@ class AudioColumns:
 def validate_audio_schema(schema: pa.Schema, uri: str, columns: AudioColumns) -> None:
     names = set(schema.names)
     role = "audio" if columns.audio else "audio URI"
-    for what, column in ((role, columns.source), ("id", columns.id), *(("passthrough", c) for c in columns.passthrough)):
+    wanted = ((role, columns.source), ("id", columns.id), *(("passthrough", c) for c in columns.passthrough))
+    for what, column in wanted:
         if column not in names:
             raise InputError(f"{uri}: {what} column {column!r} not found (columns: {sorted(names)})")
     kind = schema.field(columns.source).type

@@ -107,7 +107,7 @@ class PartWriter:
         finally:
             self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "PartWriter":
+    def __enter__(self) -> PartWriter:
         return self
 
     def __exit__(self, exc_type, *_):

@@ -18,7 +18,7 @@ class S3Uri:
     key: str = ""
 
     @classmethod
-    def parse(cls, uri: str) -> "S3Uri":
+    def parse(cls, uri: str) -> S3Uri:
         if not isinstance(uri, str) or not uri.startswith("s3://"):
             raise InvalidS3Uri(f"not an s3:// URI: {uri!r}")
         bucket, _, key = uri[len("s3://"):].partition("/")
@@ -35,7 +35,7 @@ class S3Uri:
         """The key as a listing prefix: ends with '/' unless empty."""
         return self.key if not self.key or self.key.endswith("/") else self.key + "/"
 
-    def join(self, *parts: str) -> "S3Uri":
+    def join(self, *parts: str) -> S3Uri:
         key = self.key.rstrip("/")
         for part in parts:
             validate_key(part, part)

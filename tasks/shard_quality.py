@@ -67,8 +67,8 @@ def check_output(conn: S3Connection, shard: Shard, run_dir: str, spec: OutputSpe
     """Validate kept + quarantined rows against the rows read; raises OutputQualityError."""
     fields = pa.schema([schema.field(c) for c in sample.columns])
     input_ids = pa.chunked_array(sample.input_ids, fields.field(spec.id_column).type) if sample.input_ids else None
-    result = validate_output(pa.Table.from_batches(sample.kept, fields), pa.Table.from_batches(sample.quarantined, fields),
-                             sample.rows_in, spec, shard_source(shard), input_ids=input_ids,
+    kept, quarantined = pa.Table.from_batches(sample.kept, fields), pa.Table.from_batches(sample.quarantined, fields)
+    result = validate_output(kept, quarantined, sample.rows_in, spec, shard_source(shard), input_ids=input_ids,
                              input_row_offset=shard.row_start)
     write_quality_result(conn, run_dir, f"output/{shard.shard_id}", result)
     result.raise_for_failure()

@@ -27,7 +27,7 @@ class S3Connection:
         return f"S3Connection(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
 
     @classmethod
-    def from_env(cls) -> "S3Connection":
+    def from_env(cls) -> S3Connection:
         return cls(
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"),
             access_key=os.environ.get("AWS_ACCESS_KEY_ID"),
@@ -37,7 +37,7 @@ class S3Connection:
         )
 
     @classmethod
-    def from_aws_credentials(cls, creds) -> "S3Connection":
+    def from_aws_credentials(cls, creds) -> S3Connection:
         """From a prefect-aws `AwsCredentials` block."""
         secret = creds.aws_secret_access_key
         token = creds.aws_session_token

@@ -44,7 +44,8 @@ class TranscribeSettings:
     max_audio_bytes: int = 100 * 1024 * 1024
     read_batch_rows: int = 32  # audio rows are large: keep batches small
     batches_in_flight: int = 2
-    triton: TritonCallSettings = field(default_factory=lambda: TritonCallSettings(model_name="transcribe", batch_size=4))
+    triton: TritonCallSettings = field(
+        default_factory=lambda: TritonCallSettings(model_name="transcribe", batch_size=4))
     guard: TranscriptGuard | None = None  # None: no ASR hallucination checks
     quality: ShardQualityChecks | None = None  # None: no data-quality suites
     subtitles: tuple[str, ...] = ()  # "vtt", "srt": one file per clip under <run_dir>/subtitles/ (tasks/subtitles.py)

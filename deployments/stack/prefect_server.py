@@ -56,7 +56,7 @@ def reset_postgres_database(dsn: str, name: str) -> bool:
     async def reset() -> bool:
         try:
             admin = await asyncpg.connect(f"{dsn}/postgres", timeout=5)
-        except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -35,7 +35,7 @@ def pytriton_dir(repo_root: Path) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def python_libdir(venv_python: str) -> str:
     """The interpreter's LIBDIR (where libpython3.11.so lives), needed by the backend stub."""
     out = subprocess.run([venv_python, "-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],

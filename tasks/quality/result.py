@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tasks.quality.messages import MAX_TEXT_CHARS, cut_text, describe_failures, format_value
+from tasks.quality.messages import cut_text, describe_failures, format_value
 from tasks.sharding import InputError
 
 MAX_LIST_ITEMS = 500  # longer lists (value sets) are cut
@@ -47,7 +47,7 @@ class ExpectationOutcome:
 class InputQualityError(InputError):
     """A shard's input failed its suite: stop that object before inference."""
 
-    def __init__(self, result: "QualityResult | str", summary: dict | None = None):
+    def __init__(self, result: QualityResult | str, summary: dict | None = None):
         super().__init__(result if isinstance(result, str) else result.message())
         self.summary = summary if isinstance(result, str) else result.summary()
 
@@ -58,7 +58,7 @@ class InputQualityError(InputError):
 class OutputQualityError(RuntimeError):
     """A shard's output failed its suite: fail the run."""
 
-    def __init__(self, result: "QualityResult | str", summary: dict | None = None):
+    def __init__(self, result: QualityResult | str, summary: dict | None = None):
         super().__init__(result if isinstance(result, str) else result.message())
         self.summary = summary if isinstance(result, str) else result.summary()
 

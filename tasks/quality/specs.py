@@ -35,7 +35,7 @@ class InputSpec(BaseModel):
     expected_columns: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "InputSpec":
+    def _consistent(self) -> InputSpec:
         if self.allowed_languages is not None and not self.language_column:
             raise ValueError("allowed_languages needs language_column")
         if (self.min_text_chars is not None or self.max_text_chars is not None) and not self.text_column:
@@ -80,12 +80,12 @@ class OutputSpec(BaseModel):
     logprob_columns: tuple[str, ...] = ("logprob",)
 
     @classmethod
-    def for_translation(cls, **changes) -> "OutputSpec":
+    def for_translation(cls, **changes) -> OutputSpec:
         """translate-batch parts (tasks/translate_shard.py `output_schema`)."""
         return cls(**{"suite_name": "translate-output", **changes})
 
     @classmethod
-    def for_transcription(cls, with_translation: bool = False, **changes) -> "OutputSpec":
+    def for_transcription(cls, with_translation: bool = False, **changes) -> OutputSpec:
         """transcribe-batch / speech-translate parts (tasks/transcribe_shard.py `output_schema`)."""
         base = {
             "suite_name": "speech-translate-output" if with_translation else "transcribe-output",

@@ -6,8 +6,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from common import human, parse_rows  # noqa: E402
-from triton_variants import Variant, variant_config  # noqa: E402
+from common import human, parse_rows
+from triton_variants import Variant, variant_config
 
 REPO = Path(__file__).resolve().parents[2] / "triton" / "model_repository"
 

@@ -40,8 +40,9 @@ def test_seaweedfs_persists_data_across_restart_and_binds_loopback(tmp_path):
     cfg = replace(StackConfig(), state_dir=tmp_path, s3_port=free_port(), seaweed_master_port=free_port(),
                   seaweed_volume_port=free_port(), seaweed_filer_port=free_port())
     identity = local_s3_identity(cfg)
-    client = lambda: boto3.client("s3", endpoint_url=cfg.s3_endpoint, region_name="us-east-1",
-                                  aws_access_key_id=identity.access_key, aws_secret_access_key=identity.secret_key)
+    def client():
+        return boto3.client("s3", endpoint_url=cfg.s3_endpoint, region_name="us-east-1",
+                            aws_access_key_id=identity.access_key, aws_secret_access_key=identity.secret_key)
     try:
         seaweedfs.start(cfg)
         pid = read_pid(cfg.state_dir, seaweedfs.NAME)

@@ -198,6 +198,6 @@ def test_kubernetes_deployment_parameters_fit_the_flow_and_the_iam_policy(deploy
     params = deployment.get("parameters") or {}
     assert set(params) <= set(inspect.signature(flow.fn).parameters), deployment["name"]
     if "input_uri" in params:  # a parent run (shard groups get everything from their parent)
-        assert params.get("triton_endpoint", "unset") is None and params.get("s3_credentials", "unset") is None
+        assert params.get("triton_endpoint", "unset") == "" and params.get("s3_credentials", "unset") == ""  # empty: none
         assert any(params["input_uri"].startswith(p) for p in _iam_prefixes("s3:GetObject")), params["input_uri"]
         assert any(params["output_uri"].startswith(p) for p in _iam_prefixes("s3:PutObject")), params["output_uri"]

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.k8s.rendering import (  # noqa: F401 (kubernetes_validate: the schema tests use it)
+from tests.k8s.rendering import (
     CUSTOM_RESOURCES,
     K8S,
     K8S_POOLS,

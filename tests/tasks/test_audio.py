@@ -7,7 +7,12 @@ import pyarrow as pa
 import pytest
 
 from tasks.audio import (
-    AudioColumns, check_audio_bytes, fetch_audio_object, load_audio_cells, normalize_words, validate_audio_schema,
+    AudioColumns,
+    check_audio_bytes,
+    fetch_audio_object,
+    load_audio_cells,
+    normalize_words,
+    validate_audio_schema,
     word_error_rate,
 )
 from tasks.sharding import InputError

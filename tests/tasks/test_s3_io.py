@@ -1,8 +1,6 @@
 """Listing, shard planning and streaming reads against the real SeaweedFS S3 gateway."""
-import io
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from deployments.demo_data import upload_table

@@ -5,4 +5,4 @@ from pathlib import Path
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from triton_fixtures import tiny_models_dir, tiny_store, triton_server, triton_venv  # noqa: E402,F401
+from triton_fixtures import tiny_models_dir, tiny_store, triton_server, triton_venv  # noqa: F401

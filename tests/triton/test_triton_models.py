@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
-from tritonclient.utils import InferenceServerException
-
 from triton_fixtures import start_server, triton_launcher
+from tritonclient.utils import InferenceServerException
 
 pytestmark = pytest.mark.integration
 

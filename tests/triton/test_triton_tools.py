@@ -7,9 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import model_store
+import pytest
 import sync_model_store
 from triton_fixtures import REPO_ROOT, TINY_PAIRS, TOOLS_DIR, TRITON_PYTHON, run_tool, triton_launcher
 

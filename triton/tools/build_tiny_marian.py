@@ -32,7 +32,7 @@ import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_store import open_store, write_metadata  # noqa: E402
+from model_store import open_store, write_metadata
 
 CORPUS = Path(__file__).resolve().parent / "tiny_corpus.tsv"
 CORPUS_LANGS = ("en", "de", "fr")

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_tiny_marian import calibrate_eos_bias, corpus_sentences, train_sentencepiece  # noqa: E402
-from model_store import open_store, write_metadata  # noqa: E402
+from build_tiny_marian import calibrate_eos_bias, corpus_sentences, train_sentencepiece
+from model_store import open_store, write_metadata
 
 LANGUAGES = {"en": "eng_Latn", "de": "deu_Latn", "fr": "fra_Latn"}
 SPM_FILE = "sentencepiece.bpe.model"

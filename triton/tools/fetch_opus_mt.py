@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_store import open_store, write_metadata  # noqa: E402
+from model_store import open_store, write_metadata
 
 HF_FILES = ["config.json", "generation_config.json", "*.safetensors", "pytorch_model.bin", "*.spm",
             "sentencepiece.bpe.model", "vocab.json", "tokenizer_config.json", "special_tokens_map.json",

