@@ -122,7 +122,8 @@ def common_run_kwargs(args: argparse.Namespace) -> dict:
 
 RUN_OPTIONS = ("input_uri", "output_uri", "shard_rows", "id_column", "max_quarantined_share",
                "fail_on_empty_input", "target_lang", "source_lang", "text_column", "model", "audio_column",
-               "audio_uri_column", "language", "asr_model", "max_audio_s", "vad_filter")
+               "audio_uri_column", "language", "asr_model", "max_audio_s", "vad_filter", "channels", "subtitles",
+               "word_timestamps")
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
@@ -249,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
         speech.add_argument("--model", dest="asr_model", choices=["default", "whisper-tiny.en", "whisper-base"])
         speech.add_argument("--no-vad", dest="vad_filter", action="store_false", help="transcribe non-speech too")
         speech.add_argument("--max-audio-s", dest="max_audio_s", type=float)
+        speech.add_argument("--channels", choices=["mix", "split"],
+                            help="split: transcribe each channel on its own (one speaker per channel)")
+        speech.add_argument("--subtitles", type=lambda v: [f.strip() for f in v.split(",") if f.strip()],
+                            help="comma-separated subtitle formats (vtt,srt) written per clip")
+        speech.add_argument("--word-timestamps", dest="word_timestamps", action="store_true", help="word-level timings")
         if name == "speech-translate":
             speech.add_argument("--target-lang", dest="target_lang", help="default: the flow's")
         speech.set_defaults(func=func)

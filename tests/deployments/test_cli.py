@@ -25,6 +25,9 @@ def test_only_given_switches_reach_the_flow_so_its_defaults_apply():
         given = kwargs(command, "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--no-vad", "--no-guards")
         assert given == {"input_uri": "s3://bkt/in/", "output_uri": "s3://bkt/out/", "vad_filter": False,
                          "guards": False}
+        given = kwargs(command, "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--channels", "split",
+                       "--subtitles", "vtt,srt", "--word-timestamps")
+        assert (given["channels"], given["subtitles"], given["word_timestamps"]) == ("split", ["vtt", "srt"], True)
 
 
 def test_demo_speech_does_not_import_the_cli():
