@@ -101,6 +101,25 @@ class ShardStage(ABC):
         return {"stage": self.name, "settings": self.to_dict()}
 
 
+class SettingsStage(ShardStage):
+    """A stage whose frozen `settings` dataclass holds its quality suites and streaming sizes
+    (`quality`, `read_batch_rows`, `batches_in_flight`)."""
+
+    settings: object
+
+    @property
+    def quality(self) -> ShardQualityChecks | None:
+        return self.settings.quality
+
+    @property
+    def read_batch_rows(self) -> int:
+        return self.settings.read_batch_rows
+
+    @property
+    def batches_in_flight(self) -> int:
+        return self.settings.batches_in_flight
+
+
 def settings_to_dict(settings) -> dict:
     """A stage's settings dataclass as JSON-ready data: its fields, with `guard` and `quality`
     (objects with a `config()`) as their config dicts, or None."""

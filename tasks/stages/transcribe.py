@@ -16,7 +16,7 @@ from tasks.quality import InputSpec, OutputSpec
 from tasks.row_status import RowStatus
 from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan
-from tasks.stage import BatchFn, ShardStage, quality_from_dict, settings_to_dict
+from tasks.stage import BatchFn, SettingsStage, quality_from_dict, settings_to_dict
 from tasks.storage import S3Connection
 from tasks.subtitles import write_subtitles
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
@@ -95,7 +95,7 @@ async def transcribe_with_subtitles(asr: TritonAsrClient, conn: S3Connection, re
 
 
 @dataclass(frozen=True)
-class TranscribeStage(ShardStage):
+class TranscribeStage(SettingsStage):
     """Audio rows -> transcripts (+ guard verdicts). `asr_model` names the requested Whisper model
     for reports (`default`: chosen by the server); the request parameters are in settings.triton."""
 
@@ -112,20 +112,8 @@ class TranscribeStage(ShardStage):
         return self.settings.columns.id
 
     @property
-    def quality(self) -> ShardQualityChecks | None:
-        return self.settings.quality
-
-    @property
     def model_label(self) -> str:
         return f"{ASR_MODEL}:{self.asr_model}"
-
-    @property
-    def read_batch_rows(self) -> int:
-        return self.settings.read_batch_rows
-
-    @property
-    def batches_in_flight(self) -> int:
-        return self.settings.batches_in_flight
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         columns = self.settings.columns

@@ -13,7 +13,7 @@ from tasks.listing import ObjectRef
 from tasks.quality import InputSpec, OutputSpec
 from tasks.shard_quality import ShardQualityChecks
 from tasks.sharding import ObjectPlan, plan_object
-from tasks.stage import BatchFn, ShardStage, quality_from_dict, settings_to_dict
+from tasks.stage import BatchFn, SettingsStage, quality_from_dict, settings_to_dict
 from tasks.storage import S3Connection
 from tasks.translate_shard import TranslateSettings, translate_and_guard
 from tasks.translation_guard import GUARD_FIELDS, TranslationGuard
@@ -64,7 +64,7 @@ def settings_config(settings: TranslateSettings) -> dict:
 
 
 @dataclass(frozen=True)
-class TranslateStage(ShardStage):
+class TranslateStage(SettingsStage):
     """Rows of `settings.text_column` -> translations (+ guard verdicts) into `settings.target_lang`."""
 
     settings: TranslateSettings
@@ -81,20 +81,8 @@ class TranslateStage(ShardStage):
         return self.settings.id_column
 
     @property
-    def quality(self) -> ShardQualityChecks | None:
-        return self.settings.quality
-
-    @property
     def model_label(self) -> str:
         return self.settings.triton.model_name
-
-    @property
-    def read_batch_rows(self) -> int:
-        return self.settings.read_batch_rows
-
-    @property
-    def batches_in_flight(self) -> int:
-        return self.settings.batches_in_flight
 
     def output_schema(self, input_schema: pa.Schema) -> pa.Schema:
         passthrough = [input_schema.field(name) for name in self.settings.passthrough_columns]
