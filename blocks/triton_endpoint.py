@@ -17,7 +17,8 @@ class TritonEndpoint(Block):
     _block_type_slug = "sentinel-triton-endpoint"
     _description = "Triton Inference Server endpoint, timeouts and client-side concurrency."
 
-    url: str = Field("127.0.0.1:8001", description="host:port of Triton's gRPC endpoint; several, comma-separated, fail over (rolling updates).")
+    url: str = Field("127.0.0.1:8001", description="host:port of Triton's gRPC endpoint; several, comma-separated, "
+                                                   "fail over (rolling updates).")
     protocol: Literal["grpc"] = Field("grpc", description="Wire protocol. gRPC is the supported data path.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request client timeout in seconds.")
     concurrency: int | None = Field(
