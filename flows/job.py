@@ -36,6 +36,7 @@ from tasks.quality import warm_up_in_background
 from tasks.run_manifest import RunRecord, config_hash, run_key
 from tasks.s3_uri import S3Uri
 from tasks.shard_task import plan_shards_task, shard_task, triton_slot_limit
+from tasks.sharding import DEFAULT_SHARD_BYTES
 from tasks.stage import ShardStage
 from tasks.storage import S3Connection
 
@@ -78,12 +79,14 @@ def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
     return source, target
 
 
-def run_config(stage: ShardStage, shard_rows: int) -> dict:
-    """Everything that changes the output bytes: the stage's config and the shard size."""
-    return stage.config() | {"shard_rows": shard_rows}
+def run_config(stage: ShardStage, shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES) -> dict:
+    """Everything that changes the outputs: the stage's config and the shard bounds (they decide
+    the shards, so the part names: a run key must never mix parts of two plans)."""
+    return stage.config() | {"shard_rows": shard_rows, "shard_bytes": shard_bytes}
 
 
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
+            shard_bytes: int = DEFAULT_SHARD_BYTES,
             s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8,
             max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE, fail_on_empty_input: bool = False) -> dict:
     """Process every row of the parquet objects under `input_uri` with `stage`; returns the run
@@ -97,7 +100,7 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     if stage.quality is not None:
         warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
 
-    config = run_config(stage, shard_rows)
+    config = run_config(stage, shard_rows, shard_bytes)
     cfg_hash = config_hash(config)
     objects = list_objects_task(conn, input_uri)
     if not objects:  # e.g. a nightly run over a day nothing arrived for
@@ -111,7 +114,7 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
                        output_dir=run_dir, model=stage.model_label)
     logger.info("%s run %s: %d objects -> %s", stage.name, key, len(objects), run_dir)
 
-    plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows))
+    plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows), unmapped(shard_bytes))
     shards = collect_plans(plans, objects, record)
 
     progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}", rows=sum(s.rows for s in shards))

@@ -17,7 +17,7 @@ from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix, Source
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import translate_stage
-from tasks.sharding import DEFAULT_SHARD_ROWS
+from tasks.sharding import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
 
 
 @flow(name="translate-batch", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
@@ -33,6 +33,7 @@ def translate_batch(
     language_column: Annotated[OptionalName, Param("Language column", description="each row's source language code; empty cells use source_lang")] = "",
     candidate_source_langs: Annotated[list[LanguageCode], Param("Languages 'auto' may detect")] = ["de", "fr"],
     shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=5_000_000)] = DEFAULT_SHARD_ROWS,
+    shard_bytes: Annotated[int, Param("Bytes per shard", "at most this many uncompressed bytes of the columns read", ge=1)] = DEFAULT_SHARD_BYTES,
     model: Annotated[TranslateModel, Param("Triton model", description="'echo' measures pipeline overhead")] = "translate",
     beam_size: Annotated[int, Param("Beam size", ge=1, le=16)] = 1,
     max_text_chars: Annotated[int, Param("Longest text translated", ge=1)] = 20_000,
@@ -62,7 +63,9 @@ def translate_batch(
         language_column: column with each row's source language (a supported code; checked by the
             input suite before inference); rows where it is empty use `source_lang`.
         candidate_source_langs: languages `auto` may choose from.
-        shard_rows: about this many rows per shard task (whole row groups; see tasks/sharding.py).
+        shard_rows: at most this many rows per shard task (whole row groups; one larger than the
+            bounds is a shard of its own).
+        shard_bytes: at most this many uncompressed bytes of the columns a shard reads.
         model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
         beam_size: beam size for decoding (1 = greedy).
         max_text_chars: longer texts are marked failed instead of being sent to Triton.
@@ -93,6 +96,6 @@ def translate_batch(
         beam_size=beam_size, guards=guards, guard_settings=guard_settings, redecode_flagged=redecode_flagged,
         data_quality=data_quality, segment=segment_sentences)
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
-                   shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
+                   shard_rows=shard_rows, shard_bytes=shard_bytes, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
                    fail_on_empty_input=fail_on_empty_input)

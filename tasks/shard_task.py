@@ -1,7 +1,7 @@
 """The one shard task of every flow, and the planning task: thin Prefect wrappers around the
 stage contract (tasks/stage.py) and the shard engine (tasks/shard_runner.py).
 
-    plan_shards_task(conn, obj, stage, shard_rows) -> ObjectPlan   (footer only; bad input fails the task)
+    plan_shards_task(conn, obj, stage, shard_rows, shard_bytes) -> ObjectPlan   (footer only; bad input fails the task)
     shard_task(conn, shard, stage, run_dir, run_key, slot_limit)   -> ShardResult (committed parts)
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from prefect.concurrency.sync import concurrency
 from tasks.listing import ObjectRef
 from tasks.quality import OutputQualityError
 from tasks.shard_runner import ShardResult, run_shard
-from tasks.sharding import InputError, ObjectPlan, Shard, read_footer
+from tasks.sharding import DEFAULT_SHARD_BYTES, InputError, ObjectPlan, Shard, read_footer
 from tasks.stage import ShardStage
 from tasks.storage import S3Connection
 from tasks.triton_client import TRITON_CONCURRENCY_LIMIT
@@ -55,10 +55,11 @@ def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str
 
 @task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5,
       retry_condition_fn=retry_unless_bad_data)
-def plan_shards_task(conn: S3Connection, obj: ObjectRef, stage: ShardStage, shard_rows: int) -> ObjectPlan:
+def plan_shards_task(conn: S3Connection, obj: ObjectRef, stage: ShardStage, shard_rows: int,
+                     shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
     """Bad input fails the task (red in the UI, not retried: the object is that run's error, the
     other objects go on); S3 trouble is retried."""
-    plan = stage.plan(conn, obj, shard_rows)
+    plan = stage.plan(conn, obj, shard_rows, shard_bytes)
     if plan.error:
         raise InputError(plan.error)
     return plan

@@ -87,8 +87,9 @@ class ShardStage(ABC):
         """The stage `to_dict` described."""
 
     @abstractmethod
-    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
-        """Read `obj`'s footer, check its columns, split it into shards; bad input is the plan's error."""
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int, shard_bytes: int) -> ObjectPlan:
+        """Read `obj`'s footer, check its columns, split it into shards of at most `shard_rows` rows
+        (and, where the stage plans by size, `shard_bytes` bytes); bad input is the plan's error."""
 
     @abstractmethod
     def open(self, conn: S3Connection, clock: GuardClock, run_dir: str) -> AbstractAsyncContextManager[BatchFn]:

@@ -86,8 +86,8 @@ class SpeechTranslateStage(ShardStage):
     def from_dict(cls, doc: dict) -> SpeechTranslateStage:
         return cls(TranscribeStage.from_dict(doc["asr"]), TranslateStage.from_dict(doc["mt"]))
 
-    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
-        return self.asr.plan(conn, obj, shard_rows)
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int, shard_bytes: int) -> ObjectPlan:
+        return self.asr.plan(conn, obj, shard_rows, shard_bytes)
 
     @asynccontextmanager
     async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:

@@ -130,8 +130,8 @@ class TranscribeStage(SettingsStage):
     def from_dict(cls, doc: dict) -> TranscribeStage:
         return cls(settings_from_dict(doc["settings"]), doc.get("asr_model", "default"))
 
-    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
-        return plan_audio_object(conn, obj, self.settings.columns, shard_rows)
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int, shard_bytes: int) -> ObjectPlan:
+        return plan_audio_object(conn, obj, self.settings.columns, shard_rows)  # audio: by rows (row groups split)
 
     @asynccontextmanager
     async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:

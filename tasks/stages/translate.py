@@ -98,9 +98,10 @@ class TranslateStage(SettingsStage):
     def from_dict(cls, doc: dict) -> TranslateStage:
         return cls(settings_from_dict(doc))
 
-    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int) -> ObjectPlan:
+    def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int, shard_bytes: int) -> ObjectPlan:
         s = self.settings
         return plan_object(conn, obj, text_column=s.text_column, id_column=s.id_column, shard_rows=shard_rows,
+                           shard_bytes=shard_bytes,
                            passthrough=[*s.passthrough_columns, *filter(None, [s.language_column])])
 
     @asynccontextmanager

@@ -64,7 +64,7 @@ class StatusByIdStage(ShardStage):
     def from_dict(cls, doc):
         return cls(**doc)
 
-    def plan(self, conn, obj, shard_rows):
+    def plan(self, conn, obj, shard_rows, shard_bytes):
         raise NotImplementedError
 
     @asynccontextmanager
