@@ -28,7 +28,13 @@ class TritonEndpoint(Block):
         None, ge=1, le=1024,
         description="Rows per request; empty = the model's largest preferred batch size (else its max_batch_size), "
                     "read from Triton's model config at the start of a run.")
-    max_retries: int = Field(6, ge=0, le=20, description="Retries on UNAVAILABLE / timeouts, with exponential backoff.")
+    max_retries: int = Field(
+        6, ge=0, le=20,
+        description="Retries of a request a ready server failed (queue full, timeout), with exponential backoff.")
+    ready_timeout_s: float = Field(
+        180.0, gt=0,
+        description="How long a request waits in all for a server or model that is not ready (restart, drain, "
+                    "reload) before its shard fails (no row fails; a rerun finishes it).")
     backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (jittered).")
 
     def call_settings(self, model_name: str, decoding: dict | None = None) -> TritonCallSettings:
@@ -42,5 +48,5 @@ class TritonEndpoint(Block):
         return TritonCallSettings(
             url=self.url, model_name=model_name, batch_size=batch_size, concurrency=concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries, backoff_s=self.backoff_s,
-            decoding=decoding or {},
+            ready_timeout_s=self.ready_timeout_s, decoding=decoding or {},
         )
