@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from deployments.stack.config import StackConfig
 from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS
 from tasks.shard_runner import GuardClock
 from tasks.translate_shard import TranslateSettings, translate_record_batch
@@ -41,7 +42,7 @@ def long_document(limit: int = 20_000) -> str:
 
 def translate(model: str, texts: list[str], guard: TranslationGuard | None = None, lang: str = "de"):
     settings = TranslateSettings(text_column="text", id_column="id", target_lang="en", source_lang=lang,
-                                 triton=TritonCallSettings(url="127.0.0.1:8001", model_name=model), guard=guard)
+                                 triton=TritonCallSettings(url=StackConfig().triton_grpc_url, model_name=model), guard=guard)
     record = pa.RecordBatch.from_pydict({"id": list(range(len(texts))), "text": texts})
 
     async def run():
