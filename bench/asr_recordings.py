@@ -30,7 +30,7 @@ import recordings  # noqa: E402
 
 from tasks.asr_regions import uncovered_speech  # noqa: E402
 from tasks.audio import word_error_rate  # noqa: E402
-from tasks.shard_runner import GuardClock  # noqa: E402
+from tasks.guard_clock import GuardClock  # noqa: E402
 from tasks.transcript_guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips  # noqa: E402
 from tasks.triton_asr_client import TritonAsrClient, asr_parameters  # noqa: E402
 from tasks.triton_client import TritonCallSettings  # noqa: E402

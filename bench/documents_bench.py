@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import machine, now, write_result  # noqa: E402
 
+from tasks.guard_clock import GuardClock  # noqa: E402
 from tasks.segmentation import segment_text  # noqa: E402
-from tasks.shard_runner import GuardClock  # noqa: E402
 from tasks.translate_shard import TranslateSettings, translate_and_guard  # noqa: E402
 from tasks.translation_guard import TranslationGuard  # noqa: E402
 from tasks.triton_client import TritonCallSettings, TritonTranslateClient  # noqa: E402

@@ -152,7 +152,7 @@ def translate_batches(url: str, rows: int, server: ServerCpu) -> dict:
     import pyarrow as pa
 
     from tasks.checks.settings import MTGuardSettings
-    from tasks.shard_runner import GuardClock
+    from tasks.guard_clock import GuardClock
     from tasks.translate_shard import TranslateSettings, translate_and_guard
     from tasks.translation_guard import TranslationGuard
     from tasks.triton_client import TritonCallSettings, TritonTranslateClient

@@ -13,34 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.guard_clock import GuardClock
 from tasks.output_parts import PartWriter, committed_part_metadata
-from tasks.row_status import QUARANTINED, RowStatus
+from tasks.row_status import QUARANTINED
 from tasks.s3_uri import S3Uri
 from tasks.shard_quality import OutputSample, check_input, check_output
 from tasks.shard_reader import iter_shard_batches
 from tasks.sharding import Shard
+from tasks.stage import BatchFn, ShardStage
 from tasks.storage import S3Connection
 
-if TYPE_CHECKING:  # tasks.stage imports this module: the annotation only
-    from tasks.stage import ShardStage
-
-# A stage's batch function: one input record batch -> its output rows (tasks/stage.py).
-BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
-
-# The statuses by their old names (tasks.row_status.RowStatus is the one enum).
-STATUS_OK, STATUS_EMPTY = RowStatus.OK, RowStatus.EMPTY
-STATUS_FAILED, STATUS_FLAGGED = RowStatus.FAILED, RowStatus.FLAGGED
 QUARANTINED_STATUSES = tuple(sorted(QUARANTINED))
 # Rows read per batch by the input data-quality suite (it reads only the columns it checks).
 QUALITY_READ_ROWS = 8192
@@ -84,32 +74,6 @@ class ShardResult:
 
 class OutputSchemaMismatch(RuntimeError):
     """A stage's batch function returned other columns than its declared output schema (a bug)."""
-
-
-class GuardClock:
-    """The seconds a shard spends in its guards (scoring + re-decoding), as wall time: while at
-    least one of the batches in flight is in a guard call, the clock runs once, so guard time is
-    comparable with the shard's own wall time (`ShardResult.seconds`)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._active = 0
-        self._since = 0.0
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def timed(self) -> Iterator[None]:
-        with self._lock:
-            if self._active == 0:
-                self._since = time.perf_counter()
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._active -= 1
-                if self._active == 0:
-                    self.seconds += time.perf_counter() - self._since
 
 
 def part_target(run_dir: str, shard: Shard) -> S3Uri:

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pyarrow as pa
 
+from tasks.guard_clock import GuardClock
 from tasks.row_status import RowStatus
-from tasks.shard_runner import GuardClock
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
 from tasks.translate_shard import TranslateSettings, translate_record_batch

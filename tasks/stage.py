@@ -21,17 +21,21 @@ and NeMo Curator's ProcessingStage:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, replace
 from typing import ClassVar
 
 import pyarrow as pa
 
+from tasks.guard_clock import GuardClock
 from tasks.listing import ObjectRef
 from tasks.shard_quality import ShardQualityChecks
-from tasks.shard_runner import BatchFn, GuardClock
 from tasks.sharding import ObjectPlan
 from tasks.storage import S3Connection
+
+# A stage's batch function: one input record batch -> its output rows.
+BatchFn = Callable[[pa.RecordBatch], Awaitable[pa.RecordBatch]]
 
 
 class ShardStage(ABC):

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from tasks.audio import AudioCell, AudioColumns, load_audio_cells
+from tasks.guard_clock import GuardClock
 from tasks.row_status import RowStatus
 from tasks.shard_quality import ShardQualityChecks
-from tasks.shard_runner import GuardClock
 from tasks.storage import S3Connection
 from tasks.transcript_guard import GuardVerdict, TranscriptGuard, drop_non_words, guard_transcripts_of_clips
 from tasks.translation_guard import GUARD_FIELDS

@@ -26,7 +26,7 @@ from tasks.asr_regions import merge_channels, missing_reason, splice, uncovered_
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS, score_transcripts
 from tasks.checks.asr_nonwords import is_non_words, words_or_empty
 from tasks.checks.asr_settings import ASRGuardSettings, SpeechCoverageSettings
-from tasks.shard_runner import GuardClock
+from tasks.guard_clock import GuardClock
 from tasks.triton_asr_client import AsrResult, TritonAsrClient
 
 

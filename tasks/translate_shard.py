@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from tasks.guard_clock import GuardClock
 from tasks.language import detect_languages
 from tasks.row_status import RowStatus
 from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS, SegmentedText, TooLongSentence, decoding_bound, segment_text
 from tasks.shard_quality import ShardQualityChecks
 from tasks.shard_reader import invalid_utf8_rows
-from tasks.shard_runner import GuardClock
 from tasks.translation_guard import SENTENCE_FIELDS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import TritonCallSettings, TritonRequestRejected, TritonTranslateClient
 

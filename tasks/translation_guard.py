@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from tasks.checks.mt_checker import GuardResult, judge_text, score_sentence_groups, score_translations
 from tasks.checks.settings import MTGuardSettings
+from tasks.guard_clock import GuardClock
+from tasks.row_status import RowStatus
 from tasks.segmentation import decoding_bound
-from tasks.shard_runner import STATUS_FLAGGED, STATUS_OK, GuardClock
 from tasks.triton_client import TritonRequestRejected, TritonTranslateClient
 
 # The retry of a flagged sentence: beam search, no repeated trigram, a mild repetition penalty.
@@ -138,7 +139,7 @@ async def guard_translations(client: TritonTranslateClient, batch: pa.RecordBatc
     flagged_sentences; rows still flagged after the retry get status `flagged`."""
     data = batch.to_pydict()
     index = [i for i, (status, mt) in enumerate(zip(data["status"], data["translation"]))
-             if status == STATUS_OK and mt is not None]
+             if status == RowStatus.OK and mt is not None]
     per_row = [_row_sentences(data, i) for i in index]
     units = _Sentences([], [], [], [], [], [], [])
     for j, (i, (src, mt, logprob, _)) in enumerate(zip(index, per_row)):
@@ -189,7 +190,7 @@ async def guard_translations(client: TritonTranslateClient, batch: pa.RecordBatc
         score[i], reasons[i], retried_rows[i] = verdict.hallucination_score, verdict.reasons, redecoded[j]
         flagged_sentences[i] = verdict.flagged_sentences
         if verdict.flagged:
-            data["status"][i] = STATUS_FLAGGED
+            data["status"][i] = RowStatus.FLAGGED
     columns = drop_sentence_columns(batch)
     for name in ("translation", "logprob", "status"):
         columns[name] = pa.array(data[name], batch.schema.field(name).type)

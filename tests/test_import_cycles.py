@@ -1,6 +1,5 @@
-"""No import cycles between the project's own modules (flows, tasks, blocks, deployments, triton
-tools): each module's imports, function-level ones included, form a graph without cycles.
-`TYPE_CHECKING` imports are annotations only and do not count."""
+"""No import cycles between the project's own modules (flows, tasks, blocks, deployments): each
+module's imports, function-level and `TYPE_CHECKING` ones included, form a graph without cycles."""
 from __future__ import annotations
 
 import ast
@@ -15,15 +14,11 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def runtime_imports(tree: ast.AST) -> set[str]:
-    """Imported module names, skipping `if TYPE_CHECKING:` blocks."""
+def imported_modules(tree: ast.AST) -> set[str]:
+    """Every module name the tree imports (top level, in functions, under `if TYPE_CHECKING:`)."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -41,7 +36,7 @@ def import_graph() -> dict[str, set[str]]:
     modules = {module_name(p): p for p in files}
     graph = {}
     for name, path in modules.items():
-        imported = runtime_imports(ast.parse(path.read_text(), str(path)))
+        imported = imported_modules(ast.parse(path.read_text(), str(path)))
         graph[name] = {m for m in imported if m in modules and m != name}
     return graph
 

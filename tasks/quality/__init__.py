@@ -5,14 +5,9 @@ docs/data_quality.md. Importing this package does not import GE (~6 s): the firs
     validate_input(table, InputSpec(text_column="text"), "s3://b/k rows 0–5000").raise_for_failure()
 """
 from tasks.quality.engine import warm_up_in_background
+from tasks.quality.outcomes import ExpectationOutcome, RowExample
 from tasks.quality.report import publish_quality_artifact, quality_markdown, quality_target, write_quality_result
-from tasks.quality.result import (
-    ExpectationOutcome,
-    InputQualityError,
-    OutputQualityError,
-    QualityResult,
-    RowExample,
-)
+from tasks.quality.result import InputQualityError, OutputQualityError, QualityResult
 from tasks.quality.specs import STATUSES, InputSpec, OutputSpec
 from tasks.quality.validate import validate_input, validate_output
 

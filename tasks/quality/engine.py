@@ -133,7 +133,7 @@ def run_suite_on_evidence(evidence: pd.DataFrame, suite: Any, parameters: dict |
     found unexpected, none for a shard that passes it. Batches alike (same suite, same columns and
     dtypes, no rows, same parameters) give GE's same result, so it is computed once per process and
     shared: validating a passing shard costs GE nothing after the first."""
-    from tasks.quality.result import json_safe
+    from tasks.quality.outcomes import json_safe
 
     if len(evidence):
         result = run_suite(evidence, suite, parameters)

@@ -5,27 +5,7 @@ count and first offending rows, e.g.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # tasks.quality.result imports this module
-    from tasks.quality.result import ExpectationOutcome, RowExample
-
-MAX_TEXT_CHARS = 120  # example values and GE's partial_unexpected_list: long texts are cut
-
-
-def format_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        return repr(cut_text(value, 60))
-    return str(value)
-
-
-def cut_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
-
+from tasks.quality.outcomes import ExpectationOutcome, RowExample, format_value
 
 
 def describe_failures(failures: list[ExpectationOutcome]) -> str:

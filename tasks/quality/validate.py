@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from tasks.quality.arrow_pass import precheck
 from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, run_suite, run_suite_on_evidence
 from tasks.quality.frames import input_columns, is_string_type, output_parts_table, part_row, to_frame
-from tasks.quality.result import ExpectationOutcome, QualityResult, RowExample, json_safe
+from tasks.quality.outcomes import ExpectationOutcome, RowExample, json_safe
+from tasks.quality.result import QualityResult
 from tasks.quality.specs import InputSpec, OutputSpec
 from tasks.quality.suites import ROWS_IN_PARAMETER, input_suite, output_suite
 

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from deployments.stack.config import StackConfig
+from tasks.guard_clock import GuardClock
 from tasks.segmentation import DEFAULT_MAX_SENTENCE_CHARS
-from tasks.shard_runner import GuardClock
 from tasks.translate_shard import TranslateSettings, translate_record_batch
 from tasks.translation_guard import SENTENCE_COLUMNS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import TritonCallSettings, TritonTranslateClient

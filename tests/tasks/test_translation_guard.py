@@ -5,7 +5,7 @@ import asyncio
 
 import pyarrow as pa
 
-from tasks.shard_runner import GuardClock
+from tasks.guard_clock import GuardClock
 from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard, guard_translations, no_guard_columns
 from tasks.triton_client import Translations, TritonCallSettings
 

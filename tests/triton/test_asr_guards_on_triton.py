@@ -100,7 +100,7 @@ def test_redecode_parameters_drop_non_speech(triton_url, non_speech):
 # ---- speech left out (VAD regions vs segment timestamps) -----------------------------------------
 
 def _guarded(url: str, clip: bytes, **parameters):
-    from tasks.shard_runner import GuardClock
+    from tasks.guard_clock import GuardClock
     from tasks.transcript_guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips
     from tasks.triton_asr_client import TritonAsrClient, asr_parameters
     from tasks.triton_client import TritonCallSettings
