@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-from prefect import task
 
 from tasks.listing import ObjectRef
 from tasks.s3_uri import InvalidS3Uri, S3Uri
@@ -72,11 +71,6 @@ def plan_audio_object(conn: S3Connection, obj: ObjectRef, columns: AudioColumns,
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     shards = tuple(Shard(obj, start, stop, slices) for start, stop, slices in split_rows(sizes, shard_rows))
     return ObjectPlan(obj, shards=shards or (Shard(obj, 0, 0, ()),), rows=metadata.num_rows)
-
-
-@task(name="plan-audio-shards", retries=2, retry_delay_seconds=5)
-def plan_audio_object_task(conn: S3Connection, obj: ObjectRef, columns: AudioColumns, shard_rows: int) -> ObjectPlan:
-    return plan_audio_object(conn, obj, columns, shard_rows)
 
 
 # ---- the audio of one record batch ---------------------------------------------------------------

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from prefect import task
 
 from tasks.listing import ObjectRef
 from tasks.s3_uri import S3Uri
@@ -241,11 +240,3 @@ def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
 def is_transient_io_error(exc: BaseException) -> bool:
     """A network / S3 error worth retrying, as opposed to bytes that are not what they claim to be."""
     return isinstance(exc, (ConnectionError, TimeoutError)) or "AWS Error" in str(exc)
-
-
-@task(name="plan-shards", retries=2, retry_delay_seconds=5)
-def plan_object_task(conn: S3Connection, obj: ObjectRef, text_column: str, id_column: str,
-                     shard_rows: int, passthrough: list[str] | None = None,
-                     shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
-    return plan_object(conn, obj, text_column=text_column, id_column=id_column,
-                       shard_rows=shard_rows, passthrough=passthrough, shard_bytes=shard_bytes)
