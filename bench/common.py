@@ -260,6 +260,21 @@ def default_s3_pid() -> int | None:
 
 # --- child processes --------------------------------------------------------------------------
 
+def run_sampled(cmd: list[str], env: dict, roots: dict[str, int], name: str,
+                timeout: float) -> tuple[int, str, str, RssSampler]:
+    """Run `cmd` (killed after `timeout`) while sampling the RSS and CPU of the `roots` process
+    trees and of the command's own tree (as `name`); (exit status, stdout, stderr, sampler)."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = RssSampler(roots | {name: proc.pid})
+    with sampler:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    return proc.returncode, out, err, sampler
+
+
 def run_measure(args: list[str], env: dict | None = None, sampler_roots: dict[str, int] | None = None,
                 timeout: float = 1800) -> dict:
     """`python bench/measure.py <args>` in its own process; its last stdout line is JSON. With
@@ -267,16 +282,9 @@ def run_measure(args: list[str], env: dict | None = None, sampler_roots: dict[st
     cmd = [sys.executable, str(ROOT / "bench" / "measure.py"), *args]
     full_env = dict(os.environ) | (env or {})
     full_env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = RssSampler(dict(sampler_roots or {}) | {"flow_process": proc.pid})
-    with sampler:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"measure.py {' '.join(args)} failed ({proc.returncode}):\n{err[-4000:]}")
+    returncode, out, err, sampler = run_sampled(cmd, full_env, dict(sampler_roots or {}), "flow_process", timeout)
+    if returncode != 0:
+        raise RuntimeError(f"measure.py {' '.join(args)} failed ({returncode}):\n{err[-4000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["sampled_peak_rss_mb"] = sampler.peaks()
     result["sampled_start_rss_mb"] = sampler.baselines()

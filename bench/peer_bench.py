@@ -31,7 +31,6 @@ from pathlib import Path
 
 from common import (
     ROOT,
-    RssSampler,
     default_s3_pid,
     default_triton_pid,
     delete_prefix,
@@ -41,6 +40,7 @@ from common import (
     now,
     parse_rows,
     run_measure,
+    run_sampled,
     write_result,
 )
 
@@ -75,20 +75,14 @@ def timed_command(cmd: list[str], env: dict, roots: dict[str, int | None], timeo
     """Wall time, exit status, sampled peak RSS of the command's process tree (and the servers')."""
     before = load()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import psutil
 
     # servers can be restarted between runs (a shared stack): sample those alive now
-    sampler = RssSampler({k: v for k, v in roots.items() if v and psutil.pid_exists(v)} | {"run": proc.pid})
-    with sampler:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+    alive = {k: v for k, v in roots.items() if v and psutil.pid_exists(v)}
+    returncode, out, err, sampler = run_sampled(cmd, env, alive, "run", timeout)
     seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}\n{out[-2000:]}")
+    if returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({returncode}):\n{err[-3000:]}\n{out[-2000:]}")
     return {"seconds": round(seconds, 3), "stdout_tail": out.strip().splitlines()[-1:] if out.strip() else [],
             "peak_rss_mb": sampler.peaks().get("run"), "cpu_s": sampler.cpu_used.get("run"),
             "server_cpu_s": {k: v for k, v in sampler.cpu_used.items() if k != "run"},

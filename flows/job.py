@@ -23,6 +23,7 @@ from prefect_aws import AwsCredentials, S3Bucket
 from blocks.s3_access import credentials_from_env
 from blocks.triton_endpoint import TritonEndpoint
 from flows.fan_out import run_shard_groups
+from flows.parameters import blank_is_none
 from flows.run_report import ShardProgress
 from flows.run_steps import (
     DEFAULT_MAX_QUARANTINED_SHARE,
@@ -118,7 +119,7 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     shards = collect_plans(plans, objects, record)
 
     progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}", rows=sum(s.rows for s in shards))
-    if fan_out_deployment and fan_out_deployment.strip():
+    if blank_is_none(fan_out_deployment):
         record.shards = run_shard_groups(conn, fan_out_deployment, shards, stage, run_dir, key, s3_credentials,
                                          shards_per_child, progress)
     else:

@@ -8,7 +8,7 @@ from typing import get_args
 
 from blocks.guards import ASRGuardConfig, MTGuardConfig, MTGuardSettings
 from blocks.triton_endpoint import TritonEndpoint
-from flows.parameters import LanguageCode
+from flows.parameters import LanguageCode, blank_is_none
 from tasks.audio import AudioColumns
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
 from tasks.checks.asr_settings import ASRGuardSettings
@@ -24,11 +24,6 @@ from tasks.triton_asr_client import ASR_MODEL, asr_parameters
 from tasks.triton_client import TritonCallSettings
 
 log = logging.getLogger(__name__)
-
-
-def blank_is_none(value: str | None) -> str | None:
-    """An optional name left empty in a form (or a flow called with its "" default) is None."""
-    return None if value is None or not value.strip() else value
 
 
 def translation_guard(model: str, enabled: bool, block_name: str | None, redecode: bool,
