@@ -60,6 +60,9 @@ def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Buck
     folder = output.join("_sentinel", "shard-results")
     storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
     storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
+    # prefect-aws caches one boto3 client per credentials, but shard threads that start together all
+    # miss that cache and each build a client (~0.5-1 s of CPU apiece): build it once, here
+    credentials.get_client("s3")
     return storage
 
 
