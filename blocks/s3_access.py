@@ -6,6 +6,7 @@ import os
 from prefect_aws import AwsCredentials
 from prefect_aws.client_parameters import AwsClientParameters
 
+from blocks.loading import load_block
 from tasks.storage import S3Connection
 
 DEFAULT_CREDENTIALS_BLOCK = "sentinel-s3"
@@ -25,4 +26,4 @@ def load_s3_connection(block_name: str | None) -> S3Connection:
     """The named AwsCredentials block; with no name (or SENTINEL_S3_FROM_ENV=1), the environment."""
     if not block_name or os.environ.get("SENTINEL_S3_FROM_ENV") == "1":
         return S3Connection.from_env()
-    return S3Connection.from_aws_credentials(AwsCredentials.load(block_name))
+    return S3Connection.from_aws_credentials(load_block(AwsCredentials, block_name))

@@ -39,6 +39,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
         cfg = local_stack.up(services=services)
         print(f"stack up: S3 {cfg.s3_endpoint}  Prefect {cfg.prefect_api_url.removesuffix('/api')}  "
               f"Triton grpc {cfg.triton_grpc_url}\nclient env: set -a; . {cfg.state_dir / 'stack.env'}; set +a")
+        if {"prefect-server", "seaweedfs"} <= set(services):  # the blocks `sentinel translate` & co. load by default
+            use_local_stack_env()
+            from blocks.register import register_blocks
+
+            for name in register_blocks(triton_url=cfg.triton_grpc_url, overwrite=False):
+                print(f"saved default block {name}")
     elif args.action == "down":
         local_stack.down(services=services)
     else:

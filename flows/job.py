@@ -20,6 +20,7 @@ from datetime import UTC
 from prefect import get_run_logger, unmapped
 from prefect_aws import AwsCredentials, S3Bucket
 
+from blocks.loading import load_block
 from blocks.s3_access import credentials_from_env
 from blocks.triton_endpoint import TritonEndpoint
 from flows.fan_out import run_shard_groups
@@ -48,7 +49,7 @@ SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
 def load_triton(block_name: str | None) -> TritonEndpoint:
     """The named Sentinel Triton Endpoint block, else SENTINEL_TRITON_URL (default 127.0.0.1:8001)."""
     if block_name:
-        return TritonEndpoint.load(block_name)
+        return load_block(TritonEndpoint, block_name)
     return TritonEndpoint(url=os.environ.get("SENTINEL_TRITON_URL", "127.0.0.1:8001"))
 
 
@@ -56,7 +57,7 @@ def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Buck
     """Cached shard results live next to the outputs, so any machine's rerun can find them.
     Prefect needs result storage saved server-side: one block per output location."""
     from_env = not credentials_block or os.environ.get("SENTINEL_S3_FROM_ENV") == "1"
-    credentials = credentials_from_env() if from_env else AwsCredentials.load(credentials_block)
+    credentials = credentials_from_env() if from_env else load_block(AwsCredentials, credentials_block)
     folder = output.join("_sentinel", "shard-results")
     storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
     storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import get_args
 
 from blocks.guards import ASRGuardConfig, MTGuardConfig, MTGuardSettings
+from blocks.loading import load_block
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, blank_is_none
 from tasks.audio import AudioColumns
@@ -35,7 +36,7 @@ def translation_guard(model: str, enabled: bool, block_name: str | None, redecod
     if not enabled or model == "echo":
         return None
     block_name = blank_is_none(block_name)
-    checks = MTGuardConfig.load(block_name).to_settings() if block_name else MTGuardSettings()
+    checks = load_block(MTGuardConfig, block_name).to_settings() if block_name else MTGuardSettings()
     if triton is not None and checks.similarity.enabled and not checks.similarity.triton_url:
         if embed_model_ready(triton.url):
             checks.similarity.triton_url = triton.url
@@ -49,7 +50,7 @@ def transcript_guard(enabled: bool, block_name: str | None, redecode: bool) -> T
     if not enabled:
         return None
     block_name = blank_is_none(block_name)
-    checks = ASRGuardConfig.load(block_name).to_settings() if block_name else ASRGuardSettings()
+    checks = load_block(ASRGuardConfig, block_name).to_settings() if block_name else ASRGuardSettings()
     return TranscriptGuard(checks, dict(ASR_REDECODE_PARAMETERS) if redecode else None)
 
 

@@ -308,8 +308,9 @@ def load_settings(path: str | None = None, block: str | None = None) -> MTGuardS
         return MTGuardSettings.model_validate(json.loads(Path(path).read_text()))
     if block:
         from blocks.guards import MTGuardConfig
+        from blocks.loading import load_block
 
-        return MTGuardConfig.load(block).to_settings()
+        return load_block(MTGuardConfig, block).to_settings()
     return MTGuardSettings()
 
 
