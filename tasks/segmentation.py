@@ -11,7 +11,7 @@ Sentence boundaries come from sentencex (language-aware rules for ~300 languages
 is located in the text, so offsets are exact. The segmenter was chosen by measurement against pysbd,
 blingfire, the Moses splitter, Punkt and syntok (docs/documents.md, bench/compare_segmenters.py).
 Whitespace around a sentence (spaces, newlines, paragraph breaks) is kept as a separator, so the
-layout survives translation. A sentence longer than `max_chars` is split at clause boundaries
+layout survives translation; so are the channel labels of a split-channel transcript (`[ch1] `). A sentence longer than `max_chars` is split at clause boundaries
 (, ; : – — and their CJK forms), then at spaces; a run with no such boundary longer than
 `max_chars` cannot be cut without breaking a word, and `TooLongSentence` says where it is.
 """
@@ -70,6 +70,19 @@ def _language(lang: str | None) -> str:
 
 
 LINE = re.compile(r"[^\r\n]+")
+# A speaker/channel label of a split-channel transcript ("[ch0] Hallo. [ch1] Ja."): it ends the sentence
+# before it and stays in the separator, so it comes back exactly and is never sent to the model.
+CHANNEL_LABEL = re.compile(r"\[ch\d+\]")
+
+
+def _stretches(text: str, line: re.Match) -> list[tuple[int, int]]:
+    """(start, end) of the parts of a line between channel labels."""
+    parts, pos = [], line.start()
+    for label in CHANNEL_LABEL.finditer(text, line.start(), line.end()):
+        parts.append((pos, label.start()))
+        pos = label.end()
+    parts.append((pos, line.end()))
+    return [(a, b) for a, b in parts if text[a:b].strip()]
 
 
 def sentence_spans(text: str, lang: str | None) -> list[tuple[int, int]]:
@@ -80,16 +93,17 @@ def sentence_spans(text: str, lang: str | None) -> list[tuple[int, int]]:
     spans = []
     language = _language(lang)
     for line in LINE.finditer(text):
-        pos = line.start()
-        for piece in sentencex.segment(language, line.group()):
-            stripped = piece.strip()
-            if not stripped:
-                continue
-            start = text.find(stripped, pos, line.end())
-            if start < 0:  # never seen; a segmenter change must not cut or reorder text silently
-                raise AssertionError(f"segmenter returned text not found after offset {pos}: {stripped[:40]!r}")
-            spans += _split_after_colons(text, start, start + len(stripped))
-            pos = start + len(stripped)
+        for first, last in _stretches(text, line):
+            pos = first
+            for piece in sentencex.segment(language, text[first:last]):
+                stripped = piece.strip()
+                if not stripped:
+                    continue
+                start = text.find(stripped, pos, last)
+                if start < 0:  # never seen; a segmenter change must not cut or reorder text silently
+                    raise AssertionError(f"segmenter returned text not found after offset {pos}: {stripped[:40]!r}")
+                spans += _split_after_colons(text, start, start + len(stripped))
+                pos = start + len(stripped)
     return spans
 
 
@@ -132,7 +146,7 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
 def _one_sentence(text: str, lang: str | None, max_chars: int) -> SegmentedText | None:
     """The common case, cheaply: a single line that sentencex keeps whole, with no colon and within
     `max_chars` (what segment_text would make of it, without locating pieces); None otherwise."""
-    if "\n" in text or "\r" in text or ":" in text or "\uff1a" in text:
+    if "\n" in text or "\r" in text or ":" in text or "\uff1a" in text or "[ch" in text:
         return None
     stripped = text.strip()
     if not stripped or len(stripped) > max_chars:

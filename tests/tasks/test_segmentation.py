@@ -83,7 +83,7 @@ def test_alignment_pairs_equal_sentences_and_merges_split_ones():
 
 
 SINGLE_OR_NOT = ["Der Bericht braucht mehr Zeit.", "  Kein Punkt am Ende  ", "Was? Nein!", "Er sagte: Hallo.",
-                 "Dr. Müller kam um 3 Uhr.", "Zeile eins\nZeile zwei", "x" * 600, "a " * 300, "Ein Satz. Noch einer."]
+                 "Dr. Müller kam um 3 Uhr.", "Zeile eins\nZeile zwei", "[ch0] Hallo [ch1] Ja.", "x" * 600, "a " * 300, "Ein Satz. Noch einer."]
 
 
 @pytest.mark.parametrize("text", SINGLE_OR_NOT)
@@ -100,3 +100,12 @@ def test_the_one_sentence_fast_path_gives_what_the_general_path_gives(monkeypatc
     fast = outcome()
     monkeypatch.setattr(segmentation, "_one_sentence", lambda *args: None)
     assert fast == outcome()
+
+
+def test_channel_labels_end_sentences_and_stay_out_of_them():
+    text = "[ch0] Guten Tag, wie geht es? [ch1] Gut danke [ch0] Schön. Bis morgen.\n[ch1] Tschüss!"
+    doc = segment_text(text, "de")
+    assert doc.sentences == ["Guten Tag, wie geht es?", "Gut danke", "Schön.", "Bis morgen.", "Tschüss!"]
+    assert doc.separators == ["[ch0] ", " [ch1] ", " [ch0] ", " ", "\n[ch1] ", ""]
+    assert doc.reassemble([s.upper() for s in doc.sentences]) == (
+        "[ch0] GUTEN TAG, WIE GEHT ES? [ch1] GUT DANKE [ch0] SCHÖN. BIS MORGEN.\n[ch1] TSCHÜSS!")
