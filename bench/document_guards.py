@@ -37,7 +37,8 @@ DOC = ROOT / "docs" / "guards.md"
 KS = (1, 3, 5, 10)
 MAX_FPR = 0.03
 CURVE_SHARES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002, 0.001)
-METHODS = ("whole", "sentences", "sentences_fragment_lines", "true_boundaries")
+METHODS = ("whole", "sentences", "sentences_fragment_lines", "true_boundaries", "sentences_consistent_labels")
+MAJORITY_MIN_ROWS, MAJORITY_MIN_SHARE = 3, 0.9  # see consistent_labels
 BEGIN, END = "<!-- BEGIN document_guards: generated, do not edit -->", "<!-- END document_guards -->"
 
 
@@ -77,6 +78,30 @@ def build_documents(table: pa.Table, k: int, seed: int = 0, fragment_lines: bool
     return docs
 
 
+def consistent_labels(table: pa.Table) -> tuple[pa.Table, list[int]]:
+    """The dev set with its self-contradicting labels made consistent: a translation that appears
+    for at least MAJORITY_MIN_ROWS different sources with one label on at least MAJORITY_MIN_SHARE of
+    them gets that label on the rest too ("The staff were very friendly and helpful." is a
+    hallucination for 20 of its 21 sources). Only for the diagnostic row of the table: nothing is
+    fitted on these labels. Returns the relabelled table and the rows changed."""
+    mt, y = table.column("mt").to_pylist(), table.column("hallucination").to_pylist()
+    by_output: dict[str, list[int]] = {}
+    for i, text in enumerate(mt):
+        by_output.setdefault(text.strip(), []).append(i)
+    labels, changed = list(y), []
+    for rows in by_output.values():
+        if len(rows) < MAJORITY_MIN_ROWS:
+            continue
+        bad = sum(y[r] for r in rows) / len(rows)
+        majority = 1 if bad >= MAJORITY_MIN_SHARE else 0 if bad <= 1 - MAJORITY_MIN_SHARE else None
+        for r in rows:
+            if majority is not None and y[r] != majority:
+                labels[r] = majority
+                changed.append(r)
+    column = table.schema.get_field_index("hallucination")
+    return table.set_column(column, "hallucination", pa.array(labels, table.column("hallucination").type)), changed
+
+
 def named_share(docs: dict, flagged: list[bool], flagged_sentences: list[list[int]]) -> float:
     """Of the flagged bad documents, the share whose flagged sentences overlap a truly bad row."""
     hits = total = 0
@@ -92,8 +117,10 @@ def named_share(docs: dict, flagged: list[bool], flagged_sentences: list[list[in
 
 def evaluate(table: pa.Table, settings: MTGuardSettings) -> dict:
     out = {}
+    consistent, _changed = consistent_labels(table)
     for k in KS:
         docs = build_documents(table, k)
+        relabelled = build_documents(consistent, k)  # the same documents, the consistent labels
         rows = pa.table({"src": docs["src"], "mt": docs["mt"], "src_lang": ["de"] * len(docs["src"]),
                          "tgt_lang": ["en"] * len(docs["src"])})
         y = np.array(docs["label"])
@@ -111,6 +138,16 @@ def evaluate(table: pa.Table, settings: MTGuardSettings) -> dict:
                 "named": named_share(docs, flagged, scored.column("flagged_sentences").to_pylist()) if segment
                 else None,
             }
+            if segment:  # the shipped path's scores against the consistent labels
+                y_consistent = np.array(relabelled["label"])
+                recall_c, fpr_c = cal.rates_at(np.array(flagged, dtype=float), y_consistent, 0.5)
+                per_k["sentences_consistent_labels"] = {
+                    "auroc": cal.auroc(score, y_consistent),
+                    "recall_at_fpr": cal.recall_at_fpr(score, y_consistent, MAX_FPR),
+                    "flag_recall": recall_c, "flag_fpr": fpr_c,
+                    "named": named_share(relabelled, flagged, scored.column("flagged_sentences").to_pylist()),
+                    "bad": int(y_consistent.sum()),
+                }
         # the shipped path on the same documents with titles and fragments on their own lines
         lines = build_documents(table, k, fragment_lines=True)
         scored = score_table(pa.table({"src": lines["src"], "mt": lines["mt"], "src_lang": ["de"] * len(y),
@@ -157,7 +194,10 @@ def render(results: dict) -> str:
         f"*sentences_fragment_lines*: the same, on the same documents with each row that does not end like a "
         f"sentence (a title, a fragment) ending its line, as it would in a real document; "
         f"*true_boundaries*: the same judgement with each dev row as one sentence (no segmentation or alignment "
-        f"error: what the segmenter costs).",
+        f"error: what the segmenter costs); *sentences_consistent_labels*: the *sentences* scores against the "
+        f"dev set's labels made consistent (a translation given for ≥ {MAJORITY_MIN_ROWS} sources with one label on "
+        f"≥ {MAJORITY_MIN_SHARE:.0%} of them gets it on the rest: {results.get('relabelled_rows', '?')} rows; "
+        f"a diagnostic of what the labels' own contradictions cost, nothing is fitted on them).",
         "",
         f"| k | documents (bad) | method | AUROC | recall @ FPR ≤ {pct(MAX_FPR)} | flag FPR | flag recall "
         "| flagged bad docs naming a bad sentence |",
@@ -166,7 +206,7 @@ def render(results: dict) -> str:
     for k, r in results["documents"].items():
         for method in METHODS:
             m = r[method]
-            lines.append(f"| {k} | {r['documents']} ({r['bad']}) | {method} | {m['auroc']:.3f} "
+            lines.append(f"| {k} | {r['documents']} ({m.get('bad', r['bad'])}) | {method} | {m['auroc']:.3f} "
                          f"| {pct(m['recall_at_fpr'])} | {pct(m['flag_fpr'])} | {pct(m['flag_recall'])} "
                          f"| {pct(m['named'])} |")
     lines += ["", f"Good-sentence curve fitted on the dev set's good rows (score, share ≥ score): "
@@ -195,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                                 np.array(table.column("hallucination").to_pylist()), settings.combine.leak)
     results = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "data": Path(args.data).name,
                "good_sentence_curve": curve, "shipped_curve": settings.combine.good_sentence_curve,
-               "documents": evaluate(table, settings)}
+               "documents": evaluate(table, settings),
+               "relabelled_rows": len(consistent_labels(table)[1])}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_doc:
