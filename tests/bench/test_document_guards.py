@@ -7,7 +7,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from document_guards import build_documents, good_sentence_curve, named_share
+from document_guards import build_documents, consistent_labels, good_sentence_curve, named_share
 
 
 def rows(n: int) -> pa.Table:
@@ -38,3 +38,12 @@ def test_named_counts_a_flagged_sentence_overlapping_a_bad_row():
     assert named_share(docs, [True], [[bad_position]]) == 1.0
     assert named_share(docs, [True], [[(bad_position + 1) % 5]]) == 0.0
     assert np.isnan(named_share(docs, [False], [[]]))
+
+
+def test_only_a_clear_majority_of_one_output_relabels_its_minority():
+    mt = ["Same."] * 10 + ["Split."] * 2 + ["Mixed."] * 4
+    labels = [1] * 9 + [0] + [1, 0] + [1, 1, 1, 0]
+    table = pa.table({"src": [f"Quelle {i}" for i in range(len(mt))], "mt": mt, "hallucination": labels})
+    relabelled, changed = consistent_labels(table)
+    assert changed == [9]  # 9 of 10 sources say hallucination; 2 rows are too few; 3 of 4 is no clear majority
+    assert relabelled.column("hallucination").to_pylist() == [1] * 10 + [1, 0] + [1, 1, 1, 0]
