@@ -11,7 +11,8 @@ Sentence boundaries come from sentencex (language-aware rules for ~300 languages
 is located in the text, so offsets are exact. The segmenter was chosen by measurement against pysbd,
 blingfire, the Moses splitter, Punkt and syntok (docs/documents.md, bench/compare_segmenters.py).
 Whitespace around a sentence (spaces, newlines, paragraph breaks) is kept as a separator, so the
-layout survives translation; so are the channel labels of a split-channel transcript (`[ch1] `). A sentence longer than `max_chars` is split at clause boundaries
+layout survives translation; so are the channel labels of a split-channel transcript (`[ch1] `).
+A sentence longer than `max_chars` is split at clause boundaries
 (, ; : – — and their CJK forms), then at spaces; a run with no such boundary longer than
 `max_chars` cannot be cut without breaking a word, and `TooLongSentence` says where it is.
 """
