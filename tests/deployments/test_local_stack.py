@@ -16,19 +16,33 @@ from deployments.stack.processes import read_pid, stop_process
 pytestmark = pytest.mark.integration
 
 
+_TAKEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A free port whose +10000 twin (SeaweedFS's gRPC port) is free too."""
+    """A port that, with its +10000 twin (SeaweedFS's gRPC port), can be bound now and lies below the
+    kernel's ephemeral range, so no outgoing connection takes it before SeaweedFS binds it (a port only
+    checked for a listener was once held by a client socket: "bind: address already in use")."""
     import random
 
+    try:
+        first_ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768
     while True:
-        port = random.randrange(20000, 50000)
-        if all(_free(p) for p in (port, port + 10000)):
+        port = random.randrange(12000, first_ephemeral - 10000)
+        if port not in _TAKEN and all(_bindable(p) for p in (port, port + 10000)):
+            _TAKEN.add(port)
             return port
 
 
-def _free(port: int) -> bool:
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def listening_addresses(pid: int) -> set[str]:
