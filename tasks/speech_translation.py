@@ -1,5 +1,5 @@
 """Speech -> translation for one record batch: transcribe (and guard the transcripts), then
-translate the transcripts grouped by the language Whisper reported (and guard the translations).
+translate each transcript from the language(s) Whisper heard in it (and guard the translations).
 A row's `status` is the first stage that did not succeed; `error` / `reasons` say why."""
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from dataclasses import replace
 import pyarrow as pa
 
 from tasks.guard_clock import GuardClock
+from tasks.language_runs import LanguageRun, language_runs, merge_runs
 from tasks.row_status import RowStatus
+from tasks.segmentation import TooLongSentence, segment_text
 from tasks.storage import S3Connection
 from tasks.transcribe_shard import ASR_FIELDS, TranscribeSettings, transcribe_record_batch
 from tasks.translate_shard import TranslateSettings, translate_record_batch
@@ -19,42 +21,66 @@ from tasks.triton_client import TritonTranslateClient
 TRANSLATION_GUARD_NAMES = [f.name for f in GUARD_FIELDS]
 
 
+def sentence_count(text: str, language: str, translate: TranslateSettings) -> int:
+    """How many sentences translate_record_batch makes of `text` (for numbering across a row's runs)."""
+    if not translate.segment:
+        return 1
+    try:
+        return max(len(segment_text(text, language, translate.max_sentence_chars)), 1)
+    except TooLongSentence:
+        return 1
+
+
 async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslateClient, conn: S3Connection,
                                         record: pa.RecordBatch, settings: TranscribeSettings,
                                         translate: TranslateSettings, clock: GuardClock) -> pa.RecordBatch:
-    """Transcribe, then translate the transcripts, grouped by the language Whisper reported. Long
-    transcripts are translated as documents (translate_record_batch: split into sentences, the sentences
-    of all transcripts of a language sent together, reassembled), and guarded per sentence."""
+    """Transcribe, then translate the transcripts, each stretch from the language Whisper heard in it
+    (tasks/language_runs.py: a code-switched clip is translated per language, a clip in one language
+    whole), grouped by language across the batch. Long transcripts are translated as documents
+    (translate_record_batch: split into sentences, the sentences of all transcripts of a language sent
+    together, reassembled), and guarded per sentence."""
     heard = await transcribe_record_batch(asr, conn, record, settings, clock)
     target = translate.target_lang
     rows = heard.to_pylist()
     names = ["translation", "translation_logprob", "translation_model",
              *(f"translation_{name}" for name in TRANSLATION_GUARD_NAMES)]
     translation = {name: [None] * len(rows) for name in names}
-    groups: dict[str, list[int]] = {}
+    runs_of: dict[int, list[LanguageRun]] = {}  # row -> its transcript's stretches, one per spoken language
+    units: dict[str, list[tuple[int, int]]] = {}  # language -> (row, run)
     for i, row in enumerate(rows):
         if row["status"] == RowStatus.OK and row["transcript"]:
-            groups.setdefault(row["language"], []).append(i)
+            runs_of[i] = language_runs(row["transcript"], row.get("segments"), row["language"])
+            for k, run in enumerate(runs_of[i]):
+                units.setdefault(run.language, []).append((i, k))
         elif row["status"] == RowStatus.OK:  # nothing heard: nothing to translate
             row["status"] = RowStatus.EMPTY
-    for language, members in groups.items():
+    outputs: dict[tuple[int, int], dict] = {}
+    for language, members in units.items():
+        texts = [rows[i]["transcript"][runs_of[i][k].start:runs_of[i][k].end] for i, k in members]
         if language == target:  # already in the target language
-            for i in members:
-                translation["translation"][i], translation["translation_model"][i] = rows[i]["transcript"], "identity"
+            for unit, text in zip(members, texts):
+                outputs[unit] = {"translation": text, "logprob": None, "model": "identity", "status": RowStatus.OK,
+                                 "error": None, **dict.fromkeys(TRANSLATION_GUARD_NAMES),
+                                 "sentences": sentence_count(text, language, translate)}
             continue
-        subset = pa.RecordBatch.from_pydict({"id": [rows[i]["id"] for i in members],
-                                             "transcript": [rows[i]["transcript"] for i in members]})
+        subset = pa.RecordBatch.from_pydict({"id": [rows[i]["id"] for i, _ in members], "transcript": texts})
         group_settings = replace(translate, source_lang=language)
         done = await translate_record_batch(mt, subset, group_settings)
         if group_settings.guard is not None:
             done = await guard_translations(mt, done, group_settings.guard, clock)
-        for i, out in zip(members, done.to_pylist()):
-            translation["translation"][i], translation["translation_logprob"][i] = out["translation"], out["logprob"]
-            translation["translation_model"][i] = out["model"]
-            for name in TRANSLATION_GUARD_NAMES:
-                translation[f"translation_{name}"][i] = out.get(name)
-            if out["status"] != RowStatus.OK:
-                rows[i]["status"], rows[i]["error"] = out["status"], out["error"] and f"translate: {out['error']}"
+        for unit, text, out in zip(members, texts, done.to_pylist()):
+            outputs[unit] = {"translation": out["translation"], "logprob": out["logprob"], "model": out["model"],
+                             "status": out["status"], "error": out["error"],
+                             **{name: out.get(name) for name in TRANSLATION_GUARD_NAMES},
+                             "sentences": sentence_count(text, language, translate)}
+    for i, runs in runs_of.items():
+        out = merge_runs(rows[i]["transcript"], runs, [outputs[(i, k)] for k in range(len(runs))])
+        translation["translation"][i], translation["translation_logprob"][i] = out["translation"], out["logprob"]
+        translation["translation_model"][i] = out["model"]
+        for name in TRANSLATION_GUARD_NAMES:
+            translation[f"translation_{name}"][i] = out[name]
+        if out["status"] != RowStatus.OK:
+            rows[i]["status"], rows[i]["error"] = out["status"], out["error"] and f"translate: {out['error']}"
     columns = {name: heard.column(name) for name in ["id", *(n for n, _ in ASR_FIELDS)]}
     columns["asr_model"] = heard.column("model")
     columns["translation"] = pa.array(translation["translation"], pa.string())

@@ -50,3 +50,35 @@ def test_a_translation_failure_is_a_row_status_not_a_crashed_shard(full_stack, s
     assert summary["status_counts"] == {"failed": 6, "skipped_empty": 2}
     assert rows["fox"]["transcript"] and rows["fox"]["translation"] is None
     assert rows["fox"]["error"].startswith("translate: ") and "no translation model for pair en-fr" in rows["fox"]["error"]
+
+
+def test_a_code_switched_clip_is_translated_from_each_language_it_holds(full_stack, s3_conn, bucket, tmp_path):
+    """English then German in one clip, target English: the English stretch stays as it was heard
+    (identity), the German one goes to the de-en model; before, the whole transcript was taken as its
+    dominant language (English) and the German passed through untranslated as `ok`."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.fixtures.audio.recordings import code_switched
+
+    code_switched(tmp_path, languages=("en", "de"))
+    client = s3_conn.boto3_client()
+    client.put_object(Bucket=bucket, Key="switch/audio/clip.wav", Body=(tmp_path / "code_switched.wav").read_bytes())
+    rows = io.BytesIO()
+    pq.write_table(pa.table({"id": ["clip"], "audio_uri": [f"s3://{bucket}/switch/audio/clip.wav"]}), rows)
+    client.put_object(Bucket=bucket, Key="switch/in/rows.parquet", Body=rows.getvalue())
+    state, summary = run(input_uri=f"s3://{bucket}/switch/in/", output_uri=f"s3://{bucket}/switch/out/",
+                         target_lang="en", language="auto", asr_model="whisper-base", max_quarantined_share=1.0)
+    assert state.is_completed(), summary
+    [row] = read_run_rows(s3_conn, summary, [*COLUMNS, "languages", "translation_flagged_sentences"])
+    assert row["languages"] == ["en", "de"], row["transcript"]  # what the recordings tests hold whisper-base to
+    assert row["translation_model"] == "identity,marian-de-en"
+    english_end = row["transcript"].index("office.") + len("office.")
+    assert row["translation"].startswith(row["transcript"][:english_end])  # the English stretch, as heard
+    # the tiny de-en model's noise is flagged, and the flagged sentences are German ones, numbered in the row
+    from tasks.segmentation import segment_text
+
+    english_sentences = len(segment_text(row["transcript"][:english_end], "en"))
+    assert row["translation_flagged_sentences"] and min(row["translation_flagged_sentences"]) >= english_sentences
