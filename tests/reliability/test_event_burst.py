@@ -48,8 +48,8 @@ deployments:
       output_uri: s3://{bucket}/outputs/{inbox}
       model: echo
       source_lang: de
-      triton_endpoint: null
-      s3_credentials: null
+      triton_endpoint: ""
+      s3_credentials: ""
 {extra}"""
 # The burst measures event -> run orchestration; the Great Expectations suites cost ~10 s of CPU per
 # flow-run process (measured separately, see docs/reliability.md): off unless SENTINEL_CHAOS_BURST_QUALITY=1.
