@@ -78,6 +78,8 @@ CHANNEL_LABEL = re.compile(r"\[ch\d+\]")
 
 def _stretches(text: str, line: re.Match) -> list[tuple[int, int]]:
     """(start, end) of the parts of a line between channel labels."""
+    if "[ch" not in line.group():
+        return [line.span()]
     parts, pos = [], line.start()
     for label in CHANNEL_LABEL.finditer(text, line.start(), line.end()):
         parts.append((pos, label.start()))
@@ -144,26 +146,8 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
     return pieces
 
 
-def _one_sentence(text: str, lang: str | None, max_chars: int) -> SegmentedText | None:
-    """The common case, cheaply: a single line that sentencex keeps whole, with no colon and within
-    `max_chars` (what segment_text would make of it, without locating pieces); None otherwise."""
-    if "\n" in text or "\r" in text or ":" in text or "\uff1a" in text or "[ch" in text:
-        return None
-    stripped = text.strip()
-    if not stripped or len(stripped) > max_chars:
-        return None
-    pieces = sentencex.segment(_language(lang), text)
-    if [piece.strip() for piece in pieces if piece.strip()] != [stripped]:
-        return None
-    start = text.find(stripped)
-    return SegmentedText([stripped], [text[:start], text[start + len(stripped):]], [start])
-
-
 def segment_text(text: str, lang: str | None, max_chars: int = DEFAULT_MAX_SENTENCE_CHARS) -> SegmentedText:
     """Sentences of `text` (at most `max_chars` each), their offsets and the separators between them."""
-    one = _one_sentence(text, lang, max_chars)
-    if one is not None:
-        return one
     spans = []
     for start, end in sentence_spans(text, lang):
         spans += _split_long(text, start, end, max_chars) if end - start > max_chars else [(start, end)]

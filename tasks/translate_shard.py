@@ -117,13 +117,11 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
     put each row's translation back together around its separators. A refused request fails the rows
     that had a sentence in it."""
     units = [(i, j) for i in rows for j in range(len(docs[i]))]
-    sentences = [docs[i].sentences[j] for i, j in units]
+    explicit_bound = "max_decoding_length" in client.settings.decoding
     by_bound: dict[int | None, list[int]] = {}
-    if "max_decoding_length" in client.settings.decoding:  # the request's own bound for every sentence
-        by_bound[None] = list(range(len(units)))
-    else:
-        for k, sentence in enumerate(sentences):
-            by_bound.setdefault(decoding_bound(len(sentence)), []).append(k)
+    for k, (i, j) in enumerate(units):
+        bound = None if explicit_bound else decoding_bound(len(docs[i].sentences[j]))
+        by_bound.setdefault(bound, []).append(k)
     texts: list[str | None] = [None] * len(units)
     logprobs: list[float | None] = [None] * len(units)
     models: list[str | None] = [None] * len(units)
@@ -131,7 +129,7 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
     async def one_bound(bound: int | None, members: list[int]) -> None:
         decoding = None if bound is None else {**client.settings.decoding, "max_decoding_length": bound}
         try:
-            out = await client.translate([sentences[k] for k in members], lang,
+            out = await client.translate([docs[units[k][0]].sentences[units[k][1]] for k in members], lang,
                                          settings.target_lang, decoding=decoding)
         except TritonRequestRejected as exc:
             batch.fail(sorted({units[k][0] for k in members}), str(exc))
@@ -147,17 +145,12 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
         start += count
         if batch.status[i] != RowStatus.OK:
             continue
-        mine_texts, mine_logprobs = texts[mine], logprobs[mine]
-        batch.sentences[i], batch.sentence_translations[i] = doc.sentences, mine_texts
-        batch.sentence_logprobs[i], batch.separators[i] = mine_logprobs, doc.separators
-        batch.model[i] = models[start - count]
-        if count == 1:  # most rows: no weighting, no join
-            batch.translation[i] = doc.separators[0] + mine_texts[0] + doc.separators[1]
-            batch.logprob[i] = mine_logprobs[0]
-            continue
-        batch.translation[i] = doc.reassemble(mine_texts)
+        batch.sentences[i], batch.sentence_translations[i] = doc.sentences, texts[mine]
+        batch.sentence_logprobs[i], batch.separators[i] = logprobs[mine], doc.separators
+        batch.translation[i] = doc.reassemble(texts[mine])
         weights = [len(sentence) for sentence in doc.sentences]  # source length stands in for token counts
-        batch.logprob[i] = sum(w * lp for w, lp in zip(weights, mine_logprobs)) / max(sum(weights), 1)
+        batch.logprob[i] = sum(w * lp for w, lp in zip(weights, logprobs[mine])) / max(sum(weights), 1)
+        batch.model[i] = models[mine][0]
 
 
 async def translate_record_batch(client: TritonTranslateClient, record: pa.RecordBatch,

@@ -82,26 +82,6 @@ def test_alignment_pairs_equal_sentences_and_merges_split_ones():
     assert sorted(i for s, _ in units for i in s) == list(range(5)) and [j for _, m in units for j in m] == [0]
 
 
-SINGLE_OR_NOT = ["Der Bericht braucht mehr Zeit.", "  Kein Punkt am Ende  ", "Was? Nein!", "Er sagte: Hallo.",
-                 "Dr. Müller kam um 3 Uhr.", "Zeile eins\nZeile zwei", "[ch0] Hallo [ch1] Ja.", "x" * 600, "a " * 300, "Ein Satz. Noch einer."]
-
-
-@pytest.mark.parametrize("text", SINGLE_OR_NOT)
-@pytest.mark.parametrize("max_chars", [500, 40])
-def test_the_one_sentence_fast_path_gives_what_the_general_path_gives(monkeypatch, text, max_chars):
-    import tasks.segmentation as segmentation
-
-    def outcome():
-        try:
-            return segmentation.segment_text(text, "de", max_chars)
-        except TooLongSentence as exc:
-            return str(exc)
-
-    fast = outcome()
-    monkeypatch.setattr(segmentation, "_one_sentence", lambda *args: None)
-    assert fast == outcome()
-
-
 def test_channel_labels_end_sentences_and_stay_out_of_them():
     text = "[ch0] Guten Tag, wie geht es? [ch1] Gut danke [ch0] Schön. Bis morgen.\n[ch1] Tschüss!"
     doc = segment_text(text, "de")
