@@ -115,9 +115,9 @@ def named_share(docs: dict, flagged: list[bool], flagged_sentences: list[list[in
     return hits / total if total else float("nan")
 
 
-def evaluate(table: pa.Table, settings: MTGuardSettings) -> dict:
+def evaluate(table: pa.Table, settings: MTGuardSettings, consistent: pa.Table) -> dict:
+    """Per k and method; `consistent`: the same rows with consistent_labels, for the diagnostic row."""
     out = {}
-    consistent, _changed = consistent_labels(table)
     for k in KS:
         docs = build_documents(table, k)
         relabelled = build_documents(consistent, k)  # the same documents, the consistent labels
@@ -233,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = score_table(table, settings, detector_columns=False, segment=False)
     curve = good_sentence_curve(np.array(rows.column("hallucination_score").to_pylist()),
                                 np.array(table.column("hallucination").to_pylist()), settings.combine.leak)
+    consistent, relabelled_rows = consistent_labels(table)
     results = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "data": Path(args.data).name,
                "good_sentence_curve": curve, "shipped_curve": settings.combine.good_sentence_curve,
-               "documents": evaluate(table, settings),
-               "relabelled_rows": len(consistent_labels(table)[1])}
+               "documents": evaluate(table, settings, consistent), "relabelled_rows": len(relabelled_rows)}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_doc:

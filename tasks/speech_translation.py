@@ -22,7 +22,8 @@ TRANSLATION_GUARD_NAMES = [f.name for f in GUARD_FIELDS]
 
 
 def sentence_count(text: str, language: str, translate: TranslateSettings) -> int:
-    """How many sentences translate_record_batch makes of `text` (for numbering across a row's runs)."""
+    """How many sentences translate_record_batch would make of `text`: for a run kept as heard (in the
+    target language already), which is not translated but still counts in the row's sentence numbers."""
     if not translate.segment:
         return 1
     try:
@@ -66,13 +67,14 @@ async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslat
         subset = pa.RecordBatch.from_pydict({"id": [rows[i]["id"] for i, _ in members], "transcript": texts})
         group_settings = replace(translate, source_lang=language)
         done = await translate_record_batch(mt, subset, group_settings)
+        # the sentences translate made of each run (none for a run that failed): numbering across runs
+        counts = [len(sentences) if sentences else 1 for sentences in done.column("_sentences").to_pylist()]
         if group_settings.guard is not None:
             done = await guard_translations(mt, done, group_settings.guard, clock)
-        for unit, text, out in zip(members, texts, done.to_pylist()):
+        for unit, count, out in zip(members, counts, done.to_pylist()):
             outputs[unit] = {"translation": out["translation"], "logprob": out["logprob"], "model": out["model"],
                              "status": out["status"], "error": out["error"],
-                             **{name: out.get(name) for name in TRANSLATION_GUARD_NAMES},
-                             "sentences": sentence_count(text, language, translate)}
+                             **{name: out.get(name) for name in TRANSLATION_GUARD_NAMES}, "sentences": count}
     for i, runs in runs_of.items():
         out = merge_runs(rows[i]["transcript"], runs, [outputs[(i, k)] for k in range(len(runs))])
         translation["translation"][i], translation["translation_logprob"][i] = out["translation"], out["logprob"]
