@@ -3,6 +3,7 @@
 score_translations(src, mt, src_lang, tgt_lang, logprob, settings) -> list[GuardResult]   one per sentence
 score_sentence_groups(units..., group_of_unit, n_groups, settings) -> list[TextVerdict]  one per text
 score_documents(src, mt, src_lang, tgt_lang, logprob, settings) -> list[TextVerdict]  segment, align, score
+    (sentences aligned by length and by their embeddings' cosine: segment_pairs)
 score_table(table, settings) -> table + hallucination_score, flagged, reasons, flagged_sentences (+ <detector>_score)
 
 Texts are guarded per sentence and judged per text: every sentence is scored, the text's
@@ -35,7 +36,7 @@ from tasks.checks.logprob import LogprobDetector
 from tasks.checks.numbers import NumberDetector
 from tasks.checks.repetition import RepetitionDetector
 from tasks.checks.settings import MTGuardSettings
-from tasks.checks.similarity import SimilarityDetector
+from tasks.checks.similarity import SimilarityDetector, embed
 from tasks.checks.text import normalise_lang
 from tasks.segmentation import align_sentences, sentence_spans
 
@@ -183,15 +184,42 @@ def score_sentence_groups(
             for ks in members]
 
 
-def segment_pair(src: str, mt: str, src_lang: str, tgt_lang: str) -> list[tuple[str, str, list[int]]]:
-    """(source unit, translation unit, source sentence indices) of a text and its translation,
-    both segmented and aligned by length (tasks.segmentation.align_sentences)."""
-    src_sentences = [src[a:b] for a, b in sentence_spans(src, src_lang)]
-    mt_sentences = [mt[a:b] for a, b in sentence_spans(mt, tgt_lang)]
-    if not src_sentences:
-        return [(src, mt, [0])]
-    return [(" ".join(src_sentences[i] for i in s_ids), " ".join(mt_sentences[j] for j in m_ids), s_ids)
-            for s_ids, m_ids in align_sentences(src_sentences, mt_sentences)]
+def _unit_similarity(src_vectors: np.ndarray, mt_vectors: np.ndarray):
+    """align_sentences' similarity from the sentences' embeddings: a run of sentences is represented
+    by the sum of its sentences' vectors (as good for alignment on the dev documents as embedding each
+    joined run, at a third of the encoding)."""
+    src_sums = np.vstack([np.zeros((1, src_vectors.shape[1])), np.cumsum(src_vectors, axis=0)])
+    mt_sums = np.vstack([np.zeros((1, mt_vectors.shape[1])), np.cumsum(mt_vectors, axis=0)])
+
+    def similarity(i: int, ii: int, j: int, jj: int) -> float:
+        u, v = src_sums[ii] - src_sums[i], mt_sums[jj] - mt_sums[j]
+        return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) or 1.0))
+    return similarity
+
+
+def segment_pairs(src: Sequence[str], mt: Sequence[str], src_lang: Sequence[str], tgt_lang: Sequence[str],
+                  settings: MTGuardSettings) -> list[list[tuple[str, str, list[int]]]]:
+    """Per text, its aligned (source unit, translation unit, source sentence indices): source and
+    translation segmented, their sentences aligned by length and, where the similarity detector is
+    on and a text has more than one sentence on a side, by meaning too (the cosine of the sentences'
+    embeddings, all texts' sentences encoded in one batch)."""
+    sentences = [([s[a:b] for a, b in sentence_spans(s, sl)], [m[a:b] for a, b in sentence_spans(m, tl)])
+                 for s, m, sl, tl in zip(src, mt, src_lang, tgt_lang, strict=True)]
+    ambiguous = [max(len(a), len(b)) > 1 and min(len(a), len(b)) > 0 for a, b in sentences]
+    vectors: dict[str, np.ndarray] = {}
+    if settings.similarity.enabled and any(ambiguous):
+        texts = list(dict.fromkeys(text for (a, b), many in zip(sentences, ambiguous) if many for text in a + b))
+        vectors = dict(zip(texts, embed(texts, settings.similarity.threads, settings.similarity.triton_url)))
+    out = []
+    for (a, b), many, s, m in zip(sentences, ambiguous, src, mt):
+        if not a:
+            out.append([(s, m, [0])])
+            continue
+        similarity = _unit_similarity(np.array([vectors[x] for x in a]), np.array([vectors[x] for x in b])) \
+            if many and vectors else None
+        out.append([(" ".join(a[i] for i in s_ids), " ".join(b[j] for j in m_ids), s_ids)
+                    for s_ids, m_ids in align_sentences(a, b, similarity)])
+    return out
 
 
 def score_documents(
@@ -200,12 +228,14 @@ def score_documents(
 ) -> list[TextVerdict]:
     """Texts translated elsewhere (check-mt): segment source and translation, align their sentences,
     score every aligned unit, judge each text. A text's logprob applies to each of its units."""
+    settings = settings or MTGuardSettings()
     units: list[tuple[str, str, list[int]]] = []
     group: list[int] = []
-    for g, (s, m, sl, tl) in enumerate(zip(src, mt, src_lang, tgt_lang, strict=True)):
-        for unit in segment_pair(s or "", m or "", normalise_lang(sl), normalise_lang(tl)):
-            units.append(unit)
-            group.append(g)
+    per_text = segment_pairs([s or "" for s in src], [m or "" for m in mt], [normalise_lang(x) for x in src_lang],
+                             [normalise_lang(x) for x in tgt_lang], settings)
+    for g, text_units in enumerate(per_text):
+        units += text_units
+        group += [g] * len(text_units)
     lp = None if logprob is None else [logprob[g] for g in group]
     return score_sentence_groups([u[0] for u in units], [u[1] for u in units], [src_lang[g] for g in group],
                                  [tgt_lang[g] for g in group], lp, group, len(src), settings, [u[2] for u in units])

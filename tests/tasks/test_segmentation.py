@@ -89,3 +89,14 @@ def test_channel_labels_end_sentences_and_stay_out_of_them():
     assert doc.separators == ["[ch0] ", " [ch1] ", " [ch0] ", " ", "\n[ch1] ", ""]
     assert doc.reassemble([s.upper() for s in doc.sentences]) == (
         "[ch0] GUTEN TAG, WIE GEHT ES? [ch1] GUT DANKE [ch0] SCHÖN. BIS MORGEN.\n[ch1] TSCHÜSS!")
+
+
+def test_alignment_follows_meaning_where_lengths_tie():
+    """Three equal source sentences, two equal translation sentences: 2:1 + 1:1 and 1:1 + 1:2 cost the
+    same by length; the similarity decides which sentences the first translation holds."""
+    src, mt = ["a" * 20] * 3, ["b" * 30] * 2
+    first_two = {(0, 2, 0, 1), (2, 3, 1, 2)}
+    last_two = {(0, 1, 0, 1), (1, 3, 1, 2)}
+    assert align_sentences(src, mt, lambda *unit: 0.9 if unit in first_two else 0.1) == [([0, 1], [0]), ([2], [1])]
+    assert align_sentences(src, mt, lambda *unit: 0.9 if unit in last_two else 0.1) == [([0], [0]), ([1, 2], [1])]
+
