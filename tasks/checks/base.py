@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,6 +21,8 @@ class TranslationBatch:
     src_lang: list[str]
     tgt_lang: list[str]
     logprob: np.ndarray
+    # unit vectors already computed for some of the texts (check-mt's sentence alignment): not encoded again
+    known_embeddings: Mapping[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.src)
@@ -33,6 +35,7 @@ class TranslationBatch:
         src_lang: Sequence[str | None],
         tgt_lang: Sequence[str | None],
         logprob: Sequence[float | None] | None = None,
+        known_embeddings: Mapping[str, np.ndarray] | None = None,
     ) -> TranslationBatch:
         n = len(src)
         for name, column in (("mt", mt), ("src_lang", src_lang), ("tgt_lang", tgt_lang)):
@@ -51,6 +54,7 @@ class TranslationBatch:
             src_lang=[normalise_lang(code) for code in src_lang],
             tgt_lang=[normalise_lang(code) for code in tgt_lang],
             logprob=values,
+            known_embeddings=known_embeddings,
         )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.checks.alignment import segment_pairs
 from tasks.checks.base import Detector, DetectorResult, TranslationBatch
 from tasks.checks.combine import combine, worst_of_n
 from tasks.checks.copy_source import CopySourceDetector
@@ -36,9 +37,8 @@ from tasks.checks.logprob import LogprobDetector
 from tasks.checks.numbers import NumberDetector
 from tasks.checks.repetition import RepetitionDetector
 from tasks.checks.settings import MTGuardSettings
-from tasks.checks.similarity import SimilarityDetector, embed
+from tasks.checks.similarity import SimilarityDetector
 from tasks.checks.text import normalise_lang
-from tasks.segmentation import align_sentences, sentence_spans
 
 DETECTORS: tuple[type[Detector], ...] = (
     SimilarityDetector,
@@ -122,10 +122,12 @@ def score_translations(
     tgt_lang: Sequence[str],
     logprob: Sequence[float | None] | None = None,
     settings: MTGuardSettings | None = None,
+    known_embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> list[GuardResult]:
-    """One GuardResult per row (all detectors run batched over the whole list)."""
+    """One GuardResult per row (all detectors run batched over the whole list); `known_embeddings`:
+    vectors already computed for some of the texts (similarity.embed's), not encoded again."""
     settings = settings or MTGuardSettings()
-    batch = TranslationBatch.build(src, mt, src_lang, tgt_lang, logprob)
+    batch = TranslationBatch.build(src, mt, src_lang, tgt_lang, logprob, known_embeddings)
     results, hallucination, flagged, reasons = guard_batch(batch, settings)
     per_detector = _detector_columns(results, len(batch))
     return [
@@ -170,56 +172,19 @@ def score_sentence_groups(
     src: Sequence[str], mt: Sequence[str], src_lang: Sequence[str], tgt_lang: Sequence[str],
     logprob: Sequence[float | None] | None, group_of_unit: Sequence[int], n_groups: int,
     settings: MTGuardSettings | None = None, sentence_ids: Sequence[list[int]] | None = None,
+    known_embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> list[TextVerdict]:
     """Score sentence units (all texts' sentences in one batched pass) and judge each text:
     unit k belongs to text group_of_unit[k] (units of a text in order); texts without units get
     the leak score. `sentence_ids[k]`: the source sentences of unit k (default: its index in the text)."""
     settings = settings or MTGuardSettings()
-    results = score_translations(src, mt, src_lang, tgt_lang, logprob, settings) if len(src) else []
+    results = score_translations(src, mt, src_lang, tgt_lang, logprob, settings, known_embeddings) if len(src) else []
     members: list[list[int]] = [[] for _ in range(n_groups)]
     for k, g in enumerate(group_of_unit):
         members[g].append(k)
     return [judge_text([results[k] for k in ks], settings,
                        [list(sentence_ids[k]) for k in ks] if sentence_ids is not None else None)
             for ks in members]
-
-
-def _unit_similarity(src_vectors: np.ndarray, mt_vectors: np.ndarray):
-    """align_sentences' similarity from the sentences' embeddings: a run of sentences is represented
-    by the sum of its sentences' vectors (as good for alignment on the dev documents as embedding each
-    joined run, at a third of the encoding)."""
-    src_sums = np.vstack([np.zeros((1, src_vectors.shape[1])), np.cumsum(src_vectors, axis=0)])
-    mt_sums = np.vstack([np.zeros((1, mt_vectors.shape[1])), np.cumsum(mt_vectors, axis=0)])
-
-    def similarity(i: int, ii: int, j: int, jj: int) -> float:
-        u, v = src_sums[ii] - src_sums[i], mt_sums[jj] - mt_sums[j]
-        return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) or 1.0))
-    return similarity
-
-
-def segment_pairs(src: Sequence[str], mt: Sequence[str], src_lang: Sequence[str], tgt_lang: Sequence[str],
-                  settings: MTGuardSettings) -> list[list[tuple[str, str, list[int]]]]:
-    """Per text, its aligned (source unit, translation unit, source sentence indices): source and
-    translation segmented, their sentences aligned by length and, where the similarity detector is
-    on and a text has more than one sentence on a side, by meaning too (the cosine of the sentences'
-    embeddings, all texts' sentences encoded in one batch)."""
-    sentences = [([s[a:b] for a, b in sentence_spans(s, sl)], [m[a:b] for a, b in sentence_spans(m, tl)])
-                 for s, m, sl, tl in zip(src, mt, src_lang, tgt_lang, strict=True)]
-    ambiguous = [max(len(a), len(b)) > 1 and min(len(a), len(b)) > 0 for a, b in sentences]
-    vectors: dict[str, np.ndarray] = {}
-    if settings.similarity.enabled and any(ambiguous):
-        texts = list(dict.fromkeys(text for (a, b), many in zip(sentences, ambiguous) if many for text in a + b))
-        vectors = dict(zip(texts, embed(texts, settings.similarity.threads, settings.similarity.triton_url)))
-    out = []
-    for (a, b), many, s, m in zip(sentences, ambiguous, src, mt):
-        if not a:
-            out.append([(s, m, [0])])
-            continue
-        similarity = _unit_similarity(np.array([vectors[x] for x in a]), np.array([vectors[x] for x in b])) \
-            if many and vectors else None
-        out.append([(" ".join(a[i] for i in s_ids), " ".join(b[j] for j in m_ids), s_ids)
-                    for s_ids, m_ids in align_sentences(a, b, similarity)])
-    return out
 
 
 def score_documents(
@@ -231,14 +196,16 @@ def score_documents(
     settings = settings or MTGuardSettings()
     units: list[tuple[str, str, list[int]]] = []
     group: list[int] = []
-    per_text = segment_pairs([s or "" for s in src], [m or "" for m in mt], [normalise_lang(x) for x in src_lang],
-                             [normalise_lang(x) for x in tgt_lang], settings)
+    per_text, vectors = segment_pairs([s or "" for s in src], [m or "" for m in mt],
+                                      [normalise_lang(x) for x in src_lang], [normalise_lang(x) for x in tgt_lang],
+                                      settings)
     for g, text_units in enumerate(per_text):
         units += text_units
         group += [g] * len(text_units)
     lp = None if logprob is None else [logprob[g] for g in group]
     return score_sentence_groups([u[0] for u in units], [u[1] for u in units], [src_lang[g] for g in group],
-                                 [tgt_lang[g] for g in group], lp, group, len(src), settings, [u[2] for u in units])
+                                 [tgt_lang[g] for g in group], lp, group, len(src), settings, [u[2] for u in units],
+                                 vectors)
 
 
 def _detector_columns(results: list[DetectorResult], n: int) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ texts; without it, the encoder runs here.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -57,9 +58,11 @@ def sentence_encoder(threads: int = 1):
 sentence_encoder.cache_clear = _load_encoder.cache_clear  # type: ignore[attr-defined]
 
 
-def embed(texts: list[str], threads: int = 1, triton_url: str | None = None) -> np.ndarray:
+def embed(texts: list[str], threads: int = 1, triton_url: str | None = None,
+          known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """L2-normalised 512-d embeddings, one row per text; each distinct text is encoded once,
-    by Triton's `embed` model at `triton_url` when given, else by the in-process encoder.
+    by Triton's `embed` model at `triton_url` when given, else by the in-process encoder; texts in
+    `known` (vectors this function returned before) are taken from it.
 
     Shard threads encode concurrently: the encoder keeps no per-call state and numpy releases
     the GIL in its matrix products (2 threads on 2 cores: 1.4-1.6x one at a time). Each call
@@ -68,24 +71,32 @@ def embed(texts: list[str], threads: int = 1, triton_url: str | None = None) -> 
     count runs one call at a time."""
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
+    if known:
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        encoded = dict(zip(missing, _encode(missing, threads, triton_url))) if missing else {}
+        return np.stack([known[text] if text in known else encoded[text] for text in texts]).astype(np.float32)
     unique = list(dict.fromkeys(texts))
     index = {text: i for i, text in enumerate(unique)}
+    return _encode(unique, threads, triton_url)[[index[text] for text in texts]]
+
+
+def _encode(unique: list[str], threads: int, triton_url: str | None) -> np.ndarray:
+    """Embeddings of distinct texts, one row each (see embed)."""
     if triton_url:
         from tasks.embed_client import triton_embedder
 
-        return triton_embedder(triton_url).embed(unique)[[index[text] for text in texts]]
+        return triton_embedder(triton_url).embed(unique)
     encoder = sentence_encoder(threads)
     if threads == _process_blas_threads:
-        vectors = np.asarray(encoder.encode(unique), dtype=np.float32)
-    else:
-        with _ENCODE_LOCK:
-            vectors = np.asarray(encoder.encode(unique), dtype=np.float32)
-    return vectors[[index[text] for text in texts]]
+        return np.asarray(encoder.encode(unique), dtype=np.float32)
+    with _ENCODE_LOCK:
+        return np.asarray(encoder.encode(unique), dtype=np.float32)
 
 
-def cosine_similarity(src: list[str], mt: list[str], threads: int = 1, triton_url: str | None = None) -> np.ndarray:
+def cosine_similarity(src: list[str], mt: list[str], threads: int = 1, triton_url: str | None = None,
+                      known: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Row-wise cosine of embed(src[i]) and embed(mt[i]), encoded as one batch."""
-    vectors = embed(list(src) + list(mt), threads, triton_url)
+    vectors = embed(list(src) + list(mt), threads, triton_url, known)
     a, b = vectors[: len(src)], vectors[len(src) :]
     return np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0).astype(np.float64)
 
@@ -104,7 +115,7 @@ class SimilarityDetector(Detector):
         if not rows:
             return DetectorResult(self.name, scores, details)
         cosine = cosine_similarity([batch.src[i] for i in rows], [batch.mt[i] for i in rows], self.settings.threads,
-                                   self.settings.triton_url)
+                                   self.settings.triton_url, batch.known_embeddings)
         # low cosine -> high score: mirror around the midpoint
         scores[rows] = logistic(-cosine, -self.settings.midpoint, self.settings.width)
         for row, value in zip(rows, cosine, strict=True):

@@ -13,7 +13,6 @@ from tasks.checks.mt_checker import (
     main_check_mt,
     score_table,
     score_translations,
-    segment_pairs,
 )
 from tasks.checks.settings import MTGuardSettings
 
@@ -206,17 +205,3 @@ def test_a_long_text_scores_no_higher_per_sentence_than_the_same_sentence_alone(
     assert long.column("hallucination_score")[0].as_py() <= alone.column("hallucination_score")[0].as_py()
     assert long.column("flagged_sentences")[0].as_py() in ([], [9])
 
-
-def test_sentences_are_aligned_by_meaning_where_lengths_mislead():
-    """The translation moved half of sentence 1 into a sentence with sentence 2: by length alone the
-    second and third sentences pair 1:1, each with the wrong content; with the embeddings they form
-    one 2:2 unit that says what its source says."""
-    src = ("Herzlich willkommen. Unser Hotel liegt im Zentrum der Altstadt, nur wenige Schritte vom Dom "
-           "entfernt. Parkplätze gibt es in der Tiefgarage.")
-    mt = ("Welcome. Our hotel is in the centre of the old town. It is only a few steps from the cathedral, "
-          "and parking is available in the underground car park.")
-    by_length = MTGuardSettings.model_validate({"similarity": {"enabled": False}})
-    assert [u[2] for u in segment_pairs([src], [mt], ["de"], ["en"], by_length)[0]] == [[0], [1], [2]]
-    units = segment_pairs([src], [mt], ["de"], ["en"], MTGuardSettings())[0]
-    assert [u[2] for u in units] == [[0], [1, 2]]
-    assert units[1][1].startswith("Our hotel") and units[1][1].endswith("car park.")

@@ -115,3 +115,11 @@ def test_an_empty_triton_url_is_refused():
 
     with pytest.raises(ValidationError, match="triton_url"):
         SimilaritySettings(triton_url="")
+
+
+def test_known_vectors_are_used_instead_of_encoding_again():
+    marker = np.zeros(512, dtype=np.float32)
+    marker[0] = 1.0
+    vectors = embed(["Guten Morgen.", "Good morning."], known={"Guten Morgen.": marker})
+    assert np.array_equal(vectors[0], marker)
+    assert np.allclose(vectors[1], embed(["Good morning."])[0], atol=1e-6)
