@@ -3,7 +3,7 @@
 score_translations(src, mt, src_lang, tgt_lang, logprob, settings) -> list[GuardResult]   one per sentence
 score_sentence_groups(units..., group_of_unit, n_groups, settings) -> list[TextVerdict]  one per text
 score_documents(src, mt, src_lang, tgt_lang, logprob, settings) -> list[TextVerdict]  segment, align, score
-    (sentences aligned by length and by their embeddings' cosine: segment_pairs)
+    (sentences aligned by length and by their embeddings' cosine: tasks.checks.alignment.segment_pairs)
 score_table(table, settings) -> table + hallucination_score, flagged, reasons, flagged_sentences (+ <detector>_score)
 
 Texts are guarded per sentence and judged per text: every sentence is scored, the text's

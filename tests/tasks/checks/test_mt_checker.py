@@ -204,4 +204,3 @@ def test_a_long_text_scores_no_higher_per_sentence_than_the_same_sentence_alone(
                                  "src_lang": [a], "tgt_lang": [b]}), detector_columns=False)
     assert long.column("hallucination_score")[0].as_py() <= alone.column("hallucination_score")[0].as_py()
     assert long.column("flagged_sentences")[0].as_py() in ([], [9])
-
