@@ -18,14 +18,20 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 setup: system-deps $(VENV)/.installed $(TVENV)/.installed
 
 # Debian packages the tests and the speech demo use: espeak-ng speaks and sox mixes, pads and splits
-# channels of test recordings made at test time (apt as root, as on the build and CI machines).
-SYSTEM_TOOLS := espeak-ng sox
+# channels of test recordings made at test time; chromium (headless, driven by playwright-core from the
+# npm registry) opens the Prefect UI's run forms as a user sees them (apt as root, as on the build and
+# CI machines; without node/npm the browser tests are skipped and say so).
+SYSTEM_TOOLS := espeak-ng sox chromium
+PLAYWRIGHT_CORE := playwright-core@1.65.1
 system-deps:
 	missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done
 	if [ -n "$$missing" ]; then
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_TOOLS) >/dev/null
-	  else echo "install the Debian packages:$$missing (apt-get install $(SYSTEM_TOOLS))" >&2; exit 1; fi
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+	  else echo "install the Debian packages:$$missing (apt-get install$$missing)" >&2; exit 1; fi
+	fi
+	if command -v npm >/dev/null && [ ! -d "$$(npm root -g)/playwright-core" ]; then
+	  npm install -g --silent $(PLAYWRIGHT_CORE) || { echo "npm install -g $(PLAYWRIGHT_CORE) failed" >&2; exit 1; }
 	fi
 
 $(VENV)/.installed: pyproject.toml
