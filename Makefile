@@ -17,14 +17,15 @@ FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
 setup: system-deps $(VENV)/.installed $(TVENV)/.installed
 
-# Debian packages the tests and the speech demo use: espeak-ng speaks and sox mixes, pads and splits
-# channels of test recordings made at test time; chromium (headless, driven by playwright-core from the
-# npm registry) opens the Prefect UI's run forms as a user sees them (apt as root, as on the build and
+# Debian packages the tests and the speech demo use (command:package): espeak-ng speaks and sox mixes,
+# pads and splits channels of test recordings made at test time; chromium (headless, driven by
+# playwright-core from the npm registry) opens the Prefect UI's run forms as a user sees them; promtool
+# evaluates the Prometheus adapter's autoscaling rules on sample series (apt as root, as on the build and
 # CI machines; without node/npm the browser tests are skipped and say so).
-SYSTEM_TOOLS := espeak-ng sox chromium
+SYSTEM_TOOLS := espeak-ng:espeak-ng sox:sox chromium:chromium promtool:prometheus
 PLAYWRIGHT_CORE := playwright-core@1.65.1
 system-deps:
-	missing=""; for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done
+	missing=""; for pair in $(SYSTEM_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done
 	if [ -n "$$missing" ]; then
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
