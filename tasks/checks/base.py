@@ -65,6 +65,9 @@ class DetectorResult:
     name: str
     scores: np.ndarray
     details: list[str]
+    # rows the detector is certain of (a degenerate loop): flagged whatever the combined score and in a
+    # text of any length, as an empty translation is; None: none
+    certain: np.ndarray | None = None
 
 
 class Detector(ABC):

@@ -79,15 +79,34 @@ def score_at_share(share, curve: list[tuple[float, float]]) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def worst_of_n(scores, n, curve: list[tuple[float, float]]) -> np.ndarray:
+def worst_of_n(scores, n, curve: list[tuple[float, float]], max_n: float | None = None) -> np.ndarray:
     """The score of one sentence among `n` as a single-sentence score of equal rarity among good text:
     S⁻¹(1 − (1 − S(score))ⁿ). A good text of n sentences has n chances to reach a high worst-sentence
     score; mapped this way, one threshold keeps the false-positive rate per *row* at the calibrated
-    per-sentence rate whatever the row's length. n = 1 leaves scores unchanged; so does an empty curve."""
+    per-sentence rate whatever the row's length. n = 1 leaves scores unchanged; so does an empty curve.
+    `max_n` (resolvable_sentences) bounds n: a longer text is mapped as a text of max_n sentences."""
     s = np.asarray(scores, dtype=np.float64)
     n = np.broadcast_to(np.asarray(n, dtype=np.float64), s.shape)
     if not curve or s.size == 0:
         return s.copy()
+    if max_n is not None:
+        n = np.minimum(n, max_n)
     share = share_of_good_at_or_above(s, curve)
     adjusted = score_at_share(-np.expm1(n * np.log1p(-np.minimum(share, 1 - 1e-12))), curve)
     return np.where(n <= 1, s, np.minimum(s, adjusted))
+
+
+def resolvable_sentences(curve: list[tuple[float, float]], threshold: float) -> float:
+    """The longest text (in sentences) whose per-row false-positive rate worst_of_n can hold at the
+    threshold's rate S(threshold) with the curve's measurements: beyond it, a good sentence would have
+    to be rarer than the curve's last knot, where only its extrapolation speaks, and under it even a
+    sentence scoring 1 can never flag (a 100-sentence text with a certain hallucination would pass).
+    Longer texts are mapped as texts of this many sentences: their false-positive rate is held per
+    this many sentences (~30 with the shipped curve), and flagged_sentences says which ones."""
+    if not curve:
+        return float("inf")
+    row_share = float(share_of_good_at_or_above(np.array([threshold]), curve)[0])
+    last_share = curve[-1][1]
+    if row_share >= 1 or last_share >= 1:
+        return 1.0
+    return max(1.0, float(np.log1p(-row_share) / np.log1p(-last_share)))

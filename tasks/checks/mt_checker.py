@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from tasks.checks.alignment import segment_pairs
 from tasks.checks.base import Detector, DetectorResult, TranslationBatch
-from tasks.checks.combine import combine, worst_of_n
+from tasks.checks.combine import combine, resolvable_sentences, worst_of_n
 from tasks.checks.copy_source import CopySourceDetector
 from tasks.checks.entities import EntityDetector
 from tasks.checks.language import LanguageDetector
@@ -61,6 +61,7 @@ class GuardResult:
     flagged: bool
     reasons: list[str]
     detector_scores: dict[str, float]  # NaN where a detector does not apply (or is disabled)
+    certain: bool = False  # flagged by a rule in a text of any length (an empty translation, a loop)
 
 
 @dataclass(frozen=True)
@@ -103,16 +104,22 @@ def detector_weights(settings: MTGuardSettings) -> dict[str, float]:
 
 
 def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
-    """(detector results, hallucination_score, flagged, reasons). An empty translation of a
-    non-empty source is always flagged when `combine.flag_empty_translation`."""
+    """(detector results, hallucination_score, flagged, reasons, certain). An empty translation of a
+    non-empty source is always flagged when `combine.flag_empty_translation`; so is a row a detector is
+    certain of (DetectorResult.certain: a degenerate loop). `certain` marks both."""
     results = run_detectors(batch, settings)
     hallucination, flagged, reasons = combine(results, detector_weights(settings), settings.combine, len(batch))
+    certain = np.zeros(len(batch), dtype=bool)
+    for result in results:
+        if result.certain is not None:
+            certain |= result.certain
     if settings.combine.flag_empty_translation:
         for i, (src, mt) in enumerate(zip(batch.src, batch.mt)):
             if src.strip() and not mt.strip():
-                flagged[i] = True
+                certain[i] = True
                 reasons[i].insert(0, "empty translation")
-    return results, hallucination, flagged, reasons
+    flagged |= certain
+    return results, hallucination, flagged, reasons, certain
 
 
 def score_translations(
@@ -128,7 +135,7 @@ def score_translations(
     vectors already computed for some of the texts (similarity.embed's), not encoded again."""
     settings = settings or MTGuardSettings()
     batch = TranslationBatch.build(src, mt, src_lang, tgt_lang, logprob, known_embeddings)
-    results, hallucination, flagged, reasons = guard_batch(batch, settings)
+    results, hallucination, flagged, reasons, certain = guard_batch(batch, settings)
     per_detector = _detector_columns(results, len(batch))
     return [
         GuardResult(
@@ -136,6 +143,7 @@ def score_translations(
             bool(flagged[i]),
             reasons[i],
             {name: float(values[i]) for name, values in per_detector.items()},
+            bool(certain[i]),
         )
         for i in range(len(batch))
     ]
@@ -150,9 +158,10 @@ def judge_text(sentences: list[GuardResult], settings: MTGuardSettings,
     if not sentences:
         return TextVerdict(combine_settings.leak, False, [], [], [], None)
     raw = np.array([r.hallucination_score for r in sentences])
-    adjusted = worst_of_n(raw, len(sentences), combine_settings.good_sentence_curve)
-    # a sentence flagged below the threshold was flagged by a rule (an empty translation): it stays flagged
-    forced = [r.flagged and r.hallucination_score < combine_settings.threshold for r in sentences]
+    curve = combine_settings.good_sentence_curve
+    adjusted = worst_of_n(raw, len(sentences), curve, resolvable_sentences(curve, combine_settings.threshold))
+    # a sentence flagged by a rule (an empty translation, a loop) stays flagged at any text length
+    forced = [r.certain or (r.flagged and r.hallucination_score < combine_settings.threshold) for r in sentences]
     flagged_units = [u for u in range(len(sentences)) if adjusted[u] >= combine_settings.threshold or forced[u]]
     worst = int(np.argmax(adjusted))
     if len(sentences) == 1:

@@ -104,11 +104,14 @@ class RepetitionDetector(Detector):
         n = len(batch)
         scores = np.full(n, np.nan)
         details = [""] * n
+        certain = np.zeros(n, dtype=bool)
         for i, (src, mt) in enumerate(zip(batch.src, batch.mt)):
             if not mt.strip():
                 continue
-            scores[i], details[i] = self._score_row(profile(src, self.settings), profile(mt, self.settings))
-        return DetectorResult(self.name, scores, details)
+            src_profile, mt_profile = profile(src, self.settings), profile(mt, self.settings)
+            scores[i], details[i] = self._score_row(src_profile, mt_profile)
+            certain[i] = mt_profile.run - max(src_profile.run, 1) >= self.settings.certain_run
+        return DetectorResult(self.name, scores, details, certain)
 
     def _score_row(self, src: RepetitionProfile, mt: RepetitionProfile) -> tuple[float, str]:
         """Max of: back-to-back run, nearby repeat, repeated phrase anywhere, character loop (each vs the source)."""

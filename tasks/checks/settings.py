@@ -88,6 +88,11 @@ class RepetitionSettings(_Settings):
     min_unit_chars: int = Field(
         3, ge=2, description="Shortest substring counted as a character loop ('WhiteWhiteWhite')."
     )
+    certain_run: int = Field(
+        8, ge=2,
+        description="Back-to-back repeats of one n-gram, beyond the source's own, that flag the sentence "
+        "whatever its combined score and in a text of any length, as an empty translation is: a degenerate loop.",
+    )
     weight: float = Field(0.75, ge=0, le=1, description="Noisy-OR weight of this detector.")
 
 

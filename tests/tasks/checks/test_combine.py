@@ -46,3 +46,23 @@ def test_worst_of_n_keeps_one_sentence_and_maps_longer_texts_to_equal_rarity():
     share = share_of_good_at_or_above(scores[2:5], curve)
     assert np.allclose(1 - (1 - share) ** 5, share_of_good_at_or_above(five[2:5], curve), rtol=1e-6)
     assert np.allclose(worst_of_n(scores, 5, []), scores)  # no curve: the plain worst sentence
+
+
+def test_long_texts_are_mapped_only_as_far_as_the_curve_measures():
+    import numpy as np
+
+    from tasks.checks.combine import resolvable_sentences, share_of_good_at_or_above, worst_of_n
+    from tasks.checks.settings import MTGuardSettings
+
+    combine_settings = MTGuardSettings().combine
+    curve, threshold = combine_settings.good_sentence_curve, combine_settings.threshold
+    most = resolvable_sentences(curve, threshold)
+    # at that length the curve's last knot maps onto the threshold: the row's rate S(threshold) is held
+    row_share = share_of_good_at_or_above(np.array([threshold]), curve)[0]
+    assert np.isclose(1 - (1 - curve[-1][1]) ** most, row_share)
+    assert 20 < most < 40
+    certain = np.array([1.0])
+    assert worst_of_n(certain, 300, curve)[0] < threshold  # unbounded: a certain hallucination never flags
+    assert worst_of_n(certain, 300, curve, most)[0] >= threshold
+    assert np.array_equal(worst_of_n(certain, 300, curve, most), worst_of_n(certain, most, curve))
+    assert resolvable_sentences([], threshold) == float("inf")

@@ -11,6 +11,7 @@ from tasks.checks.mt_checker import (
     add_check_mt_arguments,
     check_mt_file,
     main_check_mt,
+    score_sentence_groups,
     score_table,
     score_translations,
 )
@@ -204,3 +205,30 @@ def test_a_long_text_scores_no_higher_per_sentence_than_the_same_sentence_alone(
                                  "src_lang": [a], "tgt_lang": [b]}), detector_columns=False)
     assert long.column("hallucination_score")[0].as_py() <= alone.column("hallucination_score")[0].as_py()
     assert long.column("flagged_sentences")[0].as_py() in ([], [9])
+
+
+def test_a_loop_flags_a_text_of_any_length():
+    """A degenerate loop (26 repeats) is flagged like an empty translation, whatever the text's length:
+    by its score alone (0.87) it would not survive the worst-of-n mapping past ~10 sentences."""
+    (good_src, good_mt, a, b), (bad_src, bad_mt, *_) = GOOD[0], BAD["oscillation"]
+    src, mt = [good_src] * 150, [good_mt] * 150
+    src[97], mt[97] = bad_src, bad_mt
+    verdict, = score_sentence_groups(src, mt, [a] * 150, [b] * 150, None, [0] * 150, 1)
+    assert verdict.flagged and verdict.flagged_sentences == [97]
+    assert verdict.reasons[0].startswith("sentence 97: repetition")
+
+
+def test_a_text_over_the_curves_reach_can_still_be_flagged_by_its_score():
+    """The worst-of-n mapping is bounded by what the good-sentence curve measures: past ~30 sentences a
+    text is mapped as 30. Unbounded, no sentence of a text over ~65 sentences could ever flag, however
+    high it scored."""
+    good_src, good_mt, a, b = GOOD[0]
+    bad_src = BAD["detached"][0]  # detached, in French, with invented numbers: every detector but a loop's
+    bad_mt = ("Les chambres étaient propres et le petit déjeuner était très bon, nous reviendrons en 2019, 2020 et "
+              "2021 avec nos enfants, nos amis de Lyon et toute la famille pour les vacances de printemps.")
+    src, mt = [good_src] * 150, [good_mt] * 150
+    src[12], mt[12] = bad_src, bad_mt
+    alone, = score_translations([bad_src], [bad_mt], [a], [b])
+    assert alone.hallucination_score > 0.97 and not alone.certain
+    verdict, = score_sentence_groups(src, mt, [a] * 150, [b] * 150, None, [0] * 150, 1)
+    assert verdict.flagged and verdict.flagged_sentences == [12]
