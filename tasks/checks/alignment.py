@@ -14,19 +14,28 @@ import numpy as np
 
 from tasks.checks.settings import MTGuardSettings
 from tasks.checks.similarity import embed
-from tasks.segmentation import UnitSimilarity, align_sentences, sentence_spans
+from tasks.segmentation import ALIGN_MOVES, UnitSimilarity, align_sentences, sentence_spans
 
 
 def _unit_similarity(src_vectors: np.ndarray, mt_vectors: np.ndarray) -> UnitSimilarity:
     """align_sentences' similarity from the sentences' embeddings: a run of sentences is represented
     by the sum of its sentences' vectors (as good for alignment on the dev documents as embedding each
-    joined run, at a third of the encoding)."""
-    src_sums = np.vstack([np.zeros((1, src_vectors.shape[1])), np.cumsum(src_vectors, axis=0)])
-    mt_sums = np.vstack([np.zeros((1, mt_vectors.shape[1])), np.cumsum(mt_vectors, axis=0)])
+    joined run, at a third of the encoding). The runs the aligner can join are normalised up front."""
+    widest = max(max(move) for move in ALIGN_MOVES)
+
+    def runs(vectors: np.ndarray) -> list[np.ndarray]:
+        sums = np.vstack([np.zeros((1, vectors.shape[1])), np.cumsum(vectors, axis=0)])
+        out = [np.zeros((0, vectors.shape[1]))]  # width 0: never asked for
+        for width in range(1, widest + 1):
+            run = sums[width:] - sums[:-width] if width < len(sums) else np.zeros((0, vectors.shape[1]))
+            norm = np.linalg.norm(run, axis=1, keepdims=True)
+            out.append(run / np.where(norm > 0, norm, 1.0))
+        return out
+
+    src_runs, mt_runs = runs(src_vectors), runs(mt_vectors)
 
     def similarity(i: int, ii: int, j: int, jj: int) -> float:
-        u, v = src_sums[ii] - src_sums[i], mt_sums[jj] - mt_sums[j]
-        return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) or 1.0))
+        return float(src_runs[ii - i][i] @ mt_runs[jj - j][j])
     return similarity
 
 

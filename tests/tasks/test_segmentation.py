@@ -100,3 +100,28 @@ def test_alignment_follows_meaning_where_lengths_tie():
     assert align_sentences(src, mt, lambda *unit: 0.9 if unit in first_two else 0.1) == [([0, 1], [0]), ([2], [1])]
     assert align_sentences(src, mt, lambda *unit: 0.9 if unit in last_two else 0.1) == [([0], [0]), ([1, 2], [1])]
 
+
+
+
+def test_a_long_alignment_searched_in_a_band_matches_the_full_search(monkeypatch):
+    """The band around the diagonal widens until the path keeps off its edge: the translation below
+    leaves out the first 60 of 200 sentences, which takes the path ~40 sentences off the diagonal."""
+    import math
+    import random
+
+    import tasks.segmentation as segmentation
+
+    rng = random.Random(7)
+    src = ["x" * rng.randint(20, 200) + "." for _ in range(200)]
+    mt = [s.replace("x", "y") for s in src[60:]]
+
+    def same_sentence(i, ii, j, jj):
+        return 1.0 if (ii - i, jj - j) == (1, 1) and i == j + 60 else 0.0
+
+    banded = align_sentences(src, mt, same_sentence, meaning_weight=20)
+    assert banded[:60] == [([i], []) for i in range(60)] and banded[60:] == [([i + 60], [i]) for i in range(140)]
+    src_len, mt_len = [len(t) + 10 for t in src], [len(t) + 10 for t in mt]
+    ratio = math.log(sum(mt_len) / sum(src_len))
+    assert segmentation._best_path(src_len, mt_len, ratio, same_sentence, 20, segmentation.ALIGN_BAND)[1]  # too narrow
+    monkeypatch.setattr(segmentation, "ALIGN_BAND", 10_000)
+    assert banded == align_sentences(src, mt, same_sentence, meaning_weight=20)
