@@ -8,8 +8,9 @@ score_table(table, settings) -> table + hallucination_score, flagged, reasons, f
 
 Texts are guarded per sentence and judged per text: every sentence is scored, the text's
 hallucination_score is its worst sentence mapped for the text's sentence count
-(combine.worst_of_n, so the per-text false-positive rate stays at the calibrated rate) and
-flagged_sentences lists the 0-based source sentences that the guards flag.
+(combine.worst_of_n, so the per-text false-positive rate stays at the calibrated rate; past
+combine.resolvable_sentences, ~30, per that many sentences) and flagged_sentences lists the 0-based
+source sentences that the guards flag (an empty translation or a loop always: GuardResult.certain).
 check_mt_file(input_path, output_path, settings) -> CheckSummary
 """
 
