@@ -226,7 +226,7 @@ def write_doc(results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/guards.md alone")
+    parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/guards.md and bench/results/mt_documents.json alone")
     args = parser.parse_args(argv)
     table = read_rows(args.data)
     settings = MTGuardSettings()
@@ -237,9 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "data": Path(args.data).name,
                "good_sentence_curve": curve, "shipped_curve": settings.combine.good_sentence_curve,
                "documents": evaluate(table, settings, consistent), "relabelled_rows": len(relabelled_rows)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_doc:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         write_doc(results)
     print(render(results))
     return 0
