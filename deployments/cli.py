@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_check_mt_command(sub) -> None:
-    from tasks.checks.mt_checker import add_check_mt_arguments, main_check_mt
+    from tasks.checks.check_mt_cli import add_check_mt_arguments, main_check_mt
 
     parser = sub.add_parser("check-mt", help="score translations (CSV/parquet) for hallucinations")
     add_check_mt_arguments(parser)

@@ -4,14 +4,13 @@ pipeline and CLI call."""
 
 from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS, score_asr_table, score_transcripts
 from tasks.checks.asr_settings import ASRGuardSettings
+from tasks.checks.check_mt_cli import add_check_mt_arguments, main_check_mt
 from tasks.checks.mt_checker import (
     DETECTOR_NAMES,
     CheckSummary,
     GuardResult,
     MissingColumnsError,
-    add_check_mt_arguments,
     check_mt_file,
-    main_check_mt,
     score_table,
     score_translations,
 )

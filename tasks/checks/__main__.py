@@ -1,5 +1,5 @@
 """`python -m tasks.checks --input FILE --output OUT.parquet`: the same as `sentinel check-mt`."""
 
-from tasks.checks.mt_checker import main
+from tasks.checks.check_mt_cli import main
 
 raise SystemExit(main())

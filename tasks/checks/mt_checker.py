@@ -16,10 +16,8 @@ check_mt_file(input_path, output_path, settings) -> CheckSummary
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +52,7 @@ DETECTORS: tuple[type[Detector], ...] = (
 DETECTOR_NAMES = tuple(d.name for d in DETECTORS)
 REQUIRED_COLUMNS = ("src", "mt", "src_lang", "tgt_lang")
 OUTPUT_COLUMNS = ("hallucination_score", "flagged", "reasons", "flagged_sentences")
+CHECK_CHUNK_ROWS = 10_000  # rows check-mt scores at a time (texts and their embeddings in memory)
 
 
 @dataclass(frozen=True)
@@ -272,21 +271,45 @@ def score_table(
 
 def read_rows(path: str | Path) -> pa.Table:
     """CSV (text columns kept as strings, others type-inferred) or parquet."""
+    return pa.concat_tables(iter_rows(path, chunk_rows=None))
+
+
+def iter_rows(path: str | Path, chunk_rows: int | None = CHECK_CHUNK_ROWS) -> Iterator[pa.Table]:
+    """The rows of a CSV (text columns kept as strings, others type-inferred) or parquet file, read in
+    tables of up to `chunk_rows` rows (None: one table); a file without rows gives one empty table."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix.lower() in {".csv", ".tsv"}:
         from pyarrow import csv
 
-        text_types = {name: pa.string() for name in REQUIRED_COLUMNS}
-        return csv.read_csv(
+        reader = csv.open_csv(
             path,
             parse_options=csv.ParseOptions(delimiter="\t" if path.suffix.lower() == ".tsv" else ","),
-            convert_options=csv.ConvertOptions(column_types=text_types),
+            convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in REQUIRED_COLUMNS}),
         )
-    import pyarrow.parquet as pq
+        schema, batches = reader.schema, iter(reader)
+    else:
+        import pyarrow.parquet as pq
 
-    return pq.read_table(path)
+        parquet = pq.ParquetFile(path)
+        schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=chunk_rows or 65_536)
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    emitted = False
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        if chunk_rows and rows >= chunk_rows:
+            table = pa.Table.from_batches(pending, schema)
+            for start in range(0, table.num_rows - chunk_rows + 1, chunk_rows):
+                yield table.slice(start, chunk_rows)
+                emitted = True
+            rest = table.num_rows % chunk_rows
+            pending = table.slice(table.num_rows - rest).to_batches() if rest else []
+            rows = rest
+    if pending or not emitted:
+        yield pa.Table.from_batches(pending, schema)
 
 
 def check_mt_file(
@@ -294,78 +317,27 @@ def check_mt_file(
     output_path: str | Path,
     settings: MTGuardSettings | None = None,
     detector_columns: bool = False,
+    chunk_rows: int = CHECK_CHUNK_ROWS,
 ) -> CheckSummary:
-    """Read CSV/parquet rows (src, mt, src_lang, tgt_lang[, logprob]); write them with the guard columns as parquet."""
+    """Read CSV/parquet rows (src, mt, src_lang, tgt_lang[, logprob]); write them with the guard columns as
+    parquet. Rows are read, scored and written `chunk_rows` at a time, so memory stays flat whatever the
+    file's size; the output is the same as scoring the whole file at once."""
     import pyarrow.parquet as pq
 
     started = time.perf_counter()
-    table = read_rows(input_path)
-    scored = score_table(table, settings, detector_columns=detector_columns, source=str(input_path))
+    settings = settings or MTGuardSettings()
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(scored, output_path)
-    flagged = int(pc.sum(scored.column("flagged")).as_py() or 0)
-    return CheckSummary(str(input_path), str(output_path), scored.num_rows, flagged, time.perf_counter() - started)
-
-
-def load_settings(path: str | None = None, block: str | None = None) -> MTGuardSettings:
-    """Settings from a JSON file, from a saved MTGuardConfig block, or the defaults."""
-    if path and block:
-        raise ValueError("give either a settings file or a block name, not both")
-    if path:
-        return MTGuardSettings.model_validate(json.loads(Path(path).read_text()))
-    if block:
-        from blocks.guards import MTGuardConfig
-        from blocks.loading import load_block
-
-        return load_block(MTGuardConfig, block).to_settings()
-    return MTGuardSettings()
-
-
-def add_check_mt_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of `sentinel check-mt`; the caller sets func=main_check_mt."""
-    parser.add_argument("--input", required=True, help="CSV or parquet with src, mt, src_lang, tgt_lang [, logprob]")
-    parser.add_argument(
-        "--output", required=True, help="parquet to write: the input rows + hallucination_score, flagged, reasons"
-    )
-    parser.add_argument("--settings", help="JSON file with MTGuardSettings (default: built-in calibrated defaults)")
-    parser.add_argument("--block", help="name of a saved MTGuardConfig Prefect block to take the settings from")
-    parser.add_argument("--threshold", type=float, help="override the flagging threshold on hallucination_score")
-    parser.add_argument(
-        "--detector-scores", action="store_true", help="also write one <detector>_score column per detector"
-    )
-    parser.add_argument(
-        "--triton-url",
-        metavar="HOST:PORT",
-        help="encode the similarity guard's sentences with the `embed` model of this Triton (gRPC) instead of "
-        "in this process (overrides similarity.triton_url of the settings)",
-    )
-    return parser
-
-
-def main_check_mt(args: argparse.Namespace) -> int:
-    from tasks.triton_client import TritonRequestRejected, TritonUnavailable
-
+    rows = flagged = 0
+    writer = None
     try:
-        settings = load_settings(args.settings, args.block)
-        if args.threshold is not None:
-            settings.combine.threshold = args.threshold
-        if getattr(args, "triton_url", None):
-            settings.similarity.triton_url = args.triton_url
-        summary = check_mt_file(args.input, args.output, settings, detector_columns=args.detector_scores)
-    except (MissingColumnsError, FileNotFoundError, ValueError) as exc:
-        print(f"check-mt: {exc}")
-        return 2
-    except (TritonUnavailable, TritonRequestRejected) as exc:
-        print(f"check-mt: similarity encoder on Triton: {exc}")
-        return 3
-    share = summary.flagged / summary.rows if summary.rows else 0.0
-    print(
-        f"check-mt: {summary.rows} rows, {summary.flagged} flagged ({share:.1%}) -> {summary.output_path} "
-        f"in {summary.seconds:.1f}s"
-    )
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = add_check_mt_arguments(argparse.ArgumentParser(prog="check-mt", description=__doc__.splitlines()[0]))
-    return main_check_mt(parser.parse_args(argv))
+        for chunk in iter_rows(input_path, chunk_rows):
+            scored = score_table(chunk, settings, detector_columns=detector_columns, source=str(input_path))
+            if writer is None:
+                writer = pq.ParquetWriter(output_path, scored.schema)
+            writer.write_table(scored)
+            rows += scored.num_rows
+            flagged += int(pc.sum(scored.column("flagged")).as_py() or 0)
+    finally:
+        if writer is not None:
+            writer.close()
+    return CheckSummary(str(input_path), str(output_path), rows, flagged, time.perf_counter() - started)

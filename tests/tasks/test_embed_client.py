@@ -14,7 +14,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 
 from tasks.checks.base import TranslationBatch
-from tasks.checks.mt_checker import add_check_mt_arguments, main_check_mt
+from tasks.checks.check_mt_cli import add_check_mt_arguments, main_check_mt
 from tasks.checks.settings import SimilaritySettings
 from tasks.checks.similarity import SimilarityDetector, embed
 from tasks.embed_client import TritonEmbedClient, TritonEmbedder, embed_settings, triton_embedder

@@ -1,6 +1,5 @@
-import argparse
-import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -8,9 +7,7 @@ import pytest
 from tasks.checks.mt_checker import (
     DETECTOR_NAMES,
     MissingColumnsError,
-    add_check_mt_arguments,
     check_mt_file,
-    main_check_mt,
     score_sentence_groups,
     score_table,
     score_translations,
@@ -129,6 +126,30 @@ def test_check_mt_file_csv_to_parquet(tmp_path):
     assert out.column("flagged_sentences").to_pylist() == [[], [0]]
 
 
+def test_check_mt_file_scores_a_file_in_chunks_as_it_would_whole(tmp_path):
+    """check-mt reads, scores and writes `chunk_rows` at a time: the output is the same as one pass."""
+    rows = GOOD + [BAD["detached"], BAD["oscillation"]]
+    src, mt, a, b = map(list, zip(*rows))
+    table = pa.table({"id": list(range(len(rows))), "src": src, "mt": mt, "src_lang": a, "tgt_lang": b})
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=3)
+    whole = check_mt_file(tmp_path / "in.parquet", tmp_path / "whole.parquet", chunk_rows=100)
+    chunked = check_mt_file(tmp_path / "in.parquet", tmp_path / "chunked.parquet", chunk_rows=2)
+    assert (chunked.rows, chunked.flagged) == (whole.rows, whole.flagged) == (len(rows), 2)
+    a, b = pq.read_table(tmp_path / "chunked.parquet"), pq.read_table(tmp_path / "whole.parquet")
+    assert a.schema == b.schema and a.drop_columns(["hallucination_score"]).equals(b.drop_columns(["hallucination_score"]))
+    # the encoder pads each batch to its longest text: scores agree to float precision, not bit for bit
+    assert np.allclose(a.column("hallucination_score").to_numpy(), b.column("hallucination_score").to_numpy(),
+                       atol=1e-5)
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("src,mt,src_lang,tgt_lang\n" + "".join(",".join(f'"{v}"' for v in r) + "\n" for r in rows))
+    from_csv = check_mt_file(csv_path, tmp_path / "from_csv.parquet", chunk_rows=3)
+    assert (from_csv.rows, from_csv.flagged) == (len(rows), 2)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("src,mt,src_lang,tgt_lang\n")
+    assert check_mt_file(empty, tmp_path / "empty.parquet").rows == 0
+    assert pq.read_table(tmp_path / "empty.parquet").num_rows == 0
+
+
 def test_check_mt_file_parquet_with_logprob(tmp_path):
     src, mt, a, b = GOOD[0]
     pq.write_table(
@@ -146,22 +167,6 @@ def test_missing_column_names_file_and_column(tmp_path):
     path.write_text("src,translation,src_lang,tgt_lang\na,b,de,en\n")
     with pytest.raises(MissingColumnsError, match=r"bad\.csv.*'mt'"):
         check_mt_file(path, tmp_path / "out.parquet")
-
-
-def test_cli_hooks(tmp_path, capsys):
-    path = tmp_path / "rows.csv"
-    path.write_text("src,mt,src_lang,tgt_lang\n" + ",".join(f'"{v}"' for v in GOOD[0]) + "\n")
-    settings_path = tmp_path / "guards.json"
-    settings_path.write_text(json.dumps({"combine": {"threshold": 0.9}}))
-    parser = add_check_mt_arguments(argparse.ArgumentParser())
-    args = parser.parse_args(
-        ["--input", str(path), "--output", str(tmp_path / "o.parquet"), "--settings", str(settings_path)]
-    )
-    assert main_check_mt(args) == 0
-    assert "1 rows, 0 flagged" in capsys.readouterr().out
-    bad = parser.parse_args(["--input", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "o.parquet")])
-    assert main_check_mt(bad) == 2
-    assert "missing.csv" in capsys.readouterr().out
 
 
 def test_empty_translation_of_a_real_source_is_flagged():
