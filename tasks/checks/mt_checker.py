@@ -108,10 +108,11 @@ def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
     non-empty source is always flagged when `combine.flag_empty_translation`; so is a row a detector is
     certain of (DetectorResult.certain: a degenerate loop). `certain` marks both."""
     results = run_detectors(batch, settings)
-    hallucination, flagged, reasons = combine(results, detector_weights(settings), settings.combine, len(batch))
+    weights = detector_weights(settings)
+    hallucination, flagged, reasons = combine(results, weights, settings.combine, len(batch))
     certain = np.zeros(len(batch), dtype=bool)
     for result in results:
-        if result.certain is not None:
+        if result.certain is not None and weights[result.name] > 0:  # weight 0: the detector has no say
             certain |= result.certain
     if settings.combine.flag_empty_translation:
         for i, (src, mt) in enumerate(zip(batch.src, batch.mt)):

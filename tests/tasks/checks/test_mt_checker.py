@@ -221,6 +221,9 @@ def test_a_loop_flags_a_text_of_any_length():
     verdict, = score_sentence_groups(src, mt, [a] * 150, [b] * 150, None, [0] * 150, 1)
     assert verdict.flagged and verdict.flagged_sentences == [97]
     assert verdict.reasons[0].startswith("sentence 97: repetition")
+    muted = MTGuardSettings.model_validate({"repetition": {"weight": 0.0}})  # a detector of weight 0 has no say
+    verdict, = score_sentence_groups(src, mt, [a] * 150, [b] * 150, None, [0] * 150, 1, muted)
+    assert 97 not in verdict.flagged_sentences
 
 
 def test_a_text_over_the_curves_reach_can_still_be_flagged_by_its_score():
