@@ -231,7 +231,7 @@ def _best_path(src_len: list[int], mt_len: list[int], ratio: float, similarity: 
                 continue
             for (a, b), penalty in ALIGN_MOVES.items():
                 ii, jj = i + a, j + b
-                if ii > m or jj > n or abs(jj - ii * n / m) > width + 1:
+                if ii > m or jj > n:  # a cell outside band(ii) is never expanded
                     continue
                 if a and b:
                     x, y = sum(src_len[i:ii]), sum(mt_len[j:jj])

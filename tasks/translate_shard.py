@@ -117,11 +117,11 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
     put each row's translation back together around its separators. A refused request fails the rows
     that had a sentence in it."""
     units = [(i, j) for i in rows for j in range(len(docs[i]))]
+    sentences = [docs[i].sentences[j] for i, j in units]
     explicit_bound = "max_decoding_length" in client.settings.decoding
     by_bound: dict[int | None, list[int]] = {}
-    for k, (i, j) in enumerate(units):
-        bound = None if explicit_bound else decoding_bound(len(docs[i].sentences[j]))
-        by_bound.setdefault(bound, []).append(k)
+    for k, sentence in enumerate(sentences):
+        by_bound.setdefault(None if explicit_bound else decoding_bound(len(sentence)), []).append(k)
     texts: list[str | None] = [None] * len(units)
     logprobs: list[float | None] = [None] * len(units)
     models: list[str | None] = [None] * len(units)
@@ -129,7 +129,7 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
     async def one_bound(bound: int | None, members: list[int]) -> None:
         decoding = None if bound is None else {**client.settings.decoding, "max_decoding_length": bound}
         try:
-            out = await client.translate([docs[units[k][0]].sentences[units[k][1]] for k in members], lang,
+            out = await client.translate([sentences[k] for k in members], lang,
                                          settings.target_lang, decoding=decoding)
         except TritonRequestRejected as exc:
             batch.fail(sorted({units[k][0] for k in members}), str(exc))

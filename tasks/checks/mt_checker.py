@@ -162,8 +162,7 @@ def judge_text(sentences: list[GuardResult], settings: MTGuardSettings,
     curve = combine_settings.good_sentence_curve
     adjusted = worst_of_n(raw, len(sentences), curve, resolvable_sentences(curve, combine_settings.threshold))
     # a sentence flagged by a rule (an empty translation, a loop) stays flagged at any text length
-    forced = [r.certain or (r.flagged and r.hallucination_score < combine_settings.threshold) for r in sentences]
-    flagged_units = [u for u in range(len(sentences)) if adjusted[u] >= combine_settings.threshold or forced[u]]
+    flagged_units = [u for u, r in enumerate(sentences) if adjusted[u] >= combine_settings.threshold or r.certain]
     worst = int(np.argmax(adjusted))
     if len(sentences) == 1:
         reasons = list(sentences[0].reasons)
@@ -296,19 +295,16 @@ def iter_rows(path: str | Path, chunk_rows: int | None = CHECK_CHUNK_ROWS) -> It
         parquet = pq.ParquetFile(path)
         schema, batches = parquet.schema_arrow, parquet.iter_batches(batch_size=chunk_rows or 65_536)
     pending: list[pa.RecordBatch] = []
-    rows = 0
     emitted = False
     for batch in batches:
         pending.append(batch)
-        rows += batch.num_rows
-        if chunk_rows and rows >= chunk_rows:
+        if chunk_rows and sum(b.num_rows for b in pending) >= chunk_rows:
             table = pa.Table.from_batches(pending, schema)
-            for start in range(0, table.num_rows - chunk_rows + 1, chunk_rows):
+            whole = table.num_rows - table.num_rows % chunk_rows
+            for start in range(0, whole, chunk_rows):
                 yield table.slice(start, chunk_rows)
-                emitted = True
-            rest = table.num_rows % chunk_rows
-            pending = table.slice(table.num_rows - rest).to_batches() if rest else []
-            rows = rest
+            emitted = True
+            pending = table.slice(whole).to_batches()
     if pending or not emitted:
         yield pa.Table.from_batches(pending, schema)
 

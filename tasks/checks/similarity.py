@@ -71,13 +71,15 @@ def embed(texts: list[str], threads: int = 1, triton_url: str | None = None,
     count runs one call at a time."""
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
-    if known:
-        missing = list(dict.fromkeys(text for text in texts if text not in known))
-        encoded = dict(zip(missing, _encode(missing, threads, triton_url))) if missing else {}
-        return np.stack([known[text] if text in known else encoded[text] for text in texts]).astype(np.float32)
-    unique = list(dict.fromkeys(texts))
-    index = {text: i for i, text in enumerate(unique)}
-    return _encode(unique, threads, triton_url)[[index[text] for text in texts]]
+    known = known or {}
+    unique = dict.fromkeys(texts)
+    missing = [text for text in unique if text not in known]
+    reused = [text for text in unique if text in known]
+    vectors = _encode(missing, threads, triton_url) if missing else np.zeros((0, 512), np.float32)
+    if reused:
+        vectors = np.vstack([vectors, np.array([known[text] for text in reused], np.float32)])
+    index = {text: i for i, text in enumerate(missing + reused)}
+    return vectors[[index[text] for text in texts]]
 
 
 def _encode(unique: list[str], threads: int, triton_url: str | None) -> np.ndarray:
