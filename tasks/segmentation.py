@@ -18,12 +18,15 @@ A sentence longer than `max_chars` is split at clause boundaries
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sentencex
+
+logger = logging.getLogger(__name__)
 
 # Characters after which a long sentence may be split (the character stays with the left part).
 CLAUSE_END = re.compile(r"[,;:\u2013\u2014\u3001\uff0c\uff1b\uff1a\u060c](?=\s)|[\u3001\uff0c\uff1b\uff1a]")
@@ -72,7 +75,13 @@ def _language(lang: str | None) -> str:
     return (lang or "en").strip().lower().split("-")[0].split("_")[0] or "en"
 
 
-LINE = re.compile(r"[^\r\n]+")
+# Every character Python's str.splitlines breaks at: \n, \r, vertical tab, form feed, the file/group/record
+# separators, NEL (U+0085) and the Unicode line and paragraph separators (U+2028, U+2029).
+LINE = re.compile(r"[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+# Whitespace other than the ASCII space (no-break spaces, U+202F before French punctuation, em and
+# ideographic spaces, tabs): sentencex 1.0 panics on some of it before a period ("Anhang B\u00a0."), so it
+# sees each such character as a plain space; one character for one, so offsets stay those of the text.
+OTHER_SPACE = re.compile(r"[^\S ]")
 # A speaker/channel label of a split-channel transcript ("[ch0] Hallo. [ch1] Ja."): it ends the sentence
 # before it and stays in the separator, so it comes back exactly and is never sent to the model.
 CHANNEL_LABEL = re.compile(r"\[ch\d+\]")
@@ -97,19 +106,34 @@ def sentence_spans(text: str, lang: str | None) -> list[tuple[int, int]]:
     whitespace between its pieces), so the spans and the separators between them rebuild `text` exactly."""
     spans = []
     language = _language(lang)
+    plain = OTHER_SPACE.sub(" ", text)  # what sentencex reads: same length, same offsets
     for line in LINE.finditer(text):
         for first, last in _stretches(text, line):
             pos = first
-            for piece in sentencex.segment(language, text[first:last]):
+            for piece in _segment(language, plain[first:last]):
                 stripped = piece.strip()
                 if not stripped:
                     continue
-                start = text.find(stripped, pos, last)
+                start = plain.find(stripped, pos, last)
                 if start < 0:  # never seen; a segmenter change must not cut or reorder text silently
                     raise AssertionError(f"segmenter returned text not found after offset {pos}: {stripped[:40]!r}")
                 spans += _split_after_colons(text, start, start + len(stripped))
                 pos = start + len(stripped)
     return spans
+
+
+def _segment(language: str, stretch: str) -> list[str]:
+    """sentencex's sentences of `stretch`; the whole stretch as one sentence where sentencex panics. Its
+    Rust core raises pyo3's PanicException, a BaseException that no `except Exception` of a shard stops:
+    a single such row crashed the whole flow run. The stretch is still translated and guarded whole
+    (split at clauses if over the limit), so nothing is lost; the warning names its start."""
+    try:
+        return list(sentencex.segment(language, stretch))
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        logger.warning("sentencex failed on %r... (%s); the line is kept as one sentence", stretch[:60], exc)
+        return [stretch]
 
 
 # A colon followed by a capitalised word starts a new statement ("Sie sagte: Das Zimmer war sauber."):

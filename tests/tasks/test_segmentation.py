@@ -125,3 +125,43 @@ def test_a_long_alignment_searched_in_a_band_matches_the_full_search(monkeypatch
     assert segmentation._best_path(src_len, mt_len, ratio, same_sentence, 20, segmentation.ALIGN_BAND)[1]  # too narrow
     monkeypatch.setattr(segmentation, "ALIGN_BAND", 10_000)
     assert banded == align_sentences(src, mt, same_sentence, meaning_weight=20)
+
+
+# sentencex 1.0 panics (pyo3 PanicException, a BaseException) on a letter, a non-ASCII space and a period:
+# one such row crashed a whole translate-batch run.
+UNUSUAL_SPACES = ["\u00a0", "\u202f", "\u2003", "\u3000", "\t"]
+
+
+@pytest.mark.parametrize("space", UNUSUAL_SPACES)
+@pytest.mark.parametrize("lang", ["de", "en", "fr"])
+def test_unusual_spaces_before_a_period_are_segmented_and_kept_exactly(lang, space):
+    text = f"Siehe Anhang B{space}. Vitamin C{space}ist gut{space}! Danke."
+    doc = segment_text(text, lang)
+    assert doc.reassemble(doc.sentences) == text
+    assert all(s == s.strip() and s for s in doc.sentences) and len(doc) >= 2
+    assert any(space in s for s in doc.sentences) or space not in text.strip()
+
+
+def test_unicode_line_and_paragraph_separators_end_sentences_like_newlines():
+    for separator in ["\u2028", "\u2029", "\x85", "\x0b", "\x0c"]:
+        text = f"eins{separator}zwei drei{separator}{separator}vier."
+        doc = segment_text(text, "de")
+        assert doc.sentences == ["eins", "zwei drei", "vier."] and doc.reassemble(doc.sentences) == text
+
+
+def test_a_segmenter_panic_keeps_the_line_as_one_sentence(monkeypatch, caplog):
+    import tasks.segmentation as segmentation
+
+    class PanicException(BaseException):  # what pyo3 raises from a Rust panic
+        pass
+
+    def panic(language, text):
+        raise PanicException("end byte index 4 is not a char boundary")
+
+    monkeypatch.setattr(segmentation.sentencex, "segment", panic)
+    doc = segment_text("Eins. Zwei.\nDrei.", "de")
+    assert doc.sentences == ["Eins. Zwei.", "Drei."] and doc.reassemble(doc.sentences) == "Eins. Zwei.\nDrei."
+    assert "kept as one sentence" in caplog.text
+    monkeypatch.setattr(segmentation.sentencex, "segment", lambda language, text: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # any other error is not swallowed
+        segment_text("Eins.", "de")

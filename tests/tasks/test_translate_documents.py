@@ -108,3 +108,12 @@ def test_a_stretch_that_cannot_be_split_fails_the_row_with_the_reason(triton_sta
     bad, good = out.to_pylist()
     assert bad["status"] == "failed" and "cannot be translated whole" in bad["error"] and bad["translation"] is None
     assert good["status"] == "ok" and good["translation"] == "Auch gut."
+
+
+def test_a_row_with_a_no_break_space_before_a_period_is_translated_with_the_others(triton_stack):
+    # sentencex panicked on "B\u00a0." (a Rust panic, a BaseException): the whole flow run crashed
+    texts = ["Guten Morgen.", "Siehe Anhang B\u00a0. Vitamin C\u202f. Danke.", "Bis bald."]
+    detail, out = translate("echo", texts)
+    assert [r["translation"] for r in out.to_pylist()] == texts
+    assert all(r["status"] == "ok" for r in out.to_pylist())
+    assert "".join(detail.column("_sentences").to_pylist()[1]).replace(" ", "") == texts[1].replace(" ", "")
