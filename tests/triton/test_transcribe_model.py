@@ -95,6 +95,12 @@ def pcm16(clip_id: str) -> np.ndarray:
     return np.interp(positions, np.arange(len(data)), data).astype(np.int16)
 
 
+def unknown_codec_wav() -> bytes:
+    data = bytearray(CLIPS["fox"]["bytes"])
+    data[20:22] = (0x9999).to_bytes(2, "little")  # WAVE format tag (1 = PCM)
+    return bytes(data)
+
+
 def test_spoken_clips_transcribe_with_low_wer(asr_server):
     out = infer(asr_server.grpc_url, [c["bytes"] for c in SPOKEN], languages=["en"] * len(SPOKEN))
     wer = word_error_rate([c["text"] for c in SPOKEN], out["TEXT"])
@@ -150,8 +156,11 @@ def test_long_audio_goes_through_30s_windows_not_truncated(asr_server):
     (CLIPS["fox"]["bytes"], {"regions": "[[3, 1]]"}, "parameter regions: [3, 1] is not a span of seconds"),
     (CLIPS["fox"]["bytes"], {"regions": "[[9, 12]]"}, "every region starts after the audio's end (3.4 s)"),
     (CLIPS["fox"]["bytes"], {"channel": 1}, "parameter channel=1: the audio has 1 channel(s)"),
+    # a WAV whose format tag names no codec: FFmpeg opens it with no codec context, which was an
+    # AttributeError (INTERNAL, 'NoneType' object has no attribute 'channels') where channels are counted
+    (unknown_codec_wav(), {"channels": "split"}, "its audio stream has no codec FFmpeg can decode"),
 ], ids=["undecodable", "empty", "header-only", "too-long", "bad-beam", "over-cap", "unknown-model", "bad-channels",
-        "bad-region", "region-past-end", "missing-channel"])
+        "bad-region", "region-past-end", "missing-channel", "unknown-codec"])
 def test_bad_audio_or_parameters_get_a_clear_reason(asr_server, clip, params, reason):
     assert reason in rejection(asr_server.grpc_url, [clip], **params)
 

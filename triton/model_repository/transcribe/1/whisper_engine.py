@@ -150,7 +150,10 @@ def channel_count(data: bytes) -> int:
     with av.open(io.BytesIO(data), mode="r", metadata_errors="ignore") as container:
         if not container.streams.audio:
             raise AudioError("no audio stream in the file")
-        return int(container.streams.audio[0].codec_context.channels or 1)
+        context = container.streams.audio[0].codec_context
+        if context is None:  # a stream whose codec FFmpeg does not know (a damaged or foreign header)
+            raise AudioError(f"undecodable audio ({len(data)} bytes): its audio stream has no codec FFmpeg can decode")
+        return int(context.channels or 1)
 
 
 def decode_channels(data: bytes, max_audio_s: float) -> list[np.ndarray]:
