@@ -1,7 +1,9 @@
 """Stream one shard's rows from S3: only its row groups, only the needed columns,
 `batch_rows` at a time. Never loads the whole object. Dictionary-encoded columns (pandas
-`category`, parquet dictionary pages read as dictionaries) come out as their plain values, so every
-step that expects a string column (text, ids, language codes, URIs) gets one."""
+`category`, parquet dictionary pages read as dictionaries) come out as their plain values and view
+columns (string_view, binary_view) as large strings / binaries (tasks.sharding.plain_type), so every
+step that expects a string column (text, ids, language codes, URIs) gets one, and the output schema
+(made from the footer with plain_schema) has the same types."""
 from __future__ import annotations
 
 import json
@@ -11,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.s3_uri import S3Uri
-from tasks.sharding import InputError, Shard, is_transient_io_error, read_footer
+from tasks.sharding import InputError, Shard, is_transient_io_error, plain_type, read_footer
 from tasks.storage import S3Connection
 
 
@@ -35,7 +37,7 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
             lo, hi = max(start - offset, 0), min(stop - offset, batch.num_rows)
             offset += batch.num_rows
             if hi > lo:
-                yield repair_utf8(decode_dictionaries(batch.slice(lo, hi - lo)))
+                yield repair_utf8(plain_columns(batch.slice(lo, hi - lo)))
             if offset >= stop:
                 return
     except (pa.ArrowInvalid, OSError) as exc:
@@ -44,15 +46,19 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
         raise InputError(f"{shard.object.uri}: row group {index} is unreadable ({exc})") from exc
 
 
-def decode_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Dictionary columns replaced by their values (string categories -> strings); others unchanged."""
-    if not any(pa.types.is_dictionary(f.type) for f in batch.schema):
+def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Dictionary columns replaced by their values (string categories -> strings) and view columns by
+    their large counterparts (tasks.sharding.plain_type); others unchanged."""
+    if all(plain_type(f.type) == f.type for f in batch.schema):
         return batch
     fields, columns = [], []
     for f, column in zip(batch.schema, batch.columns):
-        if pa.types.is_dictionary(f.type):
-            column = column.dictionary_decode()
-            f = f.with_type(column.type)
+        kind = plain_type(f.type)
+        if kind != f.type:
+            if pa.types.is_dictionary(f.type):
+                column = column.dictionary_decode()
+            column = column.cast(kind)
+            f = f.with_type(kind)
         fields.append(f)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))

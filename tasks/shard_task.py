@@ -14,7 +14,7 @@ from prefect.concurrency.sync import concurrency
 from tasks.listing import ObjectRef
 from tasks.quality import OutputQualityError
 from tasks.shard_runner import ShardResult, run_shard
-from tasks.sharding import DEFAULT_SHARD_BYTES, InputError, ObjectPlan, Shard, read_footer
+from tasks.sharding import DEFAULT_SHARD_BYTES, InputError, ObjectPlan, Shard, plain_schema, read_footer
 from tasks.stage import ShardStage
 from tasks.storage import S3Connection
 from tasks.triton_client import TRITON_CONCURRENCY_LIMIT
@@ -23,8 +23,9 @@ from tasks.triton_client import TRITON_CONCURRENCY_LIMIT
 def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str) -> ShardResult:
     """Plain function: run `shard` through `stage` and commit `<run_dir>/part-<shard_id>.parquet`
     (and `<run_dir>/quarantine/part-<shard_id>.parquet` if any row is failed or flagged). A shard
-    an earlier attempt committed is reused, not recomputed."""
-    schema = stage.output_schema(read_footer(conn, shard.object).schema.to_arrow_schema())
+    an earlier attempt committed is reused, not recomputed. The output's id and passthrough columns
+    have the types the reader hands on (plain_schema: a categorical id comes out as strings)."""
+    schema = stage.output_schema(plain_schema(read_footer(conn, shard.object).schema.to_arrow_schema()))
     return run_shard(conn, shard, run_dir, stage, schema)
 
 

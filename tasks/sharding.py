@@ -67,6 +67,22 @@ class ObjectPlan:
 
 
 TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view())
+# the types the shard reader hands on for view columns (arrow's string_view / binary_view, which parquet
+# files written by pyarrow >= 17 or polars can restore): the same data in types every kernel supports
+PLAIN_VIEW_TYPES = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+
+
+def plain_type(kind: pa.DataType) -> pa.DataType:
+    """The type a column of `kind` has once read (tasks.shard_reader.plain_columns): a dictionary's
+    value type, a view type's large counterpart, anything else itself."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return PLAIN_VIEW_TYPES.get(kind, kind)
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every field typed as the shard reader hands it on (plain_type)."""
+    return pa.schema([f.with_type(plain_type(f.type)) for f in schema], metadata=schema.metadata)
 
 
 def is_text_type(kind: pa.DataType) -> bool:

@@ -82,6 +82,17 @@ def test_uri_rows_fetch_audio_objects_and_report_missing_ones(full_stack, s3_con
     assert "send the report" in rows["report"]["transcript"].lower()
 
 
+def test_a_categorical_id_and_binary_view_audio_are_read_as_plain_columns(full_stack, s3_conn, bucket):
+    clips = fixture_clips()[:2]
+    table = pa.table({"id": pa.array([c["id"] for c in clips]).dictionary_encode(),
+                      "audio": pa.array([c["bytes"] for c in clips], pa.binary_view())})
+    upload_table(s3_conn, S3Uri(bucket, "speech-typed/clips.parquet"), table)
+    state, summary = run(input_uri=f"s3://{bucket}/speech-typed/", output_uri=f"s3://{bucket}/out-asr-typed/")
+    assert state.is_completed(), summary
+    rows = read_run_rows(s3_conn, summary, COLUMNS)
+    assert sorted(r["id"] for r in rows) == sorted(c["id"] for c in clips) and summary["status_counts"] == {"ok": 2}
+
+
 def test_object_without_the_audio_column_fails_the_run_not_the_others(full_stack, s3_conn, bucket):
     upload_table(s3_conn, S3Uri(bucket, "speech-mixed/good.parquet"),
                  pa.table({"id": [1], "audio": pa.array([fixture_clips()[1]["bytes"]], pa.binary())}))

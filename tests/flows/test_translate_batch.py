@@ -223,3 +223,21 @@ def test_a_language_column_routes_rows_and_unknown_codes_stop_the_shard(full_sta
     assert "bad.parquet rows 0–2" in bad["error"] and "'lang'" in bad["error"] and "klingon" in bad["error"]
     rows = {r["id"]: r for r in read_parts(s3_conn, run_dir).to_pylist()}
     assert {i: r["source_lang"] for i, r in rows.items()} == {1: "de", 2: "fr", 3: "de"}
+
+
+def test_categorical_and_view_columns_run_through_the_flow_as_strings(full_stack, s3_conn, bucket):
+    """A pandas-category id, a string_view text (polars, pyarrow >= 17) and a dictionary passthrough
+    column: every row is translated, and the output holds them as plain strings."""
+    texts = ["Guten Tag. Wie geht es Ihnen?", None, "Das Hotel war sauber."]
+    table = pa.table({"id": pa.array(["r0", "r1", "r2"]).dictionary_encode(),
+                      "text": pa.array(texts, pa.string_view()),
+                      "source": pa.array(["feed", "feed", "mail"]).dictionary_encode()})
+    upload_table(s3_conn, S3Uri(bucket, "typed/rows.parquet"), table, row_group_size=2)
+    state, summary = run(input_uri=f"s3://{bucket}/typed/", output_uri=f"s3://{bucket}/out-typed/", model="echo",
+                         source_lang="de", passthrough_columns=["source"])
+    assert state.is_completed(), summary
+    out = read_parts(s3_conn, summary["output_dir"])
+    assert out.schema.field("id").type == pa.string() and out.schema.field("source").type == pa.string()
+    rows = sorted(out.to_pylist(), key=lambda r: r["id"])
+    assert [(r["id"], r["status"], r["translation"], r["source"]) for r in rows] == [
+        ("r0", "ok", texts[0], "feed"), ("r1", "skipped_empty", None, "feed"), ("r2", "ok", texts[2], "mail")]

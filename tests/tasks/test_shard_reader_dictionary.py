@@ -1,6 +1,7 @@
-"""Dictionary / categorical string columns (pandas `category`, parquet dictionaries) are string
-data: planning accepts them for text, ids, language codes and audio URIs, and the reader hands
-them on as plain strings (real SeaweedFS S3 for the round trip)."""
+"""Dictionary / categorical string columns (pandas `category`, parquet dictionaries) and view
+columns (string_view, binary_view) are ordinary data: planning accepts them for text, ids, language
+codes and audio, and the reader hands them on as plain strings / binaries in the types the output
+schema is made with (real SeaweedFS S3 for the round trip)."""
 import pyarrow as pa
 import pytest
 
@@ -8,8 +9,8 @@ from deployments.demo_data import upload_table
 from tasks.audio import AudioColumns, validate_audio_schema
 from tasks.listing import list_objects
 from tasks.s3_uri import S3Uri
-from tasks.shard_reader import decode_dictionaries, iter_shard_batches
-from tasks.sharding import InputError, plan_object, validate_schema
+from tasks.shard_reader import iter_shard_batches, plain_columns
+from tasks.sharding import InputError, plain_schema, plan_object, validate_schema
 
 CATEGORY = pa.dictionary(pa.int32(), pa.string())
 
@@ -38,12 +39,27 @@ def test_dictionary_strings_pass_the_schema_checks_and_other_dictionaries_do_not
 
 def test_decoding_keeps_values_nulls_and_plain_columns():
     batch = categorical_table().to_batches()[0]
-    decoded = decode_dictionaries(batch)
+    decoded = plain_columns(batch)
     assert decoded.schema.types == [pa.string(), pa.string(), pa.string(), pa.int64()]
     assert decoded.to_pydict() == {"id": ["a", "b", "c", "d"], "text": ["Guten Tag.", "Hallo.", "Guten Tag.", None],
                                    "lang": ["de", "de", None, "de"], "n": [1, 2, 3, 4]}
     plain = pa.RecordBatch.from_pydict({"x": ["a"]})
-    assert decode_dictionaries(plain) is plain
+    assert plain_columns(plain) is plain
+
+
+def test_view_and_large_dictionary_columns_come_out_in_the_types_of_the_plain_schema():
+    table = pa.table({
+        "id": pa.array(["a", None], pa.string_view()),
+        "text": pa.array(["Guten Tag.", "Hallo."], pa.large_string()).dictionary_encode(),
+        "audio": pa.array([b"RIFF", None], pa.binary_view()),
+        "n": [1, 2],
+    })
+    decoded = plain_columns(table.to_batches()[0])
+    assert decoded.schema == plain_schema(table.schema)
+    assert decoded.schema.types == [pa.large_string(), pa.large_string(), pa.large_binary(), pa.int64()]
+    assert decoded.to_pydict() == {"id": ["a", None], "text": ["Guten Tag.", "Hallo."], "audio": [b"RIFF", None],
+                                   "n": [1, 2]}
+    validate_schema(table.schema, "s3://b/o.parquet", "text", "id", ["audio"])
 
 
 @pytest.mark.integration
