@@ -71,10 +71,13 @@ def input_error_kind(entry: dict) -> str:
     return RERUN_ERROR if "planning failed" in str(entry.get("error")) else INPUT_ERROR
 
 
-def unprefixed(error: object, uri: str) -> str:
-    """An error without the object URI it starts with (the report names the object already)."""
+def unprefixed(error: object, *names: str) -> str:
+    """An error without the object URI (or "URI rows a–b") it starts with: the report names it already."""
     text = str(error)
-    return text.removeprefix(f"{uri}: ") if uri else text
+    for name in names:
+        if name and text.startswith(f"{name}: "):
+            return text.removeprefix(f"{name}: ")
+    return text
 
 
 def share(part: float, whole: float) -> float:
@@ -161,9 +164,10 @@ class RunRecord:
         """Everything that makes the run Failed, each with its kind and what to do about it."""
         found = [{"what": o["uri"], "kind": input_error_kind(o), "error": unprefixed(o["error"], o["uri"])}
                  for o in self.failed_objects]
-        found += [{"what": f"{s.get('object_uri', '?')} rows {s.get('row_start')}–{s.get('row_stop')}",
-                   "kind": shard_error_kind(s), "error": unprefixed(s["error"], s.get("object_uri", ""))}
-                  for s in self.failed_shards]
+        for s in self.failed_shards:
+            what = f"{s.get('object_uri', '?')} rows {s.get('row_start')}–{s.get('row_stop')}"
+            found.append({"what": what, "kind": shard_error_kind(s),
+                          "error": unprefixed(s["error"], what, s.get("object_uri", ""))})
         found += [{"what": c.get("source", self.input_uri), "kind": INPUT_ERROR, "error": c.get("message", "")}
                   for c in self.failed_object_checks]
         counts = self.counts()

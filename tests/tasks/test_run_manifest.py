@@ -67,6 +67,19 @@ def test_input_errors_are_told_apart_from_transient_ones():
     assert "fix the input; rerun to finish" in run.headline()
 
 
+def test_a_problem_names_its_object_and_rows_once():
+    """A data-quality failure's message starts with "<object> rows a–b:", which the problem's `what` says."""
+    run = record()
+    run.shards += [{"shard_id": "q", "object_uri": "s3://b/in/q.parquet", "row_start": 0, "row_stop": 4,
+                    "error": "s3://b/in/q.parquet rows 0–4: column 'text' has type int64, expected string"},
+                   {"shard_id": "r", "object_uri": "s3://b/in/r.parquet", "row_start": 4, "row_stop": 9,
+                    "error": "s3://b/in/r.parquet: row group 1 is unreadable"}]
+    assert [(p["what"], p["error"]) for p in run.problems()] == [
+        ("s3://b/in/q.parquet rows 0–4", "column 'text' has type int64, expected string"),
+        ("s3://b/in/r.parquet rows 4–9", "row group 1 is unreadable")]
+    assert run.failure_message("s3://b/out/report.md").count("q.parquet") == 1
+
+
 def test_guard_time_is_a_share_of_the_same_shards_time():
     run = record()
     run.inputs.append({"uri": "s3://b/in/a.parquet", "rows": 30})
