@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tasks.checks import calibration as cal  # noqa: E402
-from tasks.checks.mt_checker import read_rows, score_sentence_groups, score_table  # noqa: E402
+from tasks.checks.mt_checker import (  # noqa: E402
+    judge_text,
+    read_rows,
+    score_sentence_groups,
+    score_table,
+    score_translations,
+)
 from tasks.checks.settings import MTGuardSettings  # noqa: E402
 from tasks.segmentation import sentence_spans  # noqa: E402
 
@@ -40,6 +46,7 @@ CURVE_SHARES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.01, 0.005, 0.003, 0.002,
 METHODS = ("whole", "sentences", "sentences_fragment_lines", "true_boundaries", "sentences_consistent_labels")
 MAJORITY_MIN_ROWS, MAJORITY_MIN_SHARE = 3, 0.9  # see consistent_labels
 BEGIN, END = "<!-- BEGIN document_guards: generated, do not edit -->", "<!-- END document_guards -->"
+LONG_NS, LONG_GOOD_TEXTS, LONG_MIXED_TEXTS = (10, 20, 40, 100), 2000, 300  # long_texts
 
 
 def good_sentence_curve(scores: np.ndarray, labels: np.ndarray, leak: float) -> list[tuple[float, float]]:
@@ -184,6 +191,57 @@ def evaluate(table: pa.Table, settings: MTGuardSettings, consistent: pa.Table) -
     return out
 
 
+def long_texts(table: pa.Table, settings: MTGuardSettings, seed: int = 1) -> dict:
+    """Texts longer than the dev documents, drawn from the dev rows (true boundaries): per length n,
+    LONG_GOOD_TEXTS of good rows only (the flag's FPR) and LONG_MIXED_TEXTS with a quarter and with half
+    of their rows hallucinations (flag recall, share of the bad sentences named), judged by the worst
+    sentence alone (several_flagged_share 0) and with the count test (combine.several_flagged)."""
+    src, mt, y = (table.column(c).to_pylist() for c in ("src", "mt", "hallucination"))
+    y = np.array(y)
+    results = score_translations(src, mt, ["de"] * len(src), ["en"] * len(src), None, settings)
+    worst_only = settings.model_copy(deep=True)
+    worst_only.combine.several_flagged_share = 0.0
+    rng = np.random.default_rng(seed)
+    good, bad = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    out = {}
+    for n in LONG_NS:
+        texts = [("good", [rng.choice(good, n) for _ in range(LONG_GOOD_TEXTS)])]
+        for name, n_bad in (("quarter_bad", max(1, n // 4)), ("half_bad", n // 2)):
+            texts.append((name, [rng.permutation(np.concatenate([rng.choice(bad, n_bad), rng.choice(good, n - n_bad)]))
+                                 for _ in range(LONG_MIXED_TEXTS)]))
+        per_n = {}
+        for name, draws in texts:
+            for method, s in (("worst_sentence", worst_only), ("count_test", settings)):
+                verdicts = [judge_text([results[r] for r in rows], s) for rows in draws]
+                named = [np.mean([bool(y[rows[i]]) for i in v.flagged_sentences]) if v.flagged_sentences else 0.0
+                         for rows, v in zip(draws, verdicts)]
+                bad_named = [sum(bool(y[rows[i]]) for i in v.flagged_sentences) / max(1, int(y[rows].sum()))
+                             for rows, v in zip(draws, verdicts)]
+                per_n.setdefault(name, {})[method] = {
+                    "flagged": float(np.mean([v.flagged for v in verdicts])),
+                    "bad_sentences_named": float(np.mean(bad_named)) if name != "good" else None,
+                    "named_that_are_bad": float(np.mean(named)) if name != "good" else None}
+        out[str(n)] = per_n
+        print(f"long n={n}: " + " | ".join(f"{name} {m}: {v['flagged']:.3f}" for name, d in per_n.items()
+                                            for m, v in d.items()), flush=True)
+    return out
+
+
+def render_long(long: dict) -> list[str]:
+    pct = lambda x: "–" if x is None else f"{100 * x:.1f} %"  # noqa: E731
+    lines = ["", f"Longer texts drawn from the dev rows (true boundaries; seed 1): per length, {LONG_GOOD_TEXTS} texts "
+             f"of good rows (flagged = the flag's FPR) and {LONG_MIXED_TEXTS} with a quarter / half of their rows "
+             "hallucinations (flagged = recall; *bad named*: share of the hallucinated sentences in "
+             "flagged_sentences), judged by the worst sentence alone and with the count test.", "",
+             "| sentences | texts | judged by | flagged | bad sentences named |", "|---|---|---|---|---|"]
+    for n, per_n in long.items():
+        for name, methods in per_n.items():
+            for method, v in methods.items():
+                lines.append(f"| {n} | {name.replace('_', ' ')} | {method.replace('_', ' ')} | {pct(v['flagged'])} "
+                             f"| {pct(v['bad_sentences_named'])} |")
+    return lines
+
+
 def render(results: dict) -> str:
     pct = lambda x: "–" if x is None or x != x else f"{100 * x:.1f} %"  # noqa: E731
     lines = [
@@ -209,6 +267,8 @@ def render(results: dict) -> str:
             lines.append(f"| {k} | {r['documents']} ({m.get('bad', r['bad'])}) | {method} | {m['auroc']:.3f} "
                          f"| {pct(m['recall_at_fpr'])} | {pct(m['flag_fpr'])} | {pct(m['flag_recall'])} "
                          f"| {pct(m['named'])} |")
+    if "long_texts" in results:
+        lines += render_long(results["long_texts"])
     lines += ["", f"Good-sentence curve fitted on the dev set's good rows (score, share ≥ score): "
               f"`{results['good_sentence_curve']}`."]
     return "\n".join(lines)
@@ -236,7 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     consistent, relabelled_rows = consistent_labels(table)
     results = {"generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "data": Path(args.data).name,
                "good_sentence_curve": curve, "shipped_curve": settings.combine.good_sentence_curve,
-               "documents": evaluate(table, settings, consistent), "relabelled_rows": len(relabelled_rows)}
+               "documents": evaluate(table, settings, consistent), "relabelled_rows": len(relabelled_rows),
+               "long_texts": long_texts(table, settings)}
     if not args.no_doc:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -110,3 +110,35 @@ def resolvable_sentences(curve: list[tuple[float, float]], threshold: float) -> 
     if row_share >= 1 or last_share >= 1:
         return 1.0
     return max(1.0, float(np.log1p(-row_share) / np.log1p(-last_share)))
+
+
+def binomial_tail(m: int, n: int, p: float) -> float:
+    """P(X >= m) for X ~ Binomial(n, p)."""
+    if m <= 0:
+        return 1.0
+    if m > n or p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    j = np.arange(m, n + 1, dtype=np.float64)
+    i = np.arange(1, n + 1, dtype=np.float64)
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - i + 1) / i))])[m:]
+    log_terms = log_choose + j * np.log(p) + (n - j) * np.log1p(-p)
+    top = float(log_terms.max())
+    return float(min(1.0, np.exp(top) * np.exp(log_terms - top).sum()))
+
+
+def several_flagged(scores, threshold: float, curve: list[tuple[float, float]], share: float) -> tuple[float, float]:
+    """The count test: a text whose sentences include more that would be flagged alone (score >= threshold)
+    than a good text of as many sentences has, at the rate S(threshold) each, is as bad as the tail
+    probability p of that count says: (score, p), score = S⁻¹(p / share). `share` is the part of the per-row
+    false-positive rate the test may add to the worst-sentence test's (worst_of_n); fewer than two such
+    sentences, an empty curve or share 0: (0, 1). worst_of_n alone lets a long text in which many sentences
+    are hallucinated pass when none is extreme enough for its length."""
+    s = np.asarray(scores, dtype=np.float64)
+    m = int(np.count_nonzero(s >= threshold))
+    if m < 2 or not curve or share <= 0:
+        return 0.0, 1.0
+    per_sentence = float(share_of_good_at_or_above(np.array([threshold]), curve)[0])
+    p = binomial_tail(m, s.size, per_sentence)
+    return float(score_at_share(np.array([min(1.0, p / share)]), curve)[0]), p

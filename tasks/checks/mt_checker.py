@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from tasks.checks.alignment import segment_pairs
 from tasks.checks.base import Detector, DetectorResult, TranslationBatch
-from tasks.checks.combine import combine, resolvable_sentences, worst_of_n
+from tasks.checks.combine import combine, resolvable_sentences, several_flagged, worst_of_n
 from tasks.checks.copy_source import CopySourceDetector
 from tasks.checks.entities import EntityDetector
 from tasks.checks.language import LanguageDetector
@@ -53,6 +53,7 @@ DETECTOR_NAMES = tuple(d.name for d in DETECTORS)
 REQUIRED_COLUMNS = ("src", "mt", "src_lang", "tgt_lang")
 OUTPUT_COLUMNS = ("hallucination_score", "flagged", "reasons", "flagged_sentences")
 CHECK_CHUNK_ROWS = 10_000  # rows check-mt scores at a time (texts and their embeddings in memory)
+COUNT_NOTE_NAMES = 10  # sentences named in the count test's reason (flagged_sentences lists them all)
 
 
 @dataclass(frozen=True)
@@ -159,17 +160,27 @@ def judge_text(sentences: list[GuardResult], settings: MTGuardSettings,
     if not sentences:
         return TextVerdict(combine_settings.leak, False, [], [], [], None)
     raw = np.array([r.hallucination_score for r in sentences])
-    curve = combine_settings.good_sentence_curve
-    adjusted = worst_of_n(raw, len(sentences), curve, resolvable_sentences(curve, combine_settings.threshold))
+    curve, threshold = combine_settings.good_sentence_curve, combine_settings.threshold
+    adjusted = worst_of_n(raw, len(sentences), curve, resolvable_sentences(curve, threshold))
     # a sentence flagged by a rule (an empty translation, a loop) stays flagged at any text length
-    flagged_units = [u for u, r in enumerate(sentences) if adjusted[u] >= combine_settings.threshold or r.certain]
+    flagged_units = [u for u, r in enumerate(sentences) if adjusted[u] >= threshold or r.certain]
     worst = int(np.argmax(adjusted))
+    score = float(adjusted[worst])
+    count_score, count_p = several_flagged(raw, threshold, curve, combine_settings.several_flagged_share)
+    count_note = []
+    if count_score >= threshold:  # several sentences that would each be flagged alone: all of them are
+        alone = np.flatnonzero(raw >= threshold).tolist()
+        flagged_units = sorted({*flagged_units, *alone})
+        score = max(score, count_score)
+        named = ", ".join([_label(ids[u]) for u in alone[:COUNT_NOTE_NAMES]] + ["…"] * (len(alone) > COUNT_NOTE_NAMES))
+        count_note = [f"sentences {named}: {len(alone)} of {len(sentences)} score at or above the threshold alone "
+                      f"(a good text of {len(sentences)} sentences has that many with p = {count_p:.1e})"]
     if len(sentences) == 1:
         reasons = list(sentences[0].reasons)
     else:
         order = sorted(range(len(sentences)), key=lambda u: (u not in flagged_units, -adjusted[u]))
-        reasons = [f"sentence {_label(ids[u])}: {why}" for u in order for why in sentences[u].reasons]
-    return TextVerdict(float(adjusted[worst]), bool(flagged_units), reasons,
+        reasons = count_note + [f"sentence {_label(ids[u])}: {why}" for u in order for why in sentences[u].reasons]
+    return TextVerdict(score, bool(flagged_units), reasons,
                        sorted({i for u in flagged_units for i in ids[u]}), sentences, worst)
 
 

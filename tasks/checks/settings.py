@@ -171,6 +171,12 @@ class CombineSettings(_Settings):
     reason_min_score: float = Field(
         0.5, ge=0, le=1, description="Detector score at or above which its reason is reported."
     )
+    several_flagged_share: float = Field(
+        0.1, ge=0, le=1,
+        description="The count test (combine.several_flagged): a text is also flagged when more of its sentences "
+        "score at or above `threshold` than a good text of its length has; this is the share of the per-row "
+        "false-positive rate the test may add. 0: a text is judged by its worst sentence alone.",
+    )
     good_sentence_curve: list[tuple[float, float]] = Field(
         default_factory=lambda: [
             (0.010, 1.0), (0.0111, 0.5), (0.0141, 0.3), (0.0194, 0.2), (0.0602, 0.1), (0.2241, 0.05),

@@ -98,8 +98,9 @@ def test_guards_name_the_flagged_sentences_of_a_document(triton_stack, document)
         assert row["status"] in ("ok", "flagged") and row["hallucination_score"] is not None
         assert (row["status"] == "flagged") == bool(row["flagged_sentences"])
     document_row = rows[0]
-    assert all(reason.startswith("sentence ") for reason in document_row["reasons"])
-    named = {int(reason.split(":")[0].split()[1].split("+")[0]) for reason in document_row["reasons"]}
+    assert all(reason.startswith(("sentence ", "sentences ")) for reason in document_row["reasons"])
+    named = {int(label.split("+")[0]) for reason in document_row["reasons"]
+             for label in reason.split(":")[0].split(" ", 1)[1].split(", ") if label != "…"}
     assert set(document_row["flagged_sentences"]) <= named
 
 

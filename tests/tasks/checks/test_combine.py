@@ -66,3 +66,26 @@ def test_long_texts_are_mapped_only_as_far_as_the_curve_measures():
     assert worst_of_n(certain, 300, curve, most)[0] >= threshold
     assert np.array_equal(worst_of_n(certain, 300, curve, most), worst_of_n(certain, most, curve))
     assert resolvable_sentences([], threshold) == float("inf")
+
+
+def test_binomial_tail_and_the_count_test():
+    from math import comb
+
+    import numpy as np
+
+    from tasks.checks.combine import binomial_tail, several_flagged, share_of_good_at_or_above
+    from tasks.checks.settings import MTGuardSettings
+
+    for n, m, p in ((5, 2, 0.03), (40, 10, 0.03), (12, 0, 0.5), (7, 7, 0.2), (3, 4, 0.5)):
+        exact = sum(comb(n, j) * p**j * (1 - p) ** (n - j) for j in range(m, n + 1))
+        assert np.isclose(binomial_tail(m, n, p), exact, rtol=1e-9, atol=1e-300)
+    assert binomial_tail(3000, 5000, 0.03) < 1e-300 * 1e10  # long texts: no overflow
+    combine_settings = MTGuardSettings().combine
+    curve, threshold = combine_settings.good_sentence_curve, combine_settings.threshold
+    at = share_of_good_at_or_above(np.array([threshold]), curve)[0]
+    assert several_flagged([0.9], threshold, curve, 0.1) == (0.0, 1.0)  # one sentence: the worst-sentence test's
+    assert several_flagged([0.9] * 5, threshold, curve, 0.0) == (0.0, 1.0)  # share 0: off
+    score, p = several_flagged([0.9, 0.9, 0.9, 0.0, 0.0], threshold, curve, 0.1)
+    assert np.isclose(p, binomial_tail(3, 5, at)) and score >= threshold
+    score, _ = several_flagged([0.9, 0.9] + [0.0] * 38, threshold, curve, 0.1)  # 2 of 40: what good texts have
+    assert score < threshold

@@ -226,6 +226,27 @@ def test_a_loop_flags_a_text_of_any_length():
     assert 97 not in verdict.flagged_sentences
 
 
+def test_a_long_text_with_many_detached_sentences_is_flagged_and_names_them_all():
+    """10 of 40 sentences detached ("The staff were very friendly and helpful.", 0.90 alone): none is
+    rare enough for a 40-sentence text on its own, so judged by its worst sentence the text passed as ok
+    (0.10) and re-decoding would have retried none of them. The count test flags it and names all ten;
+    two such sentences in 40 are what good texts have, and do not flag."""
+    (good_src, good_mt, a, b), (bad_src, bad_mt, *_) = GOOD[0], BAD["detached"]
+    src, mt = [good_src] * 40, [good_mt] * 40
+    for i in range(0, 40, 4):
+        src[i], mt[i] = bad_src, bad_mt
+    verdict, = score_sentence_groups(src, mt, [a] * 40, [b] * 40, None, [0] * 40, 1)
+    assert verdict.flagged and verdict.flagged_sentences == list(range(0, 40, 4))
+    assert verdict.reasons[0].startswith("sentences 0, 4, 8, 12, 16, 20, 24, 28, 32, 36: 10 of 40 score at or above")
+    worst_only = MTGuardSettings.model_validate({"combine": {"several_flagged_share": 0.0}})
+    verdict, = score_sentence_groups(src, mt, [a] * 40, [b] * 40, None, [0] * 40, 1, worst_only)
+    assert not verdict.flagged and verdict.hallucination_score < 0.2
+    src, mt = [good_src] * 40, [good_mt] * 40
+    src[3], mt[3], src[30], mt[30] = bad_src, bad_mt, bad_src, bad_mt
+    verdict, = score_sentence_groups(src, mt, [a] * 40, [b] * 40, None, [0] * 40, 1)
+    assert not verdict.flagged and verdict.flagged_sentences == []
+
+
 def test_a_text_over_the_curves_reach_can_still_be_flagged_by_its_score():
     """The worst-of-n mapping is bounded by what the good-sentence curve measures: past ~30 sentences a
     text is mapped as 30. Unbounded, no sentence of a text over ~65 sentences could ever flag, however
