@@ -106,8 +106,9 @@ def detector_weights(settings: MTGuardSettings) -> dict[str, float]:
 
 def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
     """(detector results, hallucination_score, flagged, reasons, certain). An empty translation of a
-    non-empty source is always flagged when `combine.flag_empty_translation`; so is a row a detector is
-    certain of (DetectorResult.certain: a degenerate loop). `certain` marks both."""
+    non-empty source is always flagged when `combine.flag_empty_translation`; so is a translation of an
+    empty source (check-mt: no detector can judge it, and nothing supports it) and a row a detector is
+    certain of (DetectorResult.certain: a degenerate loop). `certain` marks them all."""
     results = run_detectors(batch, settings)
     weights = detector_weights(settings)
     hallucination, flagged, reasons = combine(results, weights, settings.combine, len(batch))
@@ -115,11 +116,13 @@ def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
     for result in results:
         if result.certain is not None and weights[result.name] > 0:  # weight 0: the detector has no say
             certain |= result.certain
-    if settings.combine.flag_empty_translation:
-        for i, (src, mt) in enumerate(zip(batch.src, batch.mt)):
-            if src.strip() and not mt.strip():
-                certain[i] = True
-                reasons[i].insert(0, "empty translation")
+    for i, (src, mt) in enumerate(zip(batch.src, batch.mt)):
+        if settings.combine.flag_empty_translation and src.strip() and not mt.strip():
+            certain[i] = True
+            reasons[i].insert(0, "empty translation")
+        elif mt.strip() and not src.strip():  # check-mt: nothing in the source supports the translation
+            certain[i] = True
+            reasons[i].insert(0, "translation of an empty source")
     flagged |= certain
     return results, hallucination, flagged, reasons, certain
 

@@ -175,6 +175,18 @@ def test_empty_translation_of_a_real_source_is_flagged():
     assert not both_empty.flagged
 
 
+def test_a_translation_of_an_empty_source_is_flagged(tmp_path):
+    """check-mt on rows made elsewhere: a translation whose source cell is null or blank has nothing to
+    support it and no detector can judge it; it was scored 0.01 and passed."""
+    path = tmp_path / "rows.csv"
+    path.write_text('src,mt,src_lang,tgt_lang\n,"The staff were very friendly and helpful.",de,en\n'
+                    '" ","Hello.",de,en\n,,de,en\n')
+    check_mt_file(path, tmp_path / "out.parquet")
+    out = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [(r["flagged"], r["reasons"][:1]) for r in out] == [
+        (True, ["translation of an empty source"]), (True, ["translation of an empty source"]), (False, [])]
+
+
 def test_detectors_can_be_switched_off():
     settings = MTGuardSettings()
     settings.similarity.enabled = False
