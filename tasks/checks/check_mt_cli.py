@@ -68,6 +68,10 @@ def main_check_mt(args: argparse.Namespace) -> int:
         f"check-mt: {summary.rows} rows, {summary.flagged} flagged ({share:.1%}) -> {summary.output_path} "
         f"in {summary.seconds:.1f}s"
     )
+    if summary.languages_not_checked:
+        codes = ", ".join(f"{code or 'missing'!r}: {n}" for code, n in list(summary.languages_not_checked.items())[:5])
+        print(f"check-mt: warning: {sum(summary.languages_not_checked.values())} rows have a tgt_lang the language "
+              f"check does not know ({codes}): their translation's language was not checked")
     return 0
 
 

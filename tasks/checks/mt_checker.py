@@ -17,8 +17,9 @@ check_mt_file(input_path, output_path, settings) -> CheckSummary
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,9 @@ class CheckSummary:
     rows: int
     flagged: int
     seconds: float
+    # target-language codes (as normalised; '' = missing) the language check does not know -> rows with a
+    # translation: their output language was not checked
+    languages_not_checked: dict[str, int] = field(default_factory=dict)
 
 
 class MissingColumnsError(ValueError):
@@ -340,9 +344,12 @@ def check_mt_file(
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     rows = flagged = 0
     writer = None
+    not_checked: Counter[str] = Counter()
     try:
         for chunk in iter_rows(input_path, chunk_rows):
             scored = score_table(chunk, settings, detector_columns=detector_columns, source=str(input_path))
+            if settings.language.enabled:
+                not_checked += unknown_target_languages(scored)
             if writer is None:
                 writer = pq.ParquetWriter(output_path, scored.schema)
             writer.write_table(scored)
@@ -351,4 +358,14 @@ def check_mt_file(
     finally:
         if writer is not None:
             writer.close()
-    return CheckSummary(str(input_path), str(output_path), rows, flagged, time.perf_counter() - started)
+    return CheckSummary(str(input_path), str(output_path), rows, flagged, time.perf_counter() - started,
+                        dict(not_checked.most_common()))
+
+
+def unknown_target_languages(table: pa.Table) -> Counter[str]:
+    """Rows with a translation whose tgt_lang (normalised; '' = missing) the language check does not know."""
+    from tasks.checks.language import known_languages
+
+    known = known_languages()
+    return Counter(code for code, mt in zip(map(normalise_lang, _strings(table, "tgt_lang")), _strings(table, "mt"))
+                   if code not in known and mt and mt.strip())

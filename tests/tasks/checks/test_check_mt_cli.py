@@ -23,3 +23,15 @@ def test_cli_hooks(tmp_path, capsys):
     bad = parser.parse_args(["--input", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "o.parquet")])
     assert main_check_mt(bad) == 2
     assert "missing.csv" in capsys.readouterr().out
+
+
+def test_rows_whose_target_language_cannot_be_checked_are_counted(tmp_path, capsys):
+    """A tgt_lang the language check does not know (or none) skips that detector: said, not silent."""
+    path = tmp_path / "rows.csv"
+    src, mt, _, _ = GOOD
+    path.write_text("src,mt,src_lang,tgt_lang\n" + "".join(f'"{src}","{mt}",de,{code}\n' for code in
+                                                          ("en", "EN-us", "", "xq", "xq")))
+    parser = add_check_mt_arguments(argparse.ArgumentParser())
+    assert main_check_mt(parser.parse_args(["--input", str(path), "--output", str(tmp_path / "o.parquet")])) == 0
+    out = capsys.readouterr().out
+    assert "warning: 3 rows have a tgt_lang the language check does not know ('xq': 2, 'missing': 1)" in out
