@@ -83,9 +83,15 @@ class RunNotFound(LookupError):
 
 
 def find_run(conn: S3Connection, key_or_uri: str, output_uri: str | None) -> str:
-    """The run directory of a run key, a key's first characters, or an s3:// run directory."""
+    """The run directory of a run key, a key's first characters, or an s3:// run directory (or a
+    prefix holding exactly one run)."""
     if key_or_uri.startswith("s3://"):
-        return key_or_uri.rstrip("/")
+        below = sorted({run_dir.rstrip("/") for run_dir, _ in run_documents(conn, key_or_uri.rstrip("/") + "/")})
+        if len(below) == 1:
+            return below[0]
+        if not below:
+            raise RunNotFound(f"no run under {key_or_uri} (no report.json or manifest.json there)")
+        raise RunNotFound(f"{key_or_uri} holds {len(below)} runs, give one: " + ", ".join(below[:10]))
     if not output_uri:
         raise RunNotFound("give --output s3://… (where to look for the run) or the run's s3:// directory")
     matches = sorted({run_dir for run_dir, _ in run_documents(conn, output_uri)

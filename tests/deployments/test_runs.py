@@ -82,6 +82,12 @@ def test_show_by_key_prefix_prints_report_and_first_rows(s3_conn, outputs):
         runs.find_run(s3_conn, "aaaa", root)
     with pytest.raises(runs.RunNotFound, match="no run key starting with 'zzz'"):
         runs.find_run(s3_conn, "zzz", root)
+    # an s3:// directory: the run itself, a prefix with one run below it, or a clear error (was a traceback)
+    assert runs.find_run(s3_conn, run_dir + "/", None) == run_dir
+    with pytest.raises(runs.RunNotFound, match="holds 3 runs, give one"):
+        runs.find_run(s3_conn, root, None)
+    with pytest.raises(runs.RunNotFound, match="no run under"):
+        runs.find_run(s3_conn, root.rstrip("/") + "/nothing-here/", None)
 
 
 def test_cli_runs_list_and_show(s3_conn, outputs, capsys):
