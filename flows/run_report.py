@@ -34,6 +34,11 @@ class ProgressUpdate:
 _listeners: list[Callable[[ProgressUpdate], None]] = []
 
 
+def rate(per_s: float) -> str:
+    """Rows per second as a person reads them: 1,234 / 12 / 0.4 (a small run is not '0 rows/s')."""
+    return f"{per_s:,.0f}" if per_s >= 10 else f"{per_s:.1f}"
+
+
 @contextmanager
 def progress_listener(listener: Callable[[ProgressUpdate], None]) -> Iterator[None]:
     """Call `listener` with every ShardProgress update made in this process while inside (the CLI
@@ -115,7 +120,7 @@ def summary_markdown(record: RunRecord) -> str:
         f"| shards | {counts['shards']} ({counts['shards_failed']} failed, {counts['shards_reused']} reused "
         "from an earlier attempt) |",
         f"| model | `{record.model}` |",
-        f"| wall time | {record.seconds:.1f} s ({times['rows_per_s']:,.0f} rows/s), "
+        f"| wall time | {record.seconds:.1f} s ({rate(times['rows_per_s'])} rows/s), "
         f"{record.started_at[:19]} → {(record.finished_at or '')[:19]} UTC |",
     ]
     if times["shards_computed"]:

@@ -56,3 +56,9 @@ def test_progress_tells_failed_shards_apart_and_ends_at_100(prefect_stack):
     assert ours.data == 100.0 and ours.description.startswith("shards: Failed")
     assert [(u.rows_done, u.failed) for u in updates] == [(0, 0), (10, 0), (20, 1), (20, 1)]
     assert updates[-1].finished
+
+
+def test_rows_per_second_reads_right_for_small_runs():
+    from flows.run_report import rate
+
+    assert (rate(0.44), rate(12.3), rate(12345.6)) == ("0.4", "12", "12,346")  # a 2-row run said "0 rows/s"
