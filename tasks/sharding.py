@@ -87,16 +87,13 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
 
 def is_text_type(kind: pa.DataType) -> bool:
     """A string column, or a dictionary-encoded one (pandas `category`, parquet dictionary columns):
-    tasks.shard_reader decodes those to their strings when it reads them."""
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    return kind in TEXT_TYPES
+    tasks.shard_reader decodes those to their strings when it reads them (plain_type)."""
+    return plain_type(kind) in TEXT_TYPES
 
 
 def is_id_type(kind: pa.DataType) -> bool:
     """Ids: strings or integers, plain or dictionary-encoded (or an all-null column)."""
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
+    kind = plain_type(kind)
     return kind in TEXT_TYPES or pa.types.is_integer(kind) or pa.types.is_null(kind)
 
 
