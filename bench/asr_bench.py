@@ -33,8 +33,8 @@ import pyarrow as pa  # noqa: E402
 
 from deployments.demo_data import ensure_bucket, upload_table  # noqa: E402
 from deployments.demo_speech import fixture_clips  # noqa: E402
-from tasks.s3_uri import S3Uri  # noqa: E402
-from tasks.storage import S3Connection  # noqa: E402
+from tasks.io.s3 import S3Connection  # noqa: E402
+from tasks.io.s3_uri import S3Uri  # noqa: E402
 
 BUCKET = "sentinel-bench"
 CLIPS = int(os.environ.get("BENCH_ASR_CLIPS", 96))
@@ -60,7 +60,7 @@ def run_direct(clips: list[bytes], clips_per_request: int = 4, concurrency: int 
 
     from flows.job import load_triton
     from flows.stage_builders import asr_call_settings
-    from tasks.triton_asr_client import TritonAsrClient
+    from tasks.inference.asr_client import TritonAsrClient
 
     settings = asr_call_settings(load_triton(None), asr_model="default", vad_filter=True, beam_size=1,
                                  max_audio_s=600, clips_per_request=clips_per_request, request_timeout_s=900)

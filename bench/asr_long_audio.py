@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures" / "audio"))
 
 import recordings  # noqa: E402
 
-from tasks.audio import word_error_rate  # noqa: E402
+from bench.wer import word_error_rate  # noqa: E402
 
 TRITON_PYTHON = REPO / ".venv-triton" / "bin" / "python"
 ENGINE_DIR = REPO / "triton" / "model_repository" / "transcribe" / "1"

@@ -8,7 +8,7 @@ two-channel call (WER per channel, mixed vs split). Clips are made by espeak-ng 
 
 Configurations: `one-language` (language_per_region off: what the model did before issue 13, the
 default tiny.en), `one-language-base` (the same with whisper-base requested), `per-region` (the
-default now). "left out" = speech seconds of VAD regions no segment covers (tasks/asr_regions.py,
+default now). "left out" = speech seconds of VAD regions no segment covers (tasks/transcribe/coverage.py,
 default tolerance); "after guard" = the same after the guard's retry of the uncovered regions.
 """
 from __future__ import annotations
@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO / "tests" / "fixtures" / "audio"))
 
 import recordings  # noqa: E402
 
-from tasks.asr_regions import uncovered_speech  # noqa: E402
-from tasks.audio import word_error_rate  # noqa: E402
-from tasks.guard_clock import GuardClock  # noqa: E402
-from tasks.transcript_guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips  # noqa: E402
-from tasks.triton_asr_client import TritonAsrClient, asr_parameters  # noqa: E402
-from tasks.triton_client import TritonCallSettings  # noqa: E402
+from bench.wer import word_error_rate  # noqa: E402
+from tasks.engine.guard_clock import GuardClock  # noqa: E402
+from tasks.inference.asr_client import TritonAsrClient, asr_parameters  # noqa: E402
+from tasks.inference.client import TritonCallSettings  # noqa: E402
+from tasks.transcribe.coverage import uncovered_speech  # noqa: E402
+from tasks.transcribe.guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips  # noqa: E402
 
 CONFIGS = {
     "one-language": {"language_per_region": False},

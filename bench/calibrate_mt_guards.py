@@ -6,7 +6,7 @@ Computes each detector's AUROC and recall at FPR <= 3 % alone, fits the noisy-OR
 (weights, leak, similarity curve) and its threshold, estimates the combination honestly with
 repeated stratified cross-validation (everything fitted on the training folds only), times
 3,000 rows, writes bench/results/mt_guards.json and regenerates the tables in docs/guards.md.
-The fitted values are printed as MTGuardSettings defaults to copy into tasks/checks/settings.py.
+The fitted values are printed as MTGuardSettings defaults to copy into tasks/guards/mt/settings.py.
 Then bench/document_guards.py: the good-sentence curve (combine.good_sentence_curve, printed) and
 the dev-set documents table (k = 1, 3, 5, 10; whole texts vs per sentence); --no-documents skips it.
 """
@@ -28,11 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tasks.checks import calibration as cal  # noqa: E402
-from tasks.checks.base import TranslationBatch, logistic  # noqa: E402
-from tasks.checks.mt_checker import DETECTOR_NAMES, read_rows, run_detectors, score_table  # noqa: E402
-from tasks.checks.settings import PRIOR_WEIGHTS, MTGuardSettings  # noqa: E402
-from tasks.checks.similarity import cosine_similarity, sentence_encoder  # noqa: E402
+from bench import calibration as cal  # noqa: E402
+from tasks.guards.mt.base import TranslationBatch  # noqa: E402
+from tasks.guards.mt.check_file import read_rows, score_table  # noqa: E402
+from tasks.guards.mt.checker import DETECTOR_NAMES, run_detectors  # noqa: E402
+from tasks.guards.mt.settings import PRIOR_WEIGHTS, MTGuardSettings  # noqa: E402
+from tasks.guards.mt.similarity import cosine_similarity, sentence_encoder  # noqa: E402
+from tasks.guards.scores import logistic  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt_hallucination_dev.csv"
 RESULTS = ROOT / "bench" / "results" / "mt_guards.json"
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     write_doc(results)
     print(render_tables(results))
-    print("\nfitted MTGuardSettings defaults (copy into tasks/checks/settings.py):\n" + settings_snippet(model))
+    print("\nfitted MTGuardSettings defaults (copy into tasks/guards/mt/settings.py):\n" + settings_snippet(model))
     if not args.no_documents:
         import document_guards
 

@@ -75,7 +75,7 @@ def bench_texts(rows: int, seed: int = 1):
 
 
 def s3():
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     return S3Connection.from_env()
 
@@ -117,7 +117,7 @@ def ensure_dataset(name: str, rows: int, objects: int, row_group_size: int = 5_0
 
 def delete_prefix(uri: str) -> int:
     """Delete every object under an s3:// prefix (bench outputs, stale datasets)."""
-    from tasks.s3_uri import S3Uri
+    from tasks.io.s3_uri import S3Uri
 
     root = S3Uri.parse(uri)
     client = s3().boto3_client()
@@ -131,7 +131,7 @@ def delete_prefix(uri: str) -> int:
 
 
 def read_manifest(output_dir: str) -> dict:
-    from tasks.s3_uri import S3Uri
+    from tasks.io.s3_uri import S3Uri
 
     target = S3Uri.parse(output_dir).join("manifest.json")
     body = s3().boto3_client().get_object(Bucket=target.bucket, Key=target.key)["Body"].read()

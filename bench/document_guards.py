@@ -1,6 +1,6 @@
 """MT guards on documents: rows of the dev set joined into documents, scored whole (before: one
 unit per text, as the guards worked until issue 12) and per sentence (after: check-mt's path,
-segment + align + judge, tasks.checks.mt_checker.score_documents). Also fits the good-sentence
+segment + align + judge, tasks.guards.mt.checker.score_documents). Also fits the good-sentence
 curve (CombineSettings.good_sentence_curve) from the dev set's good rows.
 
     python bench/document_guards.py [--data ../shared/data/mt_hallucination_dev.csv]
@@ -26,16 +26,11 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.checks import calibration as cal  # noqa: E402
-from tasks.checks.mt_checker import (  # noqa: E402
-    judge_text,
-    read_rows,
-    score_sentence_groups,
-    score_table,
-    score_translations,
-)
-from tasks.checks.settings import MTGuardSettings  # noqa: E402
-from tasks.segmentation import sentence_spans  # noqa: E402
+from bench import calibration as cal  # noqa: E402
+from tasks.guards.mt.check_file import read_rows, score_table  # noqa: E402
+from tasks.guards.mt.checker import judge_text, score_sentence_groups, score_translations  # noqa: E402
+from tasks.guards.mt.settings import MTGuardSettings  # noqa: E402
+from tasks.text.segmentation import sentence_spans  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt_hallucination_dev.csv"
 RESULTS = ROOT / "bench" / "results" / "mt_documents.json"

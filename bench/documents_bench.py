@@ -1,4 +1,4 @@
-"""Documents vs sentences: translate-batch's per-batch function (tasks.translate_shard.translate_and_guard,
+"""Documents vs sentences: translate-batch's per-batch function (tasks.translate.batch.translate_and_guard,
 what every shard runs on each record batch) on the same sentences sent as rows of one sentence and
 as documents of k = 5 consecutive sentences, side by side in one run on the local Triton (tiny
 Marian `translate` with guards off and on; `echo`). Reports rows/s and sentences/s, the guards'
@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import machine, now, write_result  # noqa: E402
 
-from tasks.guard_clock import GuardClock  # noqa: E402
-from tasks.segmentation import segment_text  # noqa: E402
-from tasks.translate_shard import TranslateSettings, translate_and_guard  # noqa: E402
-from tasks.translation_guard import TranslationGuard  # noqa: E402
-from tasks.triton_client import TritonCallSettings, TritonTranslateClient  # noqa: E402
+from tasks.engine.guard_clock import GuardClock  # noqa: E402
+from tasks.inference.client import TritonCallSettings  # noqa: E402
+from tasks.inference.translate_client import TritonTranslateClient  # noqa: E402
+from tasks.text.segmentation import segment_text  # noqa: E402
+from tasks.translate.batch import TranslateSettings, translate_and_guard  # noqa: E402
+from tasks.translate.guard import TranslationGuard  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "mt_hallucination_dev.csv"
 K = 5

@@ -86,8 +86,8 @@ def _timed(fn, server: ServerCpu) -> dict:
 
 
 def guard_scoring(url: str, rows: int, server: ServerCpu) -> dict:
-    from tasks.checks.mt_checker import score_translations
-    from tasks.checks.settings import MTGuardSettings
+    from tasks.guards.mt.checker import score_translations
+    from tasks.guards.mt.settings import MTGuardSettings
 
     src, mt = distinct_rows(rows)
     langs = (["de"] * rows, ["en"] * rows)
@@ -119,8 +119,8 @@ def guard_scoring(url: str, rows: int, server: ServerCpu) -> dict:
 
 
 def direct(url: str, server: ServerCpu) -> dict:
-    from tasks.checks.similarity import embed
-    from tasks.embed_client import TritonEmbedClient, embed_settings
+    from tasks.guards.mt.similarity import embed
+    from tasks.inference.embed_client import TritonEmbedClient, embed_settings
 
     src, mt = distinct_rows(DIRECT_TEXTS // 2)
     texts = src + mt
@@ -151,11 +151,12 @@ def translate_batches(url: str, rows: int, server: ServerCpu) -> dict:
     would be flagged and re-decoded whole, which measures the retry, not the encoder)."""
     import pyarrow as pa
 
-    from tasks.checks.settings import MTGuardSettings
-    from tasks.guard_clock import GuardClock
-    from tasks.translate_shard import TranslateSettings, translate_and_guard
-    from tasks.translation_guard import TranslationGuard
-    from tasks.triton_client import TritonCallSettings, TritonTranslateClient
+    from tasks.engine.guard_clock import GuardClock
+    from tasks.guards.mt.settings import MTGuardSettings
+    from tasks.inference.client import TritonCallSettings
+    from tasks.inference.translate_client import TritonTranslateClient
+    from tasks.translate.batch import TranslateSettings, translate_and_guard
+    from tasks.translate.guard import TranslationGuard
 
     src, _ = distinct_rows(rows)
     batch_rows = 500
@@ -195,8 +196,8 @@ def translate_batches(url: str, rows: int, server: ServerCpu) -> dict:
 
 def asr_guard_cost(clips: int = 2_000) -> dict:
     """The ASR guards' scoring in the flow process: arithmetic on the `transcribe` model's outputs."""
-    from tasks.checks.asr_batch import TranscriptBatch
-    from tasks.checks.asr_checker import score_transcripts
+    from tasks.guards.asr.batch import TranscriptBatch
+    from tasks.guards.asr.checker import score_transcripts
 
     rng = np.random.default_rng(0)
     words = "the of and to in a is that for it as was with be by on not he this are or his from".split()

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ROOT, machine, now, write_result
 
-from tasks.checks import calibration as cal
-from tasks.checks.mt_checker import read_rows, score_table
-from tasks.checks.settings import MTGuardSettings
-from tasks.checks.similarity import cosine_similarity, embed
+from bench import calibration as cal
+from tasks.guards.mt.check_file import read_rows, score_table
+from tasks.guards.mt.settings import MTGuardSettings
+from tasks.guards.mt.similarity import cosine_similarity, embed
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mt_hallucination_dev.csv"
 VECTOR_COSINE_MIN = 0.9999

@@ -33,9 +33,9 @@ def detector_costs(rows: int = 1000) -> dict:
 
     from calibrate_mt_guards import DEFAULT_DATA
 
-    from tasks.checks.base import TranslationBatch
-    from tasks.checks.mt_checker import build_detectors
-    from tasks.checks.settings import MTGuardSettings
+    from tasks.guards.mt.base import TranslationBatch
+    from tasks.guards.mt.checker import build_detectors
+    from tasks.guards.mt.settings import MTGuardSettings
 
     if DEFAULT_DATA.exists():
         import csv
@@ -72,7 +72,7 @@ def scoring_threads(src: list[str], mt: list[str]) -> dict:
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from tasks.checks.mt_checker import score_translations
+    from tasks.guards.mt.checker import score_translations
 
     workers = max(2, os.cpu_count() or 2)
     chunks = [(src[i::workers], mt[i::workers]) for i in range(workers)]
@@ -97,7 +97,7 @@ def run(prefect) -> dict:
     shards = [s for s in manifest.get("shards", []) if not s.get("error")]
     if not shards or not all("guard_seconds" in s for s in shards):
         doc["skipped"] = ("the manifest's shards carry no guard_seconds field (ShardResult.guard_seconds in "
-                          "tasks/translate_shard.py / tasks/shard_runner.py): nothing to measure")
+                          "tasks/translate/batch.py / tasks/engine/runner.py): nothing to measure")
         print(f"guards bench: skipped: {doc['skipped']}")
         write_result("guards", doc)
         return doc

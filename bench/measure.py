@@ -43,7 +43,7 @@ def apply_variant(variant: str) -> None:
     elif variant == "no-concurrency-slot":  # shard tasks skip the global `triton-shards` slot
         from contextlib import nullcontext
 
-        import tasks.shard_task as shard_module
+        import tasks.engine.prefect_tasks as shard_module
 
         shard_module.concurrency = lambda *args, **kwargs: nullcontext()
     elif variant:
@@ -79,9 +79,9 @@ def run_pipeline(args) -> dict:
 def load_texts(input_uri: str) -> list[str]:
     import pyarrow.parquet as pq
 
-    from tasks.listing import list_objects
-    from tasks.s3_uri import S3Uri
-    from tasks.storage import S3Connection
+    from tasks.io.listing import list_objects
+    from tasks.io.s3 import S3Connection
+    from tasks.io.s3_uri import S3Uri
 
     conn = S3Connection.from_env()
     texts: list[str] = []
@@ -98,7 +98,7 @@ def run_direct(args) -> dict:
     import dataclasses
 
     from blocks.triton_endpoint import TritonEndpoint
-    from tasks.triton_client import TritonTranslateClient
+    from tasks.inference.translate_client import TritonTranslateClient
 
     texts = load_texts(args.input)
     if args.rows:

@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 
 from asr_guard_clips import Clip, build_clips  # noqa: E402  (bench/, beside this script)
 
-from tasks.audio import word_error_rate  # noqa: E402
-from tasks.checks.asr_batch import TranscriptBatch, has_content  # noqa: E402
-from tasks.checks.asr_checker import ASR_DETECTOR_NAMES, ASR_REDECODE_PARAMETERS, guard_transcripts  # noqa: E402
-from tasks.checks.asr_settings import ASRGuardSettings  # noqa: E402
+from bench.wer import word_error_rate  # noqa: E402
+from tasks.guards.asr.batch import TranscriptBatch, has_content  # noqa: E402
+from tasks.guards.asr.checker import ASR_DETECTOR_NAMES, ASR_REDECODE_PARAMETERS, guard_transcripts  # noqa: E402
+from tasks.guards.asr.settings import ASRGuardSettings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "asr_guards.json"
 DOC = ROOT / "docs" / "guards.md"
@@ -64,8 +64,8 @@ DECODINGS = {  # name -> (model or None for the server default, request paramete
 
 
 async def transcribe(clips: list[bytes], model: str | None, parameters: dict) -> list:
-    from tasks.triton_asr_client import TritonAsrClient, asr_parameters
-    from tasks.triton_client import TritonCallSettings
+    from tasks.inference.asr_client import TritonAsrClient, asr_parameters
+    from tasks.inference.client import TritonCallSettings
 
     extra = {k: v for k, v in parameters.items() if k != "vad_filter"}
     decoding = asr_parameters(vad_filter=parameters.get("vad_filter", True), model=model, **extra)

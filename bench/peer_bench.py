@@ -9,7 +9,7 @@ alternating, median of 3.
             parquet from S3, `map_batches` on 2 actors calling Triton in requests of 32 rows with
             8 in flight, write parquet back; wall time of the whole command (ray.init included)
   direct    bench/measure.py direct: texts already in memory, the pipeline's own async client
-            with its default sizing (tasks/triton_model_config.py); inference seconds only
+            with its default sizing (tasks/inference/model_config.py); inference seconds only
   direct_b32  the same at 32 rows x 8 in flight (the issue's direct client; the default before)
 
 Each case runs at two sizes; the marginal rate = extra rows ÷ extra seconds between them (median

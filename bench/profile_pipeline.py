@@ -1,8 +1,8 @@
 """Where the echo pipeline's time goes. Same texts, same Triton, one run:
 
   direct      texts in memory -> TritonTranslateClient (the baseline of item 1)
-  function    tasks.translate_shard.translate_shard over every shard, no Prefect (1 and 4 threads)
-  read only   tasks.shard_reader.iter_shard_batches over every shard (S3 + parquet decode)
+  function    tasks.translate.batch.translate_shard over every shard, no Prefect (1 and 4 threads)
+  read only   tasks.io.reader.iter_shard_batches over every shard (S3 + parquet decode)
   flow        the translate-batch flow (bench/measure.py), and its timeline from the Prefect API:
               time before the first shard, the first wave of shard tasks (cold process), task
               duration vs the shard function's own seconds (= Prefect's per-task overhead)
@@ -46,7 +46,7 @@ FLOW_VARIANTS = {"flow": ([], {}), "flow_no_quality": (["--no-quality"], {}),
                  "flow_8_shard_workers": ([], {"SENTINEL_SHARD_WORKERS": "8"})}
 # cProfile function name -> component (cumulative time of the outermost matching frames)
 COMPONENTS = {
-    "Triton client: build + serialize requests": [("triton_client.py", "_bytes_input"), ("triton_client.py", "_inputs")],
+    "Triton client: build + serialize requests": [("triton_client.py", "bytes_input"), ("triton_client.py", "_inputs")],
     "Triton client: gRPC call + wait": [("triton_client.py", "_with_retries")],
     "Triton client: decode responses": [("triton_client.py", "_decode")],
     "rows -> Arrow (python lists, pa.array)": [("translate_shard.py", "translate_record_batch")],
@@ -64,12 +64,12 @@ def _settings(triton_url: str, quality: bool):
     import dataclasses
 
     from blocks.triton_endpoint import TritonEndpoint
-    from tasks.translate_shard import TranslateSettings
+    from tasks.translate.batch import TranslateSettings
 
     settings = TranslateSettings(text_column="text", id_column="id", target_lang="en", source_lang="de",
                                  triton=TritonEndpoint(url=triton_url).call_settings("echo"))
     if quality:
-        from tasks.stages.translate import translation_quality_checks
+        from tasks.translate.stage import translation_quality_checks
 
         settings = dataclasses.replace(settings, quality=translation_quality_checks("id", "text", None, None))
     return settings
@@ -90,12 +90,12 @@ def _component_seconds(stats: pstats.Stats) -> dict[str, float]:
 
 
 def in_process(input_uri: str, triton_url: str) -> dict:
-    from tasks.listing import list_objects
-    from tasks.shard_reader import iter_shard_batches
-    from tasks.shard_task import process_shard
-    from tasks.sharding import plan_object
-    from tasks.stages import TranslateStage
-    from tasks.triton_client import TritonTranslateClient
+    from tasks.engine.planning import plan_object
+    from tasks.engine.prefect_tasks import process_shard
+    from tasks.inference.translate_client import TritonTranslateClient
+    from tasks.io.listing import list_objects
+    from tasks.io.reader import iter_shard_batches
+    from tasks.translate.stage import TranslateStage
 
     def translate_shard(conn, shard, settings, run_dir):
         return process_shard(conn, shard, TranslateStage(settings), run_dir)
@@ -136,8 +136,8 @@ def in_process(input_uri: str, triton_url: str) -> dict:
 
 def quality_suite_ms() -> dict:
     """Median ms of one passing input / output suite on 100 rows and on a default shard's rows
-    (tasks/quality/timing.py): GE's cost per validation, against its cost per row."""
-    from tasks.quality.timing import measure
+    (bench/quality_timing.py): GE's cost per validation, against its cost per row."""
+    from bench.quality_timing import measure
     from tasks.quality.validate import ARROW_FIRST, GE_FULL
 
     out = {}

@@ -18,8 +18,8 @@ def shipped_defaults() -> dict:
     from dataclasses import fields
 
     from blocks.triton_endpoint import TritonEndpoint
-    from tasks.sharding import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
-    from tasks.triton_client import TritonCallSettings
+    from tasks.engine.planning import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
+    from tasks.inference.client import TritonCallSettings
 
     call = {f.name: f.default for f in fields(TritonCallSettings) if f.name in ("batch_size", "concurrency")}
     endpoint = {k: TritonEndpoint.model_fields[k].default for k in ("batch_size", "concurrency")}
@@ -208,7 +208,7 @@ def tuning_section(tuning: dict | None, defaults: dict) -> list[str]:
     else:
         out += ["_No figures: run `bench/run_benchmarks.py --only tuning`._", ""]
     c, e = defaults["client"], defaults["endpoint_block"]
-    sized = "sized to the model (tasks/triton_model_config.py)"
+    sized = "sized to the model (tasks/inference/model_config.py)"
     out += ["### Defaults", "",
             f"- Client: `TritonCallSettings` batch_size={c['batch_size']}, concurrency={c['concurrency']}; the "
             f"`TritonEndpoint` block (what the flows use) batch_size={e['batch_size'] or sized}, "

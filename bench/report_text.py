@@ -47,7 +47,7 @@ def tuning_rationale(tuning: dict | None) -> str:
     lines = ["**Decision** (issue 16, 2026-12-01): unless the endpoint block sets them, requests are sized to the "
              "model from Triton's model config: rows per request = the largest preferred batch size (else "
              "max_batch_size; `echo` 256, `translate` 64 on CPU, 128 with gpu.pbtxt), requests in flight = two model "
-             "batches per instance, at least 4 (`tasks/triton_model_config.py`). Before, the default was batch 32 × 8 "
+             "batches per instance, at least 4 (`tasks/inference/model_config.py`). Before, the default was batch 32 × 8 "
              "on every model. The model configs keep their values. The figures behind it:", ""]
     echo, marian = s.get("echo"), s.get("translate")
     if marian and marian["best_over_default"] >= 1.2 and marian["best"]["batch_size"] <= 64:
@@ -189,13 +189,13 @@ def profile_findings(profile: dict | None, pipeline: dict | None) -> str:
         "The Makefile now installs both venvs with `uv pip install --compile-bytecode`, and the flows image compiles "
         "its source tree. The same run then took 4.5 s, and GE's import fell from 8.2 to 4.0 s.",
         f"4. **The Triton client** is {client / total:.0%} of the function's profiled time. Each request costs "
-        "about 0.4 ms of client CPU in gRPC aio plus protobuf, whatever its size. `tasks/triton_client.py` (and "
-        "`tasks/triton_asr_client.py`) write and read Triton's BYTES wire format directly, without numpy object "
+        "about 0.4 ms of client CPU in gRPC aio plus protobuf, whatever its size. `tasks/inference/client.py` (and "
+        "`tasks/inference/asr_client.py`) write and read Triton's BYTES wire format directly, without numpy object "
         "arrays; inputs are built inside the concurrency slot, so only requests in flight hold serialized bytes.",
         f"5. **Reading is not a cost**: S3 plus parquet decoding runs at {fmt(r.get('read_only'), '.0f')} rows/s. "
         "Writing the part (zstd) and uploading it (one PutObject up to 8 MiB) are a few ms per shard. Parts are now "
         "written in row groups of up to 65,536 rows, buffered, instead of one row group per 1,024-row batch "
-        "(`tasks/output_parts.py`): fewer writer calls here, and what readers downstream scan fastest.",
+        "(`tasks/io/part_writer.py`): fewer writer calls here, and what readers downstream scan fastest.",
         "6. **On 2 cores everything shares the CPU**: the flow process, Triton, SeaweedFS and the Prefect server "
         "(the CPU-per-row table in section 1). "
         + (f"For echo, the direct loop spends {direct_cpu:.0f} µs of CPU per row across all processes and the "

@@ -57,7 +57,8 @@ def tree_cpu_s(pid: int) -> float:
 
 
 def measure(url: str, server_pid: int, model: str, texts: list[str], batch_size: int, concurrency: int) -> dict:
-    from tasks.triton_client import TritonCallSettings, TritonTranslateClient
+    from tasks.inference.client import TritonCallSettings
+    from tasks.inference.translate_client import TritonTranslateClient
 
     settings = TritonCallSettings(url=url, model_name=model, batch_size=batch_size, concurrency=concurrency,
                                   timeout_s=600)

@@ -1,7 +1,7 @@
 """Prefect blocks: thresholds and weights of the MT and ASR hallucination guards.
 
-The settings themselves are the plain pydantic `MTGuardSettings` (tasks/checks/settings.py) and
-`ASRGuardSettings` (tasks/checks/asr_settings.py), re-exported here, so the checks run and test
+The settings themselves are the plain pydantic `MTGuardSettings` (tasks/guards/mt/settings.py) and
+`ASRGuardSettings` (tasks/guards/asr/settings.py), re-exported here, so the checks run and test
 without a Prefect server; these blocks store them.
 
     MTGuardConfig().save("mt-guards")                       # calibrated defaults
@@ -19,7 +19,7 @@ from typing import ClassVar
 from prefect.blocks.core import Block
 from pydantic import Field
 
-from tasks.checks.asr_settings import (
+from tasks.guards.asr.settings import (
     ASRCombineSettings,
     ASRGuardSettings,
     ASRRepetitionSettings,
@@ -29,7 +29,7 @@ from tasks.checks.asr_settings import (
     NoSpeechTextSettings,
     SpeechRateSettings,
 )
-from tasks.checks.settings import (
+from tasks.guards.mt.settings import (
     CombineSettings,
     CopySettings,
     EntitySettings,
@@ -85,7 +85,7 @@ class MTGuardConfig(GuardSettingsBlock):
 class ASRGuardConfig(GuardSettingsBlock):
     """Hallucination guards for speech recognition: one section per detector plus the combination.
 
-    Defaults are documented in tasks/checks/asr_settings.py and measured by bench/measure_asr_guards.py
+    Defaults are documented in tasks/guards/asr/settings.py and measured by bench/measure_asr_guards.py
     (see docs/guards.md, "ASR guards")."""
 
     _block_type_name = "Sentinel ASR Guards"

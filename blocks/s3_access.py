@@ -7,7 +7,7 @@ from prefect_aws import AwsCredentials
 from prefect_aws.client_parameters import AwsClientParameters
 
 from blocks.loading import load_block
-from tasks.storage import S3Connection
+from tasks.io.s3 import S3Connection
 
 DEFAULT_CREDENTIALS_BLOCK = "sentinel-s3"
 

@@ -6,8 +6,8 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import Field
 
-from tasks.triton_client import TritonCallSettings
-from tasks.triton_model_config import CONFIG_TIMEOUT_S, model_batching, sized_requests
+from tasks.inference.client import TritonCallSettings
+from tasks.inference.model_config import CONFIG_TIMEOUT_S, model_batching, sized_requests
 
 
 class TritonEndpoint(Block):
@@ -39,7 +39,7 @@ class TritonEndpoint(Block):
 
     def call_settings(self, model_name: str, decoding: dict | None = None) -> TritonCallSettings:
         """The settings a run's clients use. Rows per request and requests in flight that are not
-        set here are sized to the model (tasks/triton_model_config.py: one model-config read per
+        set here are sized to the model (tasks/inference/model_config.py: one model-config read per
         process and model; Triton unreachable: 32 rows x 8 in flight)."""
         batch_size, concurrency = self.batch_size, self.concurrency
         if batch_size is None or concurrency is None:

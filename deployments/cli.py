@@ -80,7 +80,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     from deployments.bridge.emitter import PrefectEventsEmitter
     from deployments.bridge.service import pump_once, run_bridge, stop_on_signals
     from deployments.bridge.sources import PollingSource, SqsSource
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.source == "sqs":
@@ -156,7 +156,7 @@ def cmd_speech_translate(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     use_local_stack_env()
     from deployments import runs
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     conn = S3Connection.from_env()
     if args.action == "list":
@@ -193,7 +193,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", dest="input_uri", required=True, help="s3:// prefix (or one object)")
     parser.add_argument("--output", dest="output_uri", required=True, help="s3:// prefix; writes <output>/<run_key>/")
     parser.add_argument("--shard-rows", dest="shard_rows", type=int,
-                        help="rows per shard (default: the flow's; translate: tasks.sharding.DEFAULT_SHARD_ROWS)")
+                        help="rows per shard (default: the flow's; translate: planning.DEFAULT_SHARD_ROWS)")
     parser.add_argument("--id-column", dest="id_column")
     parser.add_argument("--no-guards", action="store_true", help="skip the hallucination guards")
     parser.add_argument("--no-data-quality", action="store_true", help="skip the Great Expectations suites")
@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_check_mt_command(sub) -> None:
-    from tasks.checks.check_mt_cli import add_check_mt_arguments, main_check_mt
+    from tasks.guards.mt.cli import add_check_mt_arguments, main_check_mt
 
     parser = sub.add_parser("check-mt", help="score translations (CSV/parquet) for hallucinations")
     add_check_mt_arguments(parser)

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 
 from deployments.demo_data import demo_quarantine_limit, write_demo_dataset
 from deployments.stack.config import StackConfig
-from tasks.s3_uri import S3Uri
-from tasks.storage import S3Connection
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
 
 TINY_MODEL_NOTICE = """\
 NOTE: the translate model in use is the TINY TEST MODEL built by `make models` (random weights):

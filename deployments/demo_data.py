@@ -8,8 +8,8 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.s3_uri import S3Uri
-from tasks.storage import S3Connection
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
 
 GERMAN = {
     "subjects": ["Der Zug", "Die Lehrerin", "Unser Team", "Das Wetter", "Meine Nachbarin", "Der Bericht",

@@ -13,12 +13,12 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.s3_uri import S3Uri  # stdlib only: keep this module light to import
+from tasks.io.s3_uri import S3Uri  # stdlib only: keep this module light to import
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "audio"
 DEMO_MAX_AUDIO_S = 30.0
@@ -93,7 +93,7 @@ def read_run_rows(conn: S3Connection, summary: dict, columns: list[str]) -> list
 
 
 def spoken_wer(rows: list[dict], scripts: dict[str, str]) -> float:
-    from tasks.audio import word_error_rate
+    from bench.wer import word_error_rate
 
     spoken = [r for r in rows if scripts.get(r["id"]) and r["status"] != "failed"]
     return word_error_rate([scripts[r["id"]] for r in spoken], [r["transcript"] or "" for r in spoken])
@@ -118,7 +118,7 @@ def run_speech_demo(bucket: str = "sentinel-demo", target_lang: str = "de") -> i
     from deployments.demo_data import demo_quarantine_limit, ensure_bucket, upload_table
     from flows.speech_translate import speech_translate
     from flows.transcribe_batch import transcribe_batch
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     conn = S3Connection.from_env()
     register_blocks()

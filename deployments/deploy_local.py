@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deployments.stack.config import StackConfig
 from deployments.stack.processes import read_pid, spawn_detached
-from tasks.triton_client import TRITON_CONCURRENCY_LIMIT as TRITON_LIMIT
+from tasks.inference.client import TRITON_CONCURRENCY_LIMIT as TRITON_LIMIT
 
 POOLS_DIR = Path(__file__).resolve().parent / "work_pools"
 POOL_TYPES = {"local-process": "process", "k8s-cpu": "kubernetes"}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks.run_manifest import MANIFEST, REPORT_JSON, REPORT_MD
-from tasks.s3_uri import S3Uri
-from tasks.storage import S3Connection
+from tasks.engine.run_record import MANIFEST, REPORT_JSON, REPORT_MD
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
 
 READ_THREADS = 8
 COLUMNS = ("run_key", "flow", "started", "finished", "input", "kept", "quarantined", "failed", "status")

@@ -10,12 +10,12 @@ from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from tasks.listing import ObjectRef
-from tasks.run_manifest import RERUN_ERROR
-from tasks.shard_runner import ShardResult, committed_result
-from tasks.sharding import RowGroupSlice, Shard
-from tasks.stage import ShardStage
-from tasks.storage import S3Connection
+from tasks.engine.run_record import RERUN_ERROR
+from tasks.engine.runner import ShardResult, committed_result
+from tasks.engine.stage import ShardStage
+from tasks.io.listing import ObjectRef
+from tasks.io.s3 import S3Connection
+from tasks.io.shards import RowGroupSlice, Shard
 
 
 def shard_to_dict(shard: Shard) -> dict:

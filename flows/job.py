@@ -1,4 +1,4 @@
-"""The job every batch flow runs, whatever its stage (tasks/stage.py):
+"""The job every batch flow runs, whatever its stage (tasks/engine/stage.py):
 
     list objects -> plan shards from parquet footers -> process shards (mapped, cached; or fanned out
     to child runs of the `shard-group` flow) -> ids across shards -> report.md/json, manifest,
@@ -33,14 +33,14 @@ from flows.run_steps import (
     finish_empty_run,
     finish_run,
 )
-from tasks.listing import list_objects_task
+from tasks.engine.planning import DEFAULT_SHARD_BYTES
+from tasks.engine.prefect_tasks import plan_shards_task, shard_task, triton_slot_limit
+from tasks.engine.run_record import RunRecord, config_hash, run_key
+from tasks.engine.stage import ShardStage
+from tasks.io.listing import list_objects_task
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
 from tasks.quality import warm_up_in_background
-from tasks.run_manifest import RunRecord, config_hash, run_key
-from tasks.s3_uri import S3Uri
-from tasks.shard_task import plan_shards_task, shard_task, triton_slot_limit
-from tasks.sharding import DEFAULT_SHARD_BYTES
-from tasks.stage import ShardStage
-from tasks.storage import S3Connection
 
 # Shard tasks in flight in one flow run (the flows' ThreadPoolTaskRunner).
 SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))

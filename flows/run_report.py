@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 
-from tasks.run_manifest import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, shard_error_kind
+from tasks.engine.run_record import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, shard_error_kind
 
 SECTIONS = {  # problem kind -> section title
     INPUT_ERROR: "Fix the input (a rerun meets the same bytes)",

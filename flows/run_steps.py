@@ -8,14 +8,14 @@ from prefect import get_run_logger
 from prefect.futures import as_completed
 
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
-from tasks.listing import ObjectRef
-from tasks.object_ids import object_id_checks_task
-from tasks.object_ids import summary as object_check_summary
+from tasks.engine.object_ids import object_id_checks_task
+from tasks.engine.object_ids import summary as object_check_summary
+from tasks.engine.run_record import ADVICE, INPUT_ERROR, RunRecord, error_kind, write_run_record_task
+from tasks.engine.runner import ShardResult
+from tasks.io.listing import ObjectRef
+from tasks.io.s3 import S3Connection
+from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import publish_quality_artifact
-from tasks.run_manifest import ADVICE, INPUT_ERROR, RunRecord, error_kind, write_run_record_task
-from tasks.shard_runner import ShardResult
-from tasks.sharding import ObjectPlan, Shard
-from tasks.storage import S3Connection
 
 # More than this share of the rows written quarantined fails the run. The shipped MT guards flag
 # ~3 % of good rows (docs/guards.md) and real hallucination rates are a few percent, so a review

@@ -14,9 +14,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks.s3_access import load_s3_connection
 from flows.fan_out import shard_from_dict
 from flows.job import SHARD_WORKERS, shard_result_storage
-from tasks.s3_uri import S3Uri
-from tasks.shard_task import shard_task, triton_slot_limit
-from tasks.stages import stage_from_dict
+from tasks.engine.prefect_tasks import shard_task, triton_slot_limit
+from tasks.io.s3_uri import S3Uri
+from tasks.registry import stage_from_dict
 
 
 @flow(name="shard-group", task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS), log_prints=True)

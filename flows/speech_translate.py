@@ -1,6 +1,6 @@
 """Speech -> text -> translation in one run: transcribe every row's audio through Triton's
 `transcribe` model, then translate the transcripts through the same `translate` path as
-translate-batch, one run, one manifest and one run report (tasks/stages/speech_translate.py).
+translate-batch, one run, one manifest and one run report (tasks/speech_translate/stage.py).
 
 Rows are translated from the language Whisper reported; a transcript already in the target
 language is copied (`translation_model` = "identity"); nothing heard (silence, noise) is

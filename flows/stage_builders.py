@@ -1,4 +1,4 @@
-"""Flow parameters -> shard stages (tasks/stages): the guards and their blocks, the data-quality
+"""Flow parameters -> shard stages (tasks/registry.py): the guards and their blocks, the data-quality
 suites, the Triton call settings. Each batch flow builds its stage here and hands it to run_job."""
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from blocks.guards import ASRGuardConfig, MTGuardConfig, MTGuardSettings
 from blocks.loading import load_block
 from blocks.triton_endpoint import TritonEndpoint
 from flows.parameters import LanguageCode, blank_is_none
-from tasks.audio import AudioColumns
-from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS
-from tasks.checks.asr_settings import ASRGuardSettings
-from tasks.embed_client import embed_model_ready
-from tasks.stages import SpeechTranslateStage, TranscribeStage, TranslateStage
-from tasks.stages.transcribe import audio_quality_checks
-from tasks.stages.translate import translation_quality_checks
-from tasks.transcribe_shard import TranscribeSettings
-from tasks.transcript_guard import TranscriptGuard
-from tasks.translate_shard import TranslateSettings
-from tasks.translation_guard import REDECODE_PARAMETERS, TranslationGuard
-from tasks.triton_asr_client import ASR_MODEL, asr_parameters
-from tasks.triton_client import TritonCallSettings
+from tasks.guards.asr.checker import ASR_REDECODE_PARAMETERS
+from tasks.guards.asr.settings import ASRGuardSettings
+from tasks.inference.asr_client import ASR_MODEL, asr_parameters
+from tasks.inference.client import TritonCallSettings
+from tasks.inference.embed_client import embed_model_ready
+from tasks.speech_translate.stage import SpeechTranslateStage
+from tasks.transcribe.audio_columns import AudioColumns
+from tasks.transcribe.batch import TranscribeSettings
+from tasks.transcribe.guard import TranscriptGuard
+from tasks.transcribe.stage import TranscribeStage, audio_quality_checks
+from tasks.translate.batch import TranslateSettings
+from tasks.translate.guard import REDECODE_PARAMETERS, TranslationGuard
+from tasks.translate.stage import TranslateStage, translation_quality_checks
 
 log = logging.getLogger(__name__)
 

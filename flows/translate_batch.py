@@ -17,7 +17,7 @@ from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix, Source
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import translate_stage
-from tasks.sharding import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
+from tasks.engine.planning import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
 
 
 @flow(name="translate-batch", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
@@ -69,7 +69,7 @@ def translate_batch(
         model: Triton model: `translate`, or `echo` to measure the pipeline's own overhead.
         beam_size: beam size for decoding (1 = greedy).
         max_text_chars: longer texts are marked failed instead of being sent to Triton.
-        segment_sentences: split each text into sentences (tasks/segmentation.py), translate them in
+        segment_sentences: split each text into sentences (tasks/text/segmentation.py), translate them in
             one batch and reassemble them with the text's own spacing; the guards score every sentence
             and `flagged_sentences` names the flagged ones.
         guards: run the hallucination checks on every translation (never on `echo`); rows still

@@ -52,7 +52,7 @@ def triton_stack():
 
 @pytest.fixture(scope="session")
 def s3_conn(s3_stack):
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     return S3Connection.from_env()
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 from deployments.bridge.events import ObjectCreated, parse_notification
-from tasks.s3_uri import S3Uri
+from tasks.io.s3_uri import S3Uri
 
 log = logging.getLogger("sentinel.bridge")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from tasks.output_parts import put_json
+from tasks.io.part_writer import put_json
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
 from tasks.quality.result import QualityResult
-from tasks.s3_uri import S3Uri
-from tasks.storage import S3Connection
 
 MAX_TABLE_ROWS = 200  # every failed suite is listed, passing ones up to this many rows in all
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from tasks.io.parquet import InputError
 from tasks.quality.messages import describe_failures
 from tasks.quality.outcomes import ExpectationOutcome
-from tasks.sharding import InputError
 
 
 class InputQualityError(InputError):

@@ -81,12 +81,12 @@ class OutputSpec(BaseModel):
 
     @classmethod
     def for_translation(cls, **changes) -> OutputSpec:
-        """translate-batch parts (tasks/translate_shard.py `output_schema`)."""
+        """translate-batch parts (tasks/translate/batch.py `output_schema`)."""
         return cls(**{"suite_name": "translate-output", **changes})
 
     @classmethod
     def for_transcription(cls, with_translation: bool = False, **changes) -> OutputSpec:
-        """transcribe-batch / speech-translate parts (tasks/transcribe_shard.py `output_schema`)."""
+        """transcribe-batch / speech-translate parts (tasks/transcribe/batch.py `output_schema`)."""
         base = {
             "suite_name": "speech-translate-output" if with_translation else "transcribe-output",
             "ok_text_columns": ("transcript", "translation") if with_translation else ("transcript",),

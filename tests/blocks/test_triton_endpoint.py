@@ -2,7 +2,7 @@
 import pytest
 
 from blocks.triton_endpoint import TritonEndpoint
-from tasks.triton_model_config import model_batching, sized_requests
+from tasks.inference.model_config import model_batching, sized_requests
 
 
 @pytest.mark.usefixtures("triton_stack")

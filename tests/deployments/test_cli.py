@@ -56,7 +56,7 @@ def test_progress_bar_prints_lines_when_not_a_terminal():
 def test_translate_command_runs_the_flow_with_a_progress_bar(full_stack, s3_conn, bucket, capfd):
     from deployments.cli import main
     from deployments.demo_data import demo_tables, upload_table
-    from tasks.s3_uri import S3Uri
+    from tasks.io.s3_uri import S3Uri
 
     for name, table in demo_tables(objects=2, rows_per_object=30).items():
         upload_table(s3_conn, S3Uri(bucket, f"cli-in/{name}"), table, row_group_size=10)

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from deployments.demo_data import upload_table
-from tasks.s3_uri import S3Uri
+from tasks.io.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
 PREFECT = str(Path(sys.executable).parent / "prefect")

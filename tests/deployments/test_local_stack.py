@@ -72,7 +72,7 @@ def test_seaweedfs_persists_data_across_restart_and_binds_loopback(tmp_path):
 
 
 def test_secret_is_not_in_the_repr_of_a_connection():
-    from tasks.storage import S3Connection
+    from tasks.io.s3 import S3Connection
 
     conn = S3Connection(endpoint_url="http://127.0.0.1:1", access_key="AKIA", secret_key="very-secret")
     assert "very-secret" not in repr(conn)

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from deployments import runs
-from tasks.run_manifest import RunRecord, write_run_record
+from tasks.engine.run_record import RunRecord, write_run_record
 
 pytestmark = pytest.mark.integration
 

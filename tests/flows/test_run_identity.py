@@ -5,7 +5,7 @@ moves a run key must be deliberate: regenerate with
     .venv/bin/python -m tests.flows.test_run_identity --write
 
 and say in the commit that reruns of older runs will not reuse their parts. The golden file was
-first captured from the code before the stage contract (tasks/stage.py) existed."""
+first captured from the code before the stage contract (tasks/engine/stage.py) existed."""
 from __future__ import annotations
 
 import json
@@ -17,9 +17,9 @@ import pytest
 from blocks.triton_endpoint import TritonEndpoint
 from flows.job import run_config
 from flows.stage_builders import speech_translate_stage, transcribe_stage, translate_stage
-from tasks.listing import ObjectRef
-from tasks.run_manifest import config_hash, run_key
-from tasks.stages import stage_from_dict
+from tasks.engine.run_record import config_hash, run_key
+from tasks.io.listing import ObjectRef
+from tasks.registry import stage_from_dict
 
 GOLDEN = Path(__file__).parent / "golden" / "run_identity.json"
 OBJECTS = [ObjectRef(uri="s3://in/a.parquet", etag='"etag-a"', size=1234),

@@ -2,7 +2,7 @@
 import pytest
 
 from flows.run_report import summary_markdown
-from tasks.run_manifest import RunRecord
+from tasks.engine.run_record import RunRecord
 
 
 def record_with(shards: list[dict], inputs: list[dict]) -> RunRecord:

@@ -27,7 +27,7 @@ def latest_artifact(key: str):
 
 
 def make_record(bucket: str, shards: list[dict], inputs: list[dict] | None = None):
-    from tasks.run_manifest import RunRecord
+    from tasks.engine.run_record import RunRecord
 
     key = uuid.uuid4().hex[:16]
     record = RunRecord(run_key=key, config_hash="h", config={"model": "echo"}, input_uri=f"s3://{bucket}/in/",

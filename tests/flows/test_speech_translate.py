@@ -2,7 +2,7 @@
 import pytest
 
 from deployments.demo_speech import read_run_rows, upload_uri_dataset
-from tasks.s3_uri import S3Uri
+from tasks.io.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ def test_a_code_switched_clip_is_translated_from_each_language_it_holds(full_sta
     english_end = row["transcript"].index("office.") + len("office.")
     assert row["translation"].startswith(row["transcript"][:english_end])  # the English stretch, as heard
     # the tiny de-en model's noise is flagged, and the flagged sentences are German ones, numbered in the row
-    from tasks.segmentation import segment_text
+    from tasks.text.segmentation import segment_text
 
     english_sentences = len(segment_text(row["transcript"][:english_end], "en"))
     assert row["translation_flagged_sentences"] and min(row["translation_flagged_sentences"]) >= english_sentences

@@ -6,7 +6,7 @@ import pytest
 
 from deployments.demo_data import upload_table
 from deployments.demo_speech import bytes_table, fixture_clips, read_run_rows, spoken_wer, upload_uri_dataset
-from tasks.s3_uri import S3Uri
+from tasks.io.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
 

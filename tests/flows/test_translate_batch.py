@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from deployments.demo_data import demo_tables, upload_table
-from tasks.s3_uri import S3Uri
+from tasks.io.s3_uri import S3Uri
 
 pytestmark = pytest.mark.integration
 

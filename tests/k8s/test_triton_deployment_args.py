@@ -76,7 +76,7 @@ def test_drain_timeline_fits_the_grace_period():
     """preStop outlasts the recycling of every gRPC connection; the grace period covers preStop plus
     tritonserver's own wait for in-flight inferences; a recycled connection's calls are not cut
     before the client's own timeout."""
-    from tasks.triton_client import TritonCallSettings
+    from tasks.inference.client import TritonCallSettings
 
     pod = _rendered_triton_pod("prod")
     (server,) = pod["containers"]

@@ -51,7 +51,7 @@ async def stream(module, url: str, stop: threading.Event) -> dict:
         await echo.translate(texts, "de", "en")
 
     async def call_asr():
-        inputs = [module._raw_input("AUDIO", len(clips), module.encode_bytes_tensor(clips))]
+        inputs = [module.raw_input("AUDIO", len(clips), module.encode_bytes_tensor(clips))]
         async with asr._slots:
             await asr._with_retries(inputs, None, {})
 

@@ -24,7 +24,7 @@ FINDINGS = [
         "A corrupt parquet footer crashes the whole run", "bad_input",
         _not_held("corrupt parquet footer (thrift metadata)"),
         "An object whose magic bytes are intact but whose footer metadata is garbled makes pyarrow raise "
-        "`OSError: Couldn't deserialize thrift: …`. `read_footer` (**tasks/sharding.py**, the `except` of "
+        "`OSError: Couldn't deserialize thrift: …`. `read_footer` (**tasks/engine/planning.py**, the `except` of "
         "`read_footer`) only turns `ArrowInvalid` or messages containing `Parquet`/`magic` into `InputError`, so "
         "`plan-shards` fails three times and `plans.result()` in **flows/translate_batch.py** raises: the run "
         "crashes with no manifest and the good objects of the same run are not processed.\n\n"
@@ -41,15 +41,15 @@ FINDINGS = [
         _not_held("invalid UTF-8 in a text cell"),
         "Parquet readers do not validate UTF-8, so a string cell with invalid bytes reaches the shard. The "
         "first consumer to convert it to Python (today the input suite: `check_input` in "
-        "**tasks/shard_quality.py** → `validate_input` in **tasks/quality/validate.py** → pandas hashing; next "
-        "`record.column(...).to_pylist()` in `translate_record_batch`, **tasks/translate_shard.py**) raises "
+        "**tasks/quality/shard_checks.py** → `validate_input` in **tasks/quality/validate.py** → pandas hashing; next "
+        "`record.column(...).to_pylist()` in `translate_record_batch`, **tasks/translate/batch.py**) raises "
         "`ArrowException: Wrapping … failed` / `UnicodeDecodeError`. The shard fails twice and every other row of "
         "that shard is missing from the outputs (listed as a failed shard in the manifest, so nothing is silent, "
         "but good rows wait for a rerun that fails the same way).\n\n"
-        "Fix: repair at the reader, quarantine the row. In `_read_slice` (**tasks/shard_reader.py**), for each "
+        "Fix: repair at the reader, quarantine the row. In `_read_slice` (**tasks/io/reader.py**), for each "
         "string column of a batch `try: column.validate(full=True) except pa.ArrowInvalid:` cast it to binary "
         "(zero-copy), decode each value with `errors=\"replace\"`, and carry the bad row indexes (e.g. in the "
-        "batch's schema metadata `sentinel.invalid_utf8`); `classify_rows` in **tasks/translate_shard.py** then "
+        "batch's schema metadata `sentinel.invalid_utf8`); `classify_rows` in **tasks/translate/batch.py** then "
         "fails those rows with `text is not valid UTF-8` so they land in the quarantine with a reason."),
     Finding(
         "boto3's retry settings gave up after ~3 s of S3 outage", "s3_outage_seaweedfs_killed",
@@ -60,7 +60,7 @@ FINDINGS = [
         "after 5 / 15 / 30 s: adaptive/8 and standard/12 recovered 0/8 requests every time; legacy/8 recovered "
         "8/8 every time (pyarrow's reads, `AwsStandardS3RetryStrategy(8)`, rode out 20 s on their own). During the "
         "SeaweedFS kill, uploads failed with `EndpointConnectionError` and only the shard task's single retry "
-        "(10 s later) saved the run. **Changed** in **tasks/storage.py**: `retries={\"max_attempts\": 8, \"mode\": "
+        "(10 s later) saved the run. **Changed** in **tasks/io/s3.py**: `retries={\"max_attempts\": 8, \"mode\": "
         "\"legacy\"}` (exponential backoff from ~1 s for every retryable error, no shared quota). After the "
         "change the same scenario (S3 down ~20 s) completed with 0 task retries.", changed=True),
     Finding(
@@ -76,7 +76,7 @@ FINDINGS = [
     Finding(
         "Spool files left behind by a killed process", "flow_kill",
         lambda s: s.get("spool_files_after_rerun", s.get("spool_files_left_by_kill", 0)) > 0,
-        "`PartWriter` (**tasks/output_parts.py**) spools each part to a local file and deletes it in "
+        "`PartWriter` (**tasks/io/part_writer.py**) spools each part to a local file and deletes it in "
         "`commit`/`abort`, which a SIGKILL skips: a crash-looping pod leaks a part per in-flight shard each time. "
         "Fix: spool into a per-process directory and, when creating it, remove those of dead processes."),
     Finding(
@@ -96,7 +96,7 @@ FINDINGS = [
         "'transcribe' has no available versions` (NOT_FOUND). The client retried only UNAVAILABLE, "
         "DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and ABORTED and raised `TritonRequestRejected` for anything else, "
         "so those requests' rows ended `failed` like bad clips, their shards were committed, and a rerun reused "
-        "the parts (issue 17: 40 of 80 clips). Changed: `tasks/triton_errors.py` classifies by cause (the exact "
+        "the parts (issue 17: 40 of 80 clips). Changed: `tasks/inference/errors.py` classifies by cause (the exact "
         "Triton 2.51 messages), `TritonClient` waits for the model's readiness through drains, restarts and "
         "reloads, and raises `TritonRequestRejected` only for what the request carries; a transient state that "
         "outlasts the bounds fails the shard (not committed), never a row.", changed=True),
@@ -105,7 +105,7 @@ FINDINGS = [
 NOTES = """\
 ## Notes
 
-- **Keys with control characters or `..`** are rejected at listing (`tasks/listing.py` → `validate_key`):
+- **Keys with control characters or `..`** are rejected at listing (`tasks/io/listing.py` → `validate_key`):
   the whole run is refused with an error naming the key, before any inference, and writes nothing.
   That is fail-fast rather than per-object: good objects under the same prefix wait until the key is
   removed. SeaweedFS itself refuses to store `.`/`..` segments; moto (like AWS) accepts them, which is

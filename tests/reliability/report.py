@@ -108,7 +108,7 @@ def security_details(s: dict) -> list[str]:
     lines += ["", "Listening sockets (`ss`, whole process group of each service):", ""]
     lines += [f"- {svc}: " + "; ".join(f"{proc} {', '.join(addrs)}" for proc, addrs in procs.items())
               for svc, procs in s["listening"].items()]
-    lines += ["", "Key and URI validation (`tasks/s3_uri.py`):", ""]
+    lines += ["", "Key and URI validation (`tasks/io/s3_uri.py`):", ""]
     lines += [f"- `{k}` → {v}" for k, v in s["key_checks"].items()]
     lines += ["", "Credential files (mode): " + ", ".join(f"`{k}` {v}" for k, v in s["credential_files"].items())]
     return lines

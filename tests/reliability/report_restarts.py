@@ -66,9 +66,9 @@ available versions` (NOT_FOUND), health calls `Server exiting`, and at last refu
 treated NOT_FOUND as a rejection of the request, the same as a bad clip: those rows ended `failed`, their
 shards were committed, and a rerun reused the committed parts, so they stayed failed.
 
-Now one classifier (`tasks/triton_errors.py`, tested against the messages above and the others Triton 2.51
+Now one classifier (`tasks/inference/errors.py`, tested against the messages above and the others Triton 2.51
 returned on a private server: a full queue, a deadline, a reset connection, our models' bad-input errors)
-decides by cause. Every Triton client (`TritonClient` in `tasks/triton_client.py`: translate, ASR, embed,
+decides by cause. Every Triton client (`TritonClient` in `tasks/inference/client.py`: translate, ASR, embed,
 and through them the guards' re-decoding) waits for a server or model that is not ready — it polls the
 model's readiness, up to `ready_timeout_s` (180 s) per request — retries queue-full and timeouts with
 backoff (`max_retries`) and asks the model's readiness before giving up; `url` may list several endpoints

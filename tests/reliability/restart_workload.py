@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tasks.triton_asr_client import TritonAsrClient
-from tasks.triton_client import TritonCallSettings, TritonRequestRejected, TritonTranslateClient, TritonUnavailable
+from tasks.inference.asr_client import TritonAsrClient
+from tasks.inference.client import TritonCallSettings, TritonRequestRejected, TritonUnavailable
+from tasks.inference.translate_client import TritonTranslateClient
 
 TEXT_ROWS = 16  # rows per translate call
 CLIPS = 2  # clips per transcribe call

@@ -125,7 +125,7 @@ def test_credentials_never_leak_and_stack_binds_loopback(chaos_stack, chaos_resu
                for svc, procs in sockets.items() for proc, addrs in procs.items()}
     exposed = {k: v for k, v in exposed.items() if v}
 
-    from tasks.s3_uri import InvalidS3Uri, S3Uri
+    from tasks.io.s3_uri import InvalidS3Uri, S3Uri
 
     key_checks = {}
     for bad in ("s3://b-k/a/../x.parquet", "s3://b-k/./x", "s3://b-k/a\x00b", "s3://b-k/a\nb", "s3://B_K/x",

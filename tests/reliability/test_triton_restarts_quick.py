@@ -16,8 +16,9 @@ import pyarrow as pa
 import pytest
 import tritonclient.grpc.aio as grpcclient
 
-from tasks.triton_client import TritonCallSettings, TritonTranslateClient, _inputs
-from tasks.triton_errors import Kind, classify
+from tasks.inference.client import TritonCallSettings
+from tasks.inference.errors import Kind, classify
+from tasks.inference.translate_client import TritonTranslateClient, _inputs
 from tests.reliability.private_stack import SHARED_STORE, pick_ports
 from tests.reliability.restart_workload import Workload, spoken_clips
 from tests.reliability.triton_servers import TritonServer
@@ -94,7 +95,7 @@ def test_live_errors_are_classified_as_recorded(servers):
 
 
 def _audio_input(clip: bytes):
-    from tasks.triton_asr_client import _bytes_tensor
+    from tasks.inference.asr_client import _bytes_tensor
 
     return _bytes_tensor("AUDIO", [clip])
 
@@ -145,7 +146,7 @@ def test_graceful_stop_and_restart_mid_run(servers):
     """SIGTERM (drain, unload, exit) and a restart under load, with translate-batch's per-batch function
     among the callers: every row comes back `ok` (before the classifier, the rows of the requests that
     met the drain were failed with "Request for unknown model: ... has no available versions")."""
-    from tasks.translate_shard import TranslateSettings, translate_record_batch
+    from tasks.translate.batch import TranslateSettings, translate_record_batch
 
     server = servers[1]
     record = pa.RecordBatch.from_pydict({"id": [f"r{i}" for i in range(32)],

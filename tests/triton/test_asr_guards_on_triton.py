@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.checks.asr_batch import TranscriptBatch, has_content
-from tasks.checks.asr_checker import ASR_REDECODE_PARAMETERS, score_transcripts
+from tasks.guards.asr.batch import TranscriptBatch, has_content
+from tasks.guards.asr.checker import ASR_REDECODE_PARAMETERS, score_transcripts
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +33,8 @@ def _tone_wav(seconds: float = 4.0, freq: float = 440.0) -> bytes:
 
 
 def _transcribe(url: str, clips: list[bytes], parameters: dict, model: str | None = None):
-    from tasks.triton_asr_client import TritonAsrClient, asr_parameters
-    from tasks.triton_client import TritonCallSettings
+    from tasks.inference.asr_client import TritonAsrClient, asr_parameters
+    from tasks.inference.client import TritonCallSettings
 
     extra = {k: v for k, v in parameters.items() if k != "vad_filter"}
     decoding = asr_parameters(vad_filter=parameters["vad_filter"], model=model, **extra)
@@ -100,10 +100,10 @@ def test_redecode_parameters_drop_non_speech(triton_url, non_speech):
 # ---- speech left out (VAD regions vs segment timestamps) -----------------------------------------
 
 def _guarded(url: str, clip: bytes, **parameters):
-    from tasks.guard_clock import GuardClock
-    from tasks.transcript_guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips
-    from tasks.triton_asr_client import TritonAsrClient, asr_parameters
-    from tasks.triton_client import TritonCallSettings
+    from tasks.engine.guard_clock import GuardClock
+    from tasks.inference.asr_client import TritonAsrClient, asr_parameters
+    from tasks.inference.client import TritonCallSettings
+    from tasks.transcribe.guard import TranscriptGuard, drop_non_words, guard_transcripts_of_clips
 
     settings = TritonCallSettings(url=url, model_name="transcribe", batch_size=1, timeout_s=300, max_retries=2,
                                   decoding=asr_parameters(**parameters))
@@ -132,7 +132,7 @@ def code_switched(tmp_path_factory):
 
 
 def _uncovered(result) -> float:
-    from tasks.asr_regions import uncovered_speech
+    from tasks.transcribe.coverage import uncovered_speech
 
     return sum(g.seconds for g in uncovered_speech(result.region_list, result.segment_list))
 

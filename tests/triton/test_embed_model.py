@@ -62,7 +62,7 @@ def embed_server(triton_venv, tmp_path_factory):
 
 @pytest.mark.integration
 def test_vectors_match_the_in_process_encoder(embed_server):
-    from tasks.checks.similarity import embed
+    from tasks.guards.mt.similarity import embed
 
     served = _infer(embed_server, TEXTS)
     local = embed(TEXTS)

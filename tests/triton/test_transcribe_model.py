@@ -16,7 +16,7 @@ import tritonclient.grpc as grpcclient
 from triton_fixtures import REPO_ROOT, TRITON_PYTHON, run_tool, start_server, triton_launcher
 from tritonclient.utils import InferenceServerException
 
-from tasks.audio import word_error_rate
+from bench.wer import word_error_rate
 
 pytestmark = pytest.mark.integration
 
@@ -51,9 +51,9 @@ def asr_server(whisper_models_dir, tmp_path_factory):
 def infer(url: str, clips: list[bytes], languages: list[str] | None = None, **parameters) -> dict[str, list]:
     client = grpcclient.InferenceServerClient(url)
     try:
-        inputs = [_bytes_input("AUDIO", clips)]
+        inputs = [bytes_input("AUDIO", clips)]
         if languages is not None:
-            inputs.append(_bytes_input("LANGUAGE", [lang.encode() for lang in languages]))
+            inputs.append(bytes_input("LANGUAGE", [lang.encode() for lang in languages]))
         result = client.infer("transcribe", inputs, parameters=parameters or None)
     finally:
         client.close()
@@ -65,7 +65,7 @@ def infer(url: str, clips: list[bytes], languages: list[str] | None = None, **pa
     return out
 
 
-def _bytes_input(name: str, values: list[bytes]):
+def bytes_input(name: str, values: list[bytes]):
     array = np.array(values, dtype=np.object_).reshape(-1, 1)
     tensor = grpcclient.InferInput(name, list(array.shape), "BYTES")
     tensor.set_data_from_numpy(array)
@@ -187,7 +187,7 @@ def test_english_only_model_refuses_another_language(asr_server):
     client = grpcclient.InferenceServerClient(asr_server.grpc_url)
     try:
         with pytest.raises(InferenceServerException, match="English-only"):
-            inputs = [_bytes_input("AUDIO", [CLIPS["fox"]["bytes"]]), _bytes_input("LANGUAGE", [b"fr"])]
+            inputs = [bytes_input("AUDIO", [CLIPS["fox"]["bytes"]]), bytes_input("LANGUAGE", [b"fr"])]
             client.infer("transcribe", inputs,
                          parameters={"model": "whisper-tiny.en"})
     finally:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.audio import word_error_rate
-from tasks.triton_asr_client import AsrResult, TritonAsrClient, asr_parameters
-from tasks.triton_client import TritonCallSettings
+from bench.wer import word_error_rate
+from tasks.inference.asr_client import AsrResult, TritonAsrClient, asr_parameters
+from tasks.inference.client import TritonCallSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "audio"))
 import recordings
@@ -125,7 +125,7 @@ def test_split_channels_transcribe_each_speaker_on_their_own(url, call):
 def test_six_minute_recording_is_decoded_whole_in_blocks(url, tmp_path):
     """Past `batched_from_s` (300 s) and one 5-min block: the batched pipeline, two blocks cut in a
     pause; nothing truncated or left out, timestamps on the original clip's clock."""
-    from tasks.asr_regions import uncovered_speech
+    from tasks.transcribe.coverage import uncovered_speech
 
     if why := recordings.tools_missing():
         pytest.skip(why)

@@ -3,8 +3,8 @@ source, the column and the object's rows."""
 import pyarrow as pa
 import pytest
 
+from tasks.io.parquet import InputError
 from tasks.quality import InputQualityError, InputSpec, validate_input
-from tasks.sharding import InputError
 
 SOURCE = "s3://bucket/in/a.parquet rows 0–5000"
 SPEC = InputSpec(id_column="id", text_column="text", language_column="lang", allowed_languages=("de", "en"),

@@ -1,5 +1,5 @@
-"""One rule for non-words (stdlib only; the same rule as tasks/checks/asr_nonwords.py, kept equal by
-tests/tasks/checks/test_asr_nonwords.py): a transcript, or a segment, made only of punctuation, symbols
+"""One rule for non-words (stdlib only; the same rule as tasks/guards/asr/nonwords.py, kept equal by
+tests/tasks/guards/asr/test_nonwords.py): a transcript, or a segment, made only of punctuation, symbols
 ('...', '♪', '-') and bracketed non-speech tokens ('[Music]', '(music)', '[BLANK_AUDIO]', '*laughs*')
 holds no words. Its text is "" — what a silent clip gets."""
 from __future__ import annotations

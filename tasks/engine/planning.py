@@ -1,0 +1,159 @@
+"""Plan shards from parquet metadata. Validates the schema before any inference.
+
+Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
+rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
+as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
+even shards fit). A row group is never split: a reader can only start a row group at its first
+row, so a split one would be decoded again by each of its shards; one row group over a bound is
+a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are few and costly,
+so a large row group is split into row ranges there."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.io.listing import ObjectRef
+from tasks.io.parquet import InputError, is_id_type, is_text_type, read_footer
+from tasks.io.s3 import S3Connection
+from tasks.io.shards import ObjectPlan, RowGroupSlice, Shard
+
+# The one default shard size (rows) of the CLI, the flows and the deployments.
+DEFAULT_SHARD_ROWS = 20_000
+# ... and the bytes bound that goes with it: uncompressed bytes of the columns a shard reads (for
+# translation, work grows with text length: 20k texts of 2 KB are 40 MB and become two shards).
+DEFAULT_SHARD_BYTES = 32 * 2**20
+
+
+def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: str,
+                    passthrough: list[str]) -> None:
+    names = set(schema.names)
+    for role, column in (("text", text_column), ("id", id_column), *(("passthrough", c) for c in passthrough)):
+        if column not in names:
+            raise InputError(f"{uri}: {role} column {column!r} not found (columns: {sorted(names)})")
+    text_type = schema.field(text_column).type
+    if not is_text_type(text_type) and not pa.types.is_null(text_type):
+        raise InputError(f"{uri}: text column {text_column!r} has type {text_type}, expected string")
+    id_type = schema.field(id_column).type
+    if not is_id_type(id_type):
+        raise InputError(f"{uri}: id column {id_column!r} has type {id_type}, expected string or integer")
+
+
+def split_rows(row_group_sizes: list[int], shard_rows: int) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
+    """Group row groups into shards of about `shard_rows`; split a row group bigger than that
+    (audio inputs; text inputs use `group_row_groups`)."""
+    shards: list[tuple[int, int, tuple[RowGroupSlice, ...]]] = []
+    pending: list[RowGroupSlice] = []
+    pending_start = offset = 0
+
+    def flush(stop: int) -> None:
+        nonlocal pending, pending_start
+        if pending:
+            shards.append((pending_start, stop, tuple(pending)))
+        pending, pending_start = [], stop
+
+    for index, size in enumerate(row_group_sizes):
+        if size > shard_rows:
+            flush(offset)
+            for start in range(0, size, shard_rows):
+                stop = min(start + shard_rows, size)
+                shards.append((offset + start, offset + stop, (RowGroupSlice(index, start, stop),)))
+            pending_start = offset + size
+        else:
+            if pending and (offset - pending_start) + size > shard_rows:
+                flush(offset)
+            pending.append(RowGroupSlice(index, 0, size))
+        offset += size
+    flush(offset)
+    return shards
+
+
+@dataclass(frozen=True)
+class RowGroupSize:
+    rows: int
+    bytes: int  # uncompressed, of the columns read
+
+
+def row_group_sizes(metadata: pq.FileMetaData, columns: list[str]) -> list[RowGroupSize]:
+    """Rows and uncompressed bytes of `columns` (top-level names) in each row group, from the footer."""
+    wanted = set(columns)
+    chunks = [i for i in range(metadata.num_columns)
+              if metadata.schema.column(i).path.split(".")[0] in wanted]
+    sizes = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        sizes.append(RowGroupSize(group.num_rows, sum(group.column(i).total_uncompressed_size for i in chunks)))
+    return sizes
+
+
+def group_row_groups(sizes: list[RowGroupSize], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES,
+                     ) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
+    """Shards of whole row groups: as few as fit `shard_rows` rows and `shard_bytes` bytes each,
+    then the most even ones with that count (the smallest largest shard, contiguous row groups)."""
+    if shard_rows < 1 or shard_bytes < 1:
+        raise ValueError(f"shard_rows={shard_rows} and shard_bytes={shard_bytes} must be >= 1")
+    weights = [max(s.rows / shard_rows, s.bytes / shard_bytes) for s in sizes]  # 1.0 = a full shard
+    fewest = _greedy(weights, 1.0)
+    groups = _balanced(weights, len(fewest))
+    if len(groups) > len(fewest) or any(sum(weights[i] for i in g) > 1.0 + 1e-9 for g in groups if len(g) > 1):
+        groups = fewest
+    shards, offset = [], 0
+    for group in groups:
+        rows = sum(sizes[i].rows for i in group)
+        if rows:
+            shards.append((offset, offset + rows, tuple(RowGroupSlice(i, 0, sizes[i].rows) for i in group
+                                                        if sizes[i].rows)))
+        offset += rows
+    return shards
+
+
+def _balanced(weights: list[float], count: int) -> list[list[int]]:
+    """`count` contiguous groups near the mean of what is left: each closes when the next row
+    group would take it further past its share than stopping short of it."""
+    groups: list[list[int]] = []
+    left, index = sum(weights), 0
+    for remaining in range(count, 0, -1):
+        share, current, total = left / remaining, [], 0.0
+        while index < len(weights) and (not current or remaining == 1
+                                        or (total + weights[index] / 2 <= share and total + weights[index] <= 1.0)):
+            current.append(index)
+            total += weights[index]
+            index += 1
+        groups.append(current)
+        left -= total
+    return [g for g in groups if g]
+
+
+def _greedy(weights: list[float], cap: float) -> list[list[int]]:
+    """Contiguous groups of indexes, each closed before it would pass `cap` (one over `cap` alone)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    total = 0.0
+    for index, weight in enumerate(weights):
+        if current and total + weight > cap + 1e-12:
+            groups.append(current)
+            current, total = [], 0.0
+        current.append(index)
+        total += weight
+    if current:
+        groups.append(current)
+    return groups
+
+
+def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_column: str,
+                shard_rows: int, passthrough: list[str] | None = None,
+                shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
+    """Read only the footer; return the object's shards (`group_row_groups`), or its error (never
+    raises for bad input)."""
+    try:
+        metadata = read_footer(conn, obj)
+        validate_schema(metadata.schema.to_arrow_schema(), obj.uri, text_column, id_column, passthrough or [])
+    except InputError as exc:
+        return ObjectPlan(obj, error=str(exc))
+    sizes = row_group_sizes(metadata, [text_column, id_column, *(passthrough or [])])
+    shards = tuple(Shard(obj, start, stop, slices)
+                   for start, stop, slices in group_row_groups(sizes, shard_rows, shard_bytes))
+    if not shards:  # an empty object still gets its (empty) output part
+        shards = (Shard(obj, 0, 0, ()),)
+    return ObjectPlan(obj, shards=shards, rows=metadata.num_rows)

@@ -1,0 +1,79 @@
+"""Plan shards from parquet metadata. Validates the schema before any inference.
+
+Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
+rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
+as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
+even shards fit). A row group is never split: a reader can only start a row group at its first
+row, so a split one would be decoded again by each of its shards; one row group over a bound is
+a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are few and costly,
+so a large row group is split into row ranges there."""
+from __future__ import annotations
+
+import functools
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.io.listing import ObjectRef
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
+
+
+class InputError(ValueError):
+    """Bad input object: names the object (and column / row group) so a user can fix it."""
+
+
+TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view())
+# the types the shard reader hands on for view columns (arrow's string_view / binary_view, which parquet
+# files written by pyarrow >= 17 or polars can restore): the same data in types every kernel supports
+PLAIN_VIEW_TYPES = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+
+
+def plain_type(kind: pa.DataType) -> pa.DataType:
+    """The type a column of `kind` has once read (tasks.io.reader.plain_columns): a dictionary's
+    value type, a view type's large counterpart, anything else itself."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return PLAIN_VIEW_TYPES.get(kind, kind)
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` with every field typed as the shard reader hands it on (plain_type)."""
+    return pa.schema([f.with_type(plain_type(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def is_text_type(kind: pa.DataType) -> bool:
+    """A string column, or a dictionary-encoded one (pandas `category`, parquet dictionary columns):
+    tasks.io.reader decodes those to their strings when it reads them (plain_type)."""
+    return plain_type(kind) in TEXT_TYPES
+
+
+def is_id_type(kind: pa.DataType) -> bool:
+    """Ids: strings or integers, plain or dictionary-encoded (or an all-null column)."""
+    kind = plain_type(kind)
+    return kind in TEXT_TYPES or pa.types.is_integer(kind) or pa.types.is_null(kind)
+
+
+def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
+    """The object's parquet footer. Cached per process by (connection, uri, ETag): planning, the
+    output schema and every shard reader of one object share a single footer read."""
+    return _read_footer_cached(conn, obj)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
+    path = S3Uri.parse(obj.uri).arrow_path
+    try:
+        with conn.arrow_fs.open_input_file(path) as handle:
+            return pq.ParquetFile(handle).metadata
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(f"{obj.uri}: object disappeared after listing") from exc
+        if is_transient_io_error(exc):
+            raise  # S3 trouble: the task retries
+        raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
+
+
+def is_transient_io_error(exc: BaseException) -> bool:
+    """A network / S3 error worth retrying, as opposed to bytes that are not what they claim to be."""
+    return isinstance(exc, (ConnectionError, TimeoutError)) or "AWS Error" in str(exc)
