@@ -1,7 +1,7 @@
 """Where the echo pipeline's time goes. Same texts, same Triton, one run:
 
   direct      texts in memory -> TritonTranslateClient (the baseline of item 1)
-  function    tasks.translate.batch.translate_shard over every shard, no Prefect (1 and 4 threads)
+  function    a shard's translate + guard (process_shard with translate-batch's stage) over every shard, no Prefect (1 and 4 threads)
   read only   tasks.io.reader.iter_shard_batches over every shard (S3 + parquet decode)
   flow        the translate-batch flow (bench/measure.py), and its timeline from the Prefect API:
               time before the first shard, the first wave of shard tasks (cold process), task
@@ -46,16 +46,16 @@ FLOW_VARIANTS = {"flow": ([], {}), "flow_no_quality": (["--no-quality"], {}),
                  "flow_8_shard_workers": ([], {"SENTINEL_SHARD_WORKERS": "8"})}
 # cProfile function name -> component (cumulative time of the outermost matching frames)
 COMPONENTS = {
-    "Triton client: build + serialize requests": [("triton_client.py", "bytes_input"), ("triton_client.py", "_inputs")],
-    "Triton client: gRPC call + wait": [("triton_client.py", "_with_retries")],
-    "Triton client: decode responses": [("triton_client.py", "_decode")],
-    "rows -> Arrow (python lists, pa.array)": [("translate_shard.py", "translate_record_batch")],
-    "write parquet part (spool)": [("shard_runner.py", "write")],
-    "commit: upload part to S3": [("shard_runner.py", "commit")],
-    "reuse check (HEAD) + footer read": [("shard_runner.py", "committed_result"),
-                                         ("sharding.py", "read_footer")],
-    "data-quality suites (read + GE + write result)": [("shard_quality.py", "check_input"),
-                                                       ("shard_quality.py", "check_output")],
+    "Triton client: build + serialize requests": [("inference/wire.py", "bytes_input"), ("inference/translate_client.py", "_inputs")],
+    "Triton client: gRPC call + wait": [("inference/client.py", "_with_retries")],
+    "Triton client: decode responses": [("inference/translate_client.py", "_decode")],
+    "rows -> Arrow (python lists, pa.array)": [("translate/batch.py", "translate_record_batch")],
+    "write parquet part (spool)": [("engine/runner.py", "write")],
+    "commit: upload part to S3": [("engine/runner.py", "commit")],
+    "reuse check (HEAD) + footer read": [("engine/runner.py", "committed_result"),
+                                         ("io/parquet.py", "read_footer")],
+    "data-quality suites (read + GE + write result)": [("quality/shard_checks.py", "check_input"),
+                                                       ("quality/shard_checks.py", "check_output")],
 }
 
 
@@ -126,7 +126,7 @@ def in_process(input_uri: str, triton_url: str) -> dict:
     profiler.runcall(lambda: [translate_shard(conn, s, settings, run_dir + "/prof") for s in shards])
     stats = pstats.Stats(profiler)
     total = sum(v[3] for (path, _l, fn), v in stats.stats.items()
-                if path.endswith("shard_task.py") and fn == "process_shard")
+                if path.endswith("engine/prefect_tasks.py") and fn == "process_shard")
     delete_prefix(run_dir + "/")
     return {"rows": rows, "shards": len(shards), "shard_rows": flow_default_shard_rows(),
             "rows_per_s": {k: round(v, 1) for k, v in figures.items()},

@@ -5,8 +5,8 @@ rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads
 as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
 even shards fit). A row group is never split: a reader can only start a row group at its first
 row, so a split one would be decoded again by each of its shards; one row group over a bound is
-a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are few and costly,
-so a large row group is split into row ranges there."""
+a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are
+few and costly, so a large row group is split into row ranges there."""
 from __future__ import annotations
 
 from dataclasses import dataclass

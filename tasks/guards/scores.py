@@ -1,4 +1,5 @@
-"""What every detector takes (a batch of translations) and gives (a score and a reason per row)."""
+"""What every detector gives, MT and ASR alike (a score in [0, 1] and a reason per row), and the two
+maps detectors use to turn a measure into a score (`logistic`, `ramp`)."""
 
 from __future__ import annotations
 

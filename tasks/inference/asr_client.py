@@ -1,7 +1,8 @@
-"""Talk to Triton's `transcribe` model over gRPC: a few clips per request, bounded concurrency,
-retries with backoff on UNAVAILABLE / timeouts (the translate client's machinery), and bad-row
-isolation: Triton answers per request, so a request rejected for one bad clip is re-sent one clip
-per request, and only the bad clips come back with an error."""
+"""`TritonAsrClient.transcribe()` for Triton's `transcribe` model: a few clips per request, over the
+base client's channels (one per endpoint), in-flight limit and cause-classified retries
+(tasks/inference/client.py), and bad-row isolation: Triton answers per request, so a request
+rejected for one bad clip is re-sent one clip per request, and only the bad clips come back with an
+error."""
 from __future__ import annotations
 
 import asyncio

@@ -3,8 +3,8 @@ endpoint (`settings.url` may list several, comma-separated: the client fails ove
 at most `concurrency` requests in flight, and retries decided by cause (tasks/inference/errors.py):
 a server that restarts, drains or reloads its model is waited for (its readiness polled), a full
 queue or a timeout retried with backoff, and only errors the request itself causes raise
-TritonRequestRejected. `TritonTranslateClient` adds `translate()` for the translate-shaped models
-(`translate`, `echo`); the ASR client (tasks/inference/asr_client.py) adds `transcribe()`."""
+TritonRequestRejected. Each model's client adds its call: `translate()` (translate_client.py, for
+`translate` and `echo`), `transcribe()` (asr_client.py), `embed()` (embed_client.py)."""
 from __future__ import annotations
 
 import asyncio

@@ -1,14 +1,15 @@
 """Sentence embeddings from Triton's `embed` model (multilingual USE v3, the similarity guard's
 encoder: triton/model_repository/embed/README.md).
 
-`TritonEmbedClient` is a `TritonClient` (one channel, at most `concurrency` requests in flight,
-retries with backoff): `await client.embed(texts)` sends `batch_size` texts per request,
-concurrently, and returns one L2-normalised 512-d float32 row per text.
+`TritonEmbedClient` is a `TritonClient` (a channel per endpoint of `settings.url`, at most
+`concurrency` requests in flight, retries decided by cause): `await client.embed(texts)` sends
+`batch_size` texts per request, concurrently, and returns one L2-normalised 512-d float32 row per
+text.
 
 The guards run in worker threads (`asyncio.to_thread` from a shard's loop), so
-`triton_embedder(url).embed(texts)` is the blocking form: one private event loop per process
-and URL, on a daemon thread, owns the client; any thread submits to it and waits. Shard threads
-share its channel and its in-flight limit.
+`triton_embedder(url).embed(texts)` is the blocking form: one private event loop per process and
+URL, on a daemon thread, owns the client; any thread submits to it and waits. Shard threads share
+its channels and its in-flight limit.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def embed_settings(url: str, **overrides) -> TritonCallSettings:
 
 
 class TritonEmbedClient(TritonClient):
-    """`embed()` over TritonClient's channel, slots and retries."""
+    """`embed()` over TritonClient's channels, slots and retries."""
 
     def __init__(self, settings: TritonCallSettings):
         super().__init__(settings)
@@ -69,7 +70,7 @@ def _embeddings(result, rows: int, model: str) -> np.ndarray:
 
 class TritonEmbedder:
     """Blocking `embed()` for worker threads: a private event loop on a daemon thread owns one
-    TritonEmbedClient; calls from any thread run on it, sharing its channel and slots."""
+    TritonEmbedClient; calls from any thread run on it, sharing its channels and slots."""
 
     def __init__(self, settings: TritonCallSettings):
         self.settings = settings

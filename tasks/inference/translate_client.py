@@ -1,10 +1,7 @@
-"""Talk to Triton over gRPC. `TritonClient` holds what every model's client shares: one channel per
-endpoint (`settings.url` may list several, comma-separated: the client fails over between them),
-at most `concurrency` requests in flight, and retries decided by cause (tasks/inference/errors.py):
-a server that restarts, drains or reloads its model is waited for (its readiness polled), a full
-queue or a timeout retried with backoff, and only errors the request itself causes raise
-TritonRequestRejected. `TritonTranslateClient` adds `translate()` for the translate-shaped models
-(`translate`, `echo`); the ASR client (tasks/inference/asr_client.py) adds `transcribe()`."""
+"""`TritonTranslateClient.translate()` for the translate-shaped models (`translate`, `echo`): TEXT,
+SRC_LANG and TGT_LANG in; TRANSLATION, LOGPROB and MODEL out, decoded from the response's raw
+contents. Client batches are sent concurrently over the base client's channels, slots and retries
+(tasks/inference/client.py)."""
 from __future__ import annotations
 
 import asyncio

@@ -1,10 +1,6 @@
-"""Talk to Triton over gRPC. `TritonClient` holds what every model's client shares: one channel per
-endpoint (`settings.url` may list several, comma-separated: the client fails over between them),
-at most `concurrency` requests in flight, and retries decided by cause (tasks/inference/errors.py):
-a server that restarts, drains or reloads its model is waited for (its readiness polled), a full
-queue or a timeout retried with backoff, and only errors the request itself causes raise
-TritonRequestRejected. `TritonTranslateClient` adds `translate()` for the translate-shaped models
-(`translate`, `echo`); the ASR client (tasks/inference/asr_client.py) adds `transcribe()`."""
+"""Triton's BYTES tensors on the wire: encoded and decoded directly (each element a 4-byte
+little-endian length, then its bytes), without tritonclient's numpy round trips, and handed to
+tritonclient as an InferInput's raw contents."""
 from __future__ import annotations
 
 import struct

@@ -1,12 +1,7 @@
-"""Plan shards from parquet metadata. Validates the schema before any inference.
-
-Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
-rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
-as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
-even shards fit). A row group is never split: a reader can only start a row group at its first
-row, so a split one would be decoded again by each of its shards; one row group over a bound is
-a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are few and costly,
-so a large row group is split into row ranges there."""
+"""Parquet objects as the reader sees them: the footer (read once per object and ETag), the types
+columns have once read (a dictionary's values, a view type's large counterpart), which types count
+as text and as ids, `InputError` for an object that is not what a run needs (it names the object,
+and the column or row group), and which read errors are S3 trouble worth a retry."""
 from __future__ import annotations
 
 import functools

@@ -1,7 +1,8 @@
-"""Output files of a run: `<output_uri>/<run_key>/part-<shard>.parquet`, written to a local
-spool file and uploaded in one PUT, so a part in S3 is always complete. Rows are buffered into
-row groups of up to ROW_GROUP_ROWS rows (or ROW_GROUP_BYTES), not one row group per processed
-batch: fewer, larger row groups are what parquet readers downstream scan fastest."""
+"""Output files of a run: `<output_uri>/<run_key>/part-<shard>.parquet`, written to a local spool file
+and uploaded whole (one PUT up to SINGLE_PUT_MAX_BYTES, a multipart upload above), so a part in S3
+is always complete: it appears at its key only once every byte is there. Rows are buffered into row
+groups of up to ROW_GROUP_ROWS rows (or ROW_GROUP_BYTES), not one row group per processed batch:
+fewer, larger row groups are what parquet readers downstream scan fastest."""
 from __future__ import annotations
 
 import functools

@@ -1,12 +1,8 @@
-"""Plan shards from parquet metadata. Validates the schema before any inference.
-
-Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
-rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
-as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
-even shards fit). A row group is never split: a reader can only start a row group at its first
-row, so a split one would be decoded again by each of its shards; one row group over a bound is
-a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are few and costly,
-so a large row group is split into row ranges there."""
+"""What a shard reads: an object's rows [row_start, row_stop), as slices of its row groups, and an
+object's plan (its shards, or the error that keeps it out of the run). Made by the planners
+(tasks/engine/planning.py for text, tasks/transcribe/audio_columns.py for audio), read by
+tasks/io/reader.py; `Shard.shard_id` names the output part, so it must not change for the same
+object bytes and row range."""
 from __future__ import annotations
 
 import hashlib

@@ -65,10 +65,23 @@ class SegmentedText:
         """The separators with `translations` (one per sentence, in order) between them."""
         if len(translations) != len(self.sentences):
             raise ValueError(f"{len(translations)} translations for {len(self.sentences)} sentences")
-        parts = [self.separators[0]]
-        for text, separator in zip(translations, self.separators[1:]):
-            parts += [text, separator]
-        return "".join(parts)
+        return join_sentences(self.separators, translations)
+
+
+def join_sentences(separators: list[str], texts: list[str]) -> str:
+    """separators[0] + texts[0] + separators[1] + ... + separators[-1]: a text put back together."""
+    parts = [separators[0]]
+    for text, separator in zip(texts, separators[1:]):
+        parts += [text, separator]
+    return "".join(parts)
+
+
+def length_weighted_mean(sentences: list[str], values: list[float | None]) -> float | None:
+    """The mean of per-sentence values (e.g. logprobs) weighted by each source sentence's length (a
+    stand-in for its token count); sentences without a value are left out, None when none has one."""
+    pairs = [(len(s), v) for s, v in zip(sentences, values) if v is not None]
+    total = sum(w for w, _ in pairs)
+    return sum(w * v for w, v in pairs) / total if total else None
 
 
 def _language(lang: str | None) -> str:

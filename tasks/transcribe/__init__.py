@@ -1,0 +1,2 @@
+"""The transcribe stage: `stage.py`, `batch.py`, `guard.py`, and its helpers (audio columns and
+fetch, speech coverage, subtitles)."""

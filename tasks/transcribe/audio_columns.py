@@ -1,6 +1,6 @@
-"""Audio inputs of the speech flows: parquet schema checks and shard plans for an audio-bytes or an
-audio-URI column, fetching `s3://` audio objects, per-row checks before inference, and word error
-rate (for tests, the demo and the benchmark)."""
+"""Audio inputs of the speech flows: which column holds the audio (bytes or `s3://` URIs), schema
+checks that name the object and column, and shard plans (a large row group is split into row
+ranges: clips are few and costly)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
-"""Audio inputs of the speech flows: parquet schema checks and shard plans for an audio-bytes or an
-audio-URI column, fetching `s3://` audio objects, per-row checks before inference, and word error
-rate (for tests, the demo and the benchmark)."""
+"""Audio cells of one record batch, checked before inference: bytes held in the row, or the `s3://`
+object the row names, fetched concurrently (FETCH_THREADS); an empty, missing or oversized clip is
+that row's error, never the shard's."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

@@ -21,6 +21,7 @@ from tasks.text.segmentation import (
     SegmentedText,
     TooLongSentence,
     decoding_bound,
+    length_weighted_mean,
     segment_text,
 )
 from tasks.translate.guard import SENTENCE_FIELDS, TranslationGuard, guard_translations, no_guard_columns
@@ -155,8 +156,7 @@ async def translate_sentences(client: TritonTranslateClient, batch: _RowBatch, d
         batch.sentences[i], batch.sentence_translations[i] = doc.sentences, texts[mine]
         batch.sentence_logprobs[i], batch.separators[i] = logprobs[mine], doc.separators
         batch.translation[i] = doc.reassemble(texts[mine])
-        weights = [len(sentence) for sentence in doc.sentences]  # source length stands in for token counts
-        batch.logprob[i] = sum(w * lp for w, lp in zip(weights, logprobs[mine])) / max(sum(weights), 1)
+        batch.logprob[i] = length_weighted_mean(doc.sentences, logprobs[mine])
         batch.model[i] = models[mine][0]
 
 

@@ -23,7 +23,7 @@ from tasks.guards.mt.checker import GuardResult, judge_text, score_sentence_grou
 from tasks.guards.mt.settings import MTGuardSettings
 from tasks.inference.client import TritonRequestRejected
 from tasks.inference.translate_client import TritonTranslateClient
-from tasks.text.segmentation import decoding_bound
+from tasks.text.segmentation import decoding_bound, join_sentences, length_weighted_mean
 
 # The retry of a flagged sentence: beam search, no repeated trigram, a mild repetition penalty.
 REDECODE_PARAMETERS = {"beam_size": 4, "no_repeat_ngram_size": 3, "repetition_penalty": 1.2}
@@ -82,20 +82,6 @@ def _row_sentences(data: dict, i: int) -> tuple[list[str], list[str], list[float
         return (data["_sentences"][i], data["_sentence_translations"][i], data["_sentence_logprobs"][i],
                 data["_separators"][i])
     return [data["source_text"][i]], [data["translation"][i]], [data["logprob"][i]], ["", ""]
-
-
-def _reassemble(separators: list[str], texts: list[str]) -> str:
-    parts = [separators[0]]
-    for text, separator in zip(texts, separators[1:]):
-        parts += [text, separator]
-    return "".join(parts)
-
-
-def _row_logprob(src: list[str], logprobs: list[float | None]) -> float | None:
-    """Mean of the sentences' logprobs weighted by source length (a stand-in for their token counts)."""
-    pairs = [(len(s), lp) for s, lp in zip(src, logprobs) if lp is not None]
-    total = sum(w for w, _ in pairs)
-    return sum(w * lp for w, lp in pairs) / total if total else None
 
 
 async def _redecode(client: TritonTranslateClient, units: _Sentences, flagged: list[int], guard: TranslationGuard
@@ -177,8 +163,8 @@ async def guard_translations(client: TritonTranslateClient, batch: pa.RecordBatc
     for j, i in enumerate(index):
         count = len(per_row[j][0])
         mt, logprob = units.mt[start:start + count], units.logprob[start:start + count]
-        data["translation"][i] = _reassemble(per_row[j][3], mt)
-        data["logprob"][i] = _row_logprob(per_row[j][0], logprob)
+        data["translation"][i] = join_sentences(per_row[j][3], mt)
+        data["logprob"][i] = length_weighted_mean(per_row[j][0], logprob)
         start += count
         verdict = verdicts[j]
         score[i], reasons[i], retried_rows[i] = verdict.hallucination_score, verdict.reasons, redecoded[j]

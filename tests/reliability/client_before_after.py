@@ -22,6 +22,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from tests.reliability.conftest import RESULTS
 from tests.reliability.restart_workload import spoken_clips
@@ -36,6 +37,20 @@ def load_client_module(path: Path, name: str):
     sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def client_of_tree(tree: Path, name: str):
+    """The translate client and its settings class of a checkout: one file before the layout of
+    tasks/ by concern (tasks/triton_client.py), the inference package after it."""
+    single = tree / "tasks" / "triton_client.py"
+    if single.exists():
+        return load_client_module(single, name)
+    if tree.resolve() != Path(__file__).resolve().parents[2]:
+        raise SystemExit(f"{tree}: give a checkout from before the tasks/ layout change, or this one")
+    from tasks.inference import client, translate_client
+
+    return SimpleNamespace(TritonCallSettings=client.TritonCallSettings,
+                           TritonTranslateClient=translate_client.TritonTranslateClient)
 
 
 async def stream(module, url: str, stop: threading.Event) -> dict:
@@ -97,8 +112,7 @@ def measure(module, server: TritonServer) -> dict:
 
 def main(before_tree: str) -> None:
     repo = Path(__file__).resolve().parents[2]
-    modules = {"before": load_client_module(Path(before_tree) / "tasks" / "triton_client.py", "before_client"),
-               "after": load_client_module(repo / "tasks" / "triton_client.py", "after_client")}
+    modules = {"before": client_of_tree(Path(before_tree), "before_client"), "after": client_of_tree(repo, "after_client")}
     with tempfile.TemporaryDirectory(prefix="sentinel-client-ba-") as tmp:
         server = TritonServer.start(Path(tmp), models=("echo", "transcribe"))
         try:

@@ -1,0 +1,2 @@
+"""Hallucination detectors for speech recognition, their settings and the scoring (`checker.py`).
+Importing this package imports nothing."""

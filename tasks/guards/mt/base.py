@@ -1,4 +1,5 @@
-"""What every detector takes (a batch of translations) and gives (a score and a reason per row)."""
+"""What every MT detector takes (a batch of translations, languages normalised) and the `Detector`
+interface each implements; what it gives is a `tasks.guards.scores.DetectorResult`."""
 
 from __future__ import annotations
 

@@ -1,18 +1,16 @@
-"""Score machine translations for hallucinations: lists, Arrow tables, files, and `sentinel check-mt`.
+"""Score machine translations for hallucinations: the scoring the pipeline's guard, check-mt and the
+benchmarks share (no I/O; files and tables: check_file.py).
 
 score_translations(src, mt, src_lang, tgt_lang, logprob, settings) -> list[GuardResult]   one per sentence
 score_sentence_groups(units..., group_of_unit, n_groups, settings) -> list[TextVerdict]  one per text
 score_documents(src, mt, src_lang, tgt_lang, logprob, settings) -> list[TextVerdict]  segment, align, score
     (sentences aligned by length and by their embeddings' cosine: tasks.guards.mt.alignment.segment_pairs)
-score_table(table, settings) -> table + hallucination_score, flagged, reasons, flagged_sentences (+ <detector>_score)
 
 Texts are guarded per sentence and judged per text: every sentence is scored, the text's
 hallucination_score is its worst sentence mapped for the text's sentence count
 (combine.worst_of_n, so the per-text false-positive rate stays at the calibrated rate; past
 combine.resolvable_sentences, ~30, per that many sentences) and flagged_sentences lists the 0-based
-source sentences that the guards flag (an empty translation or a loop always: GuardResult.certain).
-check_mt_file(input_path, output_path, settings) -> CheckSummary
-"""
+source sentences that the guards flag (an empty translation or a loop always: GuardResult.certain)."""
 
 from __future__ import annotations
 
