@@ -1,59 +1,73 @@
-"""Metrics and fitting for calibrating the guards (numpy only; used by bench/calibrate_mt_guards.py).
+"""Metrics and fitting for calibrating the guards (bench/calibrate_mt_guards.py, bench/document_guards.py,
+bench/embed_parity.py). Metrics, folds and the logistic baseline are scikit-learn's; the noisy-OR fit is ours.
 
-auroc(scores, labels)                      Mann-Whitney AUROC, ties counted half
-threshold_at_fpr(scores, labels, max_fpr)  lowest threshold whose false-positive rate <= max_fpr
+auroc(scores, labels)                      AUROC (roc_auc_score: ties count half); NaN when a class is absent
+threshold_at_fpr(scores, labels, max_fpr)  lowest threshold whose false-positive rate <= max_fpr (roc_curve)
 recall_at_fpr(scores, labels, max_fpr)     recall at that threshold
+rates_at(scores, labels, threshold)        (recall, false-positive rate) flagging score >= threshold
+stratified_folds(labels, k, seed)          fold index per row (StratifiedKFold, shuffled)
 fit_noisy_or(scores, labels, prior, ...)   MAP noisy-OR weights + leak (prior-centred penalty)
-stratified_folds(labels, k, seed)          fold index per row, positives spread evenly
+fit_logistic / logistic_predict            L2 logistic regression baseline (LogisticRegression), [bias, w...]
+
+NaN scores count as 0 everywhere (a detector that did not apply did not fire).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import StratifiedKFold
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks, ties get their average rank."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(values)]])
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    return ranks
+def _scores_labels(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    return np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0), np.asarray(labels).astype(bool)
 
 
 def auroc(scores, labels) -> float:
-    """Probability that a random positive scores above a random negative (NaN scores count as 0)."""
-    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
-    y = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    """Probability that a random positive scores above a random negative, ties counted half."""
+    s, y = _scores_labels(scores, labels)
+    if y.all() or not y.any():
         return float("nan")
-    ranks = _ranks(s)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return float(roc_auc_score(y, s))
+
+
+def _roc(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """roc_curve at every distinct score (thresholds descending, the first one +inf)."""
+    with warnings.catch_warnings():  # no positives: tpr is NaN, which only recall reads
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return roc_curve(y, s, drop_intermediate=False)
+
+
+def _operating_index(fpr: np.ndarray, n_negatives: int, max_fpr: float) -> int:
+    """Last roc_curve point flagging at most floor(max_fpr * negatives) negatives."""
+    allowed = np.floor(max_fpr * n_negatives + 1e-9)
+    return int(np.flatnonzero(np.rint(fpr * n_negatives) <= allowed)[-1])
 
 
 def threshold_at_fpr(scores, labels, max_fpr: float) -> float:
-    """Lowest threshold t such that the share of negatives with score >= t is <= max_fpr."""
-    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
-    y = np.asarray(labels).astype(bool)
-    negatives = np.sort(s[~y])[::-1]
-    allowed = int(np.floor(max_fpr * len(negatives) + 1e-9))  # negatives we may flag
-    if allowed >= len(negatives):
+    """Lowest threshold t such that the share of negatives with score >= t is <= max_fpr.
+
+    Returned just above the highest score that would flag too many negatives, so a held-out score
+    between that one and the next distinct training score is flagged too."""
+    s, y = _scores_labels(scores, labels)
+    if y.all():
         return float(s.min())
-    # flag strictly above the (allowed+1)-th highest negative
-    return float(np.nextafter(negatives[allowed], np.inf))
+    fpr, _, thresholds = _roc(s, y)
+    i = _operating_index(fpr, int((~y).sum()), max_fpr)
+    if i == len(thresholds) - 1:  # every row may be flagged
+        return float(s.min())
+    return float(np.nextafter(thresholds[i + 1], np.inf))
 
 
 def rates_at(scores, labels, threshold: float) -> tuple[float, float]:
-    """(recall, false-positive rate) when flagging score >= threshold."""
-    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
-    y = np.asarray(labels).astype(bool)
+    """(recall, false-positive rate) when flagging score >= threshold (any threshold, not only a
+    training score: held-out folds are scored with the training folds' threshold)."""
+    s, y = _scores_labels(scores, labels)
     flagged = s >= threshold
     recall = float(flagged[y].mean()) if y.any() else float("nan")
     fpr = float(flagged[~y].mean()) if (~y).any() else float("nan")
@@ -61,19 +75,29 @@ def rates_at(scores, labels, threshold: float) -> tuple[float, float]:
 
 
 def recall_at_fpr(scores, labels, max_fpr: float = 0.03) -> float:
-    return rates_at(scores, labels, threshold_at_fpr(scores, labels, max_fpr))[0]
+    """Recall at threshold_at_fpr: the roc_curve point itself."""
+    s, y = _scores_labels(scores, labels)
+    if y.all():
+        return 1.0
+    if not y.any():
+        return float("nan")
+    fpr, tpr, _ = _roc(s, y)
+    return float(tpr[_operating_index(fpr, int((~y).sum()), max_fpr)])
 
 
 def stratified_folds(labels, k: int, seed: int) -> np.ndarray:
+    """Fold index (0..k-1) per row; each fold holds its share of positives and of negatives."""
     y = np.asarray(labels).astype(bool)
-    rng = np.random.default_rng(seed)
     folds = np.empty(len(y), dtype=np.int64)
-    for cls in (True, False):
-        idx = np.flatnonzero(y == cls)
-        rng.shuffle(idx)
-        folds[idx] = np.arange(len(idx)) % k
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+        folds[test] = fold
     return folds
 
+
+# ---- noisy-OR --------------------------------------------------------------------------------------
+# Our own model (the guards' combination in tasks/guards/mt): P(y=1) = 1 - (1-leak) prod_j (1 - w_j s_j)
+# with a penalty that pulls each weight towards its prior. No library fits this, so it stays here.
 
 def _logit(p):
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-4, 1 - 1e-4)
@@ -134,21 +158,16 @@ def noisy_or_predict(scores, fit: NoisyOrFit) -> np.ndarray:
     return 1.0 - (1.0 - fit.leak) * np.prod(1.0 - s * fit.weights, axis=1)
 
 
-def fit_logistic(features, labels, l2: float = 1.0, steps: int = 50) -> np.ndarray:
-    """Plain L2 logistic regression by Newton steps; returns [bias, w...]. Baseline for the bench."""
-    x = np.column_stack([np.ones(len(features)), np.nan_to_num(np.asarray(features, dtype=np.float64))])
-    y = np.asarray(labels, dtype=np.float64)
-    beta = np.zeros(x.shape[1])
-    penalty = np.full(x.shape[1], l2)
-    penalty[0] = 0.0
-    for _ in range(steps):
-        p = _sigmoid(x @ beta)
-        grad = x.T @ (p - y) + penalty * beta
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
-        beta -= np.linalg.solve(hessian, grad)
-    return beta
+def fit_logistic(features, labels, l2: float = 1.0) -> np.ndarray:
+    """L2 logistic regression (intercept not penalised), the bench's baseline; returns [bias, w...].
+
+    Minimises sum(log-loss) + l2/2 ||w||^2, i.e. LogisticRegression with C = 1 / l2."""
+    x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+    model = LogisticRegression(C=1.0 / l2 if l2 > 0 else np.inf, tol=1e-8, max_iter=1000)
+    model.fit(x, np.asarray(labels).astype(int))
+    return np.concatenate([model.intercept_, model.coef_[0]])
 
 
 def logistic_predict(features, beta: np.ndarray) -> np.ndarray:
-    x = np.column_stack([np.ones(len(features)), np.nan_to_num(np.asarray(features, dtype=np.float64))])
-    return _sigmoid(x @ beta)
+    x = np.nan_to_num(np.asarray(features, dtype=np.float64))
+    return _sigmoid(beta[0] + x @ beta[1:])

@@ -1,12 +1,14 @@
-"""Audio inputs of the speech flows: parquet schema checks and shard plans for an audio-bytes or an
-audio-URI column, fetching `s3://` audio objects, per-row checks before inference, and word error
-rate (for tests, the demo and the benchmark)."""
+"""Word error rate for the speech benchmarks, tests and demo: our text normalisation, `jiwer`'s alignment.
+
+normalize_words(text)                        lower case, no punctuation, hyphens split, 0-10 spelled out
+word_error_rate(references, hypotheses)      corpus WER: all word edits over all reference words
+"""
 from __future__ import annotations
 
 import re
 import unicodedata
 
-# ---- word error rate -----------------------------------------------------------------------------
+import jiwer
 
 _NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
             "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
@@ -19,21 +21,28 @@ def normalize_words(text: str) -> list[str]:
     return [_NUMBERS.get(w, w) for w in (w.strip("'") for w in words) if w]
 
 
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
+class _NormalizeWords(jiwer.AbstractTransform):
+    """jiwer transform: each sentence to its list of normalised words (an empty sentence stays, as [])."""
+
+    def process_string(self, s: str) -> list[list[str]]:
+        return [normalize_words(s)]
+
+    def process_list(self, inp: list[str]) -> list[list[str]]:
+        return [normalize_words(s) for s in inp]
+
+
+_TRANSFORM = _NormalizeWords()
 
 
 def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
-    """Corpus WER: word edits (substitutions + insertions + deletions) over all reference words."""
-    edits = words = 0
-    for ref, hyp in zip(references, hypotheses, strict=True):
-        ref_words = normalize_words(ref)
-        edits += edit_distance(ref_words, normalize_words(hyp))
-        words += len(ref_words)
-    return edits / words if words else 0.0
+    """Corpus WER: word edits (substitutions + insertions + deletions) over all reference words; 0.0 when
+    the references hold no word. Unequal lists raise ValueError."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    if not references:
+        return 0.0
+    out = jiwer.process_words(list(references), list(hypotheses),
+                              reference_transform=_TRANSFORM, hypothesis_transform=_TRANSFORM)
+    reference_words = out.hits + out.substitutions + out.deletions
+    edits = out.substitutions + out.insertions + out.deletions
+    return edits / reference_words if reference_words else 0.0

@@ -1,4 +1,4 @@
-"""Audio inputs: schema checks, per-row checks, s3:// fetches, WER, and the ASR client's bad-row isolation."""
+"""Audio inputs: schema checks, per-row checks, s3:// fetches, and the ASR client's bad-row isolation."""
 from __future__ import annotations
 
 import asyncio
@@ -6,7 +6,6 @@ import asyncio
 import pyarrow as pa
 import pytest
 
-from bench.wer import normalize_words, word_error_rate
 from tasks.inference.asr_client import AsrResult, TritonAsrClient
 from tasks.inference.client import TritonCallSettings, TritonRequestRejected
 from tasks.io.parquet import InputError
@@ -63,14 +62,6 @@ def test_uri_cells_fetch_objects_and_explain_failures(s3_conn, bucket):
     assert cells[4].empty and cells[5].empty
     assert "not found" in cells[6].error
     assert "over max_audio_bytes=4" in fetch_audio_object(s3_conn, uris[0], max_bytes=4).error
-
-
-def test_wer_normalizes_case_punctuation_hyphens_and_small_numbers():
-    assert normalize_words("The quick-brown FOX, isn't 9!") == ["the", "quick", "brown", "fox", "isn't", "nine"]
-    assert word_error_rate(["The quick brown fox."], ["the quick brown fox"]) == 0.0
-    # 1 substitution + 1 deletion over 4 + 1 insertion over 2 = 3 / 6
-    assert word_error_rate(["a b c d", "e f"], ["a x c", "e f g"]) == pytest.approx(0.5)
-    assert word_error_rate([""], ["anything"]) == 0.0
 
 
 def test_asr_client_isolates_the_bad_clip_of_a_rejected_request():
