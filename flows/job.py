@@ -34,10 +34,9 @@ from flows.run_steps import (
     finish_run,
 )
 from tasks.engine.planning import DEFAULT_SHARD_BYTES
-from tasks.engine.prefect_tasks import plan_shards_task, shard_task, triton_slot_limit
+from tasks.engine.prefect_tasks import list_input_task, plan_shards_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
 from tasks.engine.stage import ShardStage
-from tasks.io.listing import list_objects_task
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 from tasks.quality import warm_up_in_background
@@ -84,17 +83,24 @@ def check_locations(input_uri: str, output_uri: str) -> tuple[S3Uri, S3Uri]:
     return source, target
 
 
-def run_config(stage: ShardStage, shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES) -> dict:
+def run_config(stage: ShardStage, shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES,
+               table: dict | None = None) -> dict:
     """Everything that changes the outputs: the stage's config and the shard bounds (they decide
-    the shards, so the part names: a run key must never mix parts of two plans)."""
-    return stage.config() | {"shard_rows": shard_rows, "shard_bytes": shard_bytes}
+    the shards, so the part names: a run key must never mix parts of two plans), and for a Delta or
+    Iceberg input the table version read (a rerun of that key reads the same snapshot)."""
+    config = stage.config() | {"shard_rows": shard_rows, "shard_bytes": shard_bytes}
+    if table:
+        config["table"] = {k: v for k, v in table.items() if k in ("format", "version", "snapshot_id")}
+    return config
 
 
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
             shard_bytes: int = DEFAULT_SHARD_BYTES,
             s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8,
-            max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE, fail_on_empty_input: bool = False) -> dict:
-    """Process every row of the parquet objects under `input_uri` with `stage`; returns the run
+            max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE, fail_on_empty_input: bool = False,
+            table_version: str | None = None) -> dict:
+    """Process every row of the input (the parquet objects under `input_uri`, read as their writer
+    meant them: tasks/io/inputs.py; `table_version` for a Delta or Iceberg table) with `stage`; returns the run
     summary, or raises RunIncomplete (flows/run_steps.py) when an object or shard failed, ids repeat
     across shards, more than `max_quarantined_share` of the rows were quarantined, or (with
     `fail_on_empty_input`) there was nothing to do."""
@@ -105,19 +111,28 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     if stage.quality is not None:
         warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
 
-    config = run_config(stage, shard_rows, shard_bytes)
+    listing = list_input_task(conn, input_uri, blank_is_none(table_version))
+    if listing.partition_columns:  # Hive/Delta/Iceberg partition values are columns of every row: kept
+        stage = stage.with_passthrough(listing.partition_columns)
+    config = run_config(stage, shard_rows, shard_bytes, listing.table)
     cfg_hash = config_hash(config)
-    objects = list_objects_task(conn, input_uri)
+    objects = listing.objects
+    for warning in listing.warnings:
+        logger.warning("%s: %s", input_uri, warning)
+    if listing.skipped:
+        logger.info("%s: %d objects are not data of this input and were not read (first: %s: %s)", input_uri,
+                    len(listing.skipped), listing.skipped[0]["uri"], listing.skipped[0]["reason"])
     if not objects:  # e.g. a nightly run over a day nothing arrived for
         key = run_key([], cfg_hash)
         record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
-                           output_dir=str(output.join(key)), model=stage.model_label)
+                           output_dir=str(output.join(key)), model=stage.model_label,
+                           input_listing=listing.record())
         return finish_empty_run(conn, record, started, stage.name, fail_on_empty_input=fail_on_empty_input)
     key = run_key(objects, cfg_hash)
     run_dir = str(output.join(key))
     record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
-                       output_dir=run_dir, model=stage.model_label)
-    logger.info("%s run %s: %d objects -> %s", stage.name, key, len(objects), run_dir)
+                       output_dir=run_dir, model=stage.model_label, input_listing=listing.record())
+    logger.info("%s run %s: %d objects (%s) -> %s", stage.name, key, len(objects), listing.layout, run_dir)
 
     plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows), unmapped(shard_bytes))
     shards = collect_plans(plans, objects, record)

@@ -97,6 +97,27 @@ def count_list(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())) or "none"
 
 
+def input_lines(listing: dict, named: int = 10) -> list[str]:
+    """How the input was read (a table's version, partitions), what was left out and why, warnings."""
+    lines: list[str] = []
+    table = listing.get("table")
+    if table:
+        version = table.get("version", table.get("snapshot_id"))
+        lines += ["", f"Read as a {table['format'].title()} table: version `{version}` of `{table['uri']}`."]
+    if listing.get("partition_columns"):
+        lines += ["", "Partition columns (from `key=value` folders, written to the output): "
+                  + ", ".join(f"`{c}`" for c in listing["partition_columns"])]
+    for warning in listing.get("warnings", []):
+        lines += ["", f"**Warning**: {warning}"]
+    skipped = listing.get("skipped") or []
+    if listing.get("skipped_count"):
+        lines += ["", f"## Objects not read ({listing['skipped_count']:,})", ""]
+        lines += [f"- `{s['uri']}`: {s['reason']}" for s in skipped[:named]]
+        if listing["skipped_count"] > named:
+            lines.append(f"- … and {listing['skipped_count'] - named:,} more: see the manifest's `input.skipped`")
+    return lines
+
+
 def summary_markdown(record: RunRecord) -> str:
     """The run report: headline, where things are, counts, time, then what to do about each problem."""
     counts, times, statuses = record.counts(), record.timings(), record.status_counts()
@@ -129,6 +150,7 @@ def summary_markdown(record: RunRecord) -> str:
     if times["guard_s"]:
         lines.append(f"| guards | {times['guard_s']:.1f} s summed over the same shards: "
                      f"{times['guard_share_of_shard_time']:.0%} of their shard time |")
+    lines += input_lines(record.input_listing)
     if record.empty:
         lines += ["", f"Nothing to do: no objects under `{record.input_uri}`."
                   + (" The run was asked to fail on an empty input." if record.empty_input_fails else "")]

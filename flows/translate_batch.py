@@ -25,6 +25,7 @@ from tasks.engine.planning import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
 def translate_batch(
     input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
     output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
+    table_version: Annotated[OptionalName, Param("Table version", description="Delta Lake or Iceberg input: a version (Delta) or snapshot id (Iceberg), or an ISO timestamp; empty = the latest")] = "",
     target_lang: Annotated[LanguageCode, Param("Target language")] = "en",
     source_lang: Annotated[SourceLanguage, Param("Source language", description="'auto' detects per row")] = "auto",
     text_column: Annotated[str, Param("Text column")] = "text",
@@ -55,10 +56,13 @@ def translate_batch(
         input_uri: s3:// prefix (or one object) of the parquet inputs; `{scheduled_date}` is replaced
             by the run's scheduled date (UTC).
         output_uri: s3:// prefix for results; the run writes `<output_uri>/<run_key>/`.
+        table_version: for a Delta Lake or Iceberg table: the version (Delta), snapshot id (Iceberg)
+            or ISO timestamp to read; empty = the latest. The run key pins the version read.
         target_lang: language to translate into.
         source_lang: language of the texts, or `auto` to detect it per row.
-        text_column: column holding the text to translate.
-        id_column: column identifying each row (string or integer).
+        text_column: column holding the text to translate (a field inside a struct column by its
+            path, e.g. `payload.text`).
+        id_column: column identifying each row (string, integer or UUID).
         passthrough_columns: input columns copied unchanged to the output.
         language_column: column with each row's source language (a supported code; checked by the
             input suite before inference); rows where it is empty use `source_lang`.
@@ -98,4 +102,4 @@ def translate_batch(
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, shard_bytes=shard_bytes, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
-                   fail_on_empty_input=fail_on_empty_input)
+                   fail_on_empty_input=fail_on_empty_input, table_version=table_version)

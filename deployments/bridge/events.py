@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
+from tasks.io.commit_protocols import hidden_segment
+
 EVENT_NAME = "s3.object.created"
 _NAMESPACE = uuid.UUID("6f1c3f3e-5b8e-4a59-9a51-2f0f6c0b7a11")
 
@@ -30,7 +32,11 @@ class ObjectCreated:
         return str(uuid.uuid5(_NAMESPACE, f"{self.uri}#{self.etag}"))
 
     def matches(self, prefix: str = "", suffix: str = "") -> bool:
-        return self.key.startswith(prefix) and self.key.endswith(suffix)
+        """Under `prefix`, ending in `suffix`, and data: no segment under the prefix starts with `_` or
+        `.` (Spark's `_temporary/`, `_delta_log/`, `.spark-staging`, `_SUCCESS`: files that are about to
+        move, or are not rows at all)."""
+        return (self.key.startswith(prefix) and self.key.endswith(suffix)
+                and hidden_segment(self.key[len(prefix):]) is None)
 
 
 def to_prefect_event(obj: ObjectCreated) -> dict:

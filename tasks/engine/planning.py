@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.io.listing import ObjectRef
-from tasks.io.parquet import InputError, is_id_type, is_text_type, read_footer
+from tasks.io.parquet import InputError, input_schema, is_binary_text_type, is_id_type, is_text_type, read_footer
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, RowGroupSlice, Shard
 
@@ -26,18 +26,29 @@ DEFAULT_SHARD_ROWS = 20_000
 DEFAULT_SHARD_BYTES = 32 * 2**20
 
 
-def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: str,
-                    passthrough: list[str]) -> None:
+def check_columns(schema: pa.Schema, uri: str, wanted: list[tuple[str, str]]) -> None:
+    """Every (parameter, column) in `wanted` is in `schema`; the error names the column, the parameter
+    the user set it with (text_column, language_column, passthrough_columns, ...) and what there is."""
     names = set(schema.names)
-    for role, column in (("text", text_column), ("id", id_column), *(("passthrough", c) for c in passthrough)):
+    for parameter, column in wanted:
         if column not in names:
-            raise InputError(f"{uri}: {role} column {column!r} not found (columns: {sorted(names)})")
+            role = parameter.removesuffix("_columns").removesuffix("_column").replace("_", " ").replace("uri", "URI")
+            raise InputError(f"{uri}: {role} column {column!r} not found (set by {parameter}; columns: "
+                             f"{sorted(names)}; a nested field is named by its path, e.g. payload.text)")
+
+
+def validate_schema(schema: pa.Schema, uri: str, text_column: str, id_column: str,
+                    passthrough: list[str], language_column: str | None = None) -> None:
+    """`schema` as input_schema gives it (partition and nested columns included)."""
+    check_columns(schema, uri, [("text_column", text_column), ("id_column", id_column),
+                                *([("language_column", language_column)] if language_column else []),
+                                *(("passthrough_columns", c) for c in passthrough)])
     text_type = schema.field(text_column).type
-    if not is_text_type(text_type) and not pa.types.is_null(text_type):
+    if not (is_text_type(text_type) or is_binary_text_type(text_type) or pa.types.is_null(text_type)):
         raise InputError(f"{uri}: text column {text_column!r} has type {text_type}, expected string")
     id_type = schema.field(id_column).type
     if not is_id_type(id_type):
-        raise InputError(f"{uri}: id column {id_column!r} has type {id_type}, expected string or integer")
+        raise InputError(f"{uri}: id column {id_column!r} has type {id_type}, expected string, integer or UUID")
 
 
 def split_rows(row_group_sizes: list[int], shard_rows: int) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
@@ -76,10 +87,10 @@ class RowGroupSize:
 
 
 def row_group_sizes(metadata: pq.FileMetaData, columns: list[str]) -> list[RowGroupSize]:
-    """Rows and uncompressed bytes of `columns` (top-level names) in each row group, from the footer."""
-    wanted = set(columns)
-    chunks = [i for i in range(metadata.num_columns)
-              if metadata.schema.column(i).path.split(".")[0] in wanted]
+    """Rows and uncompressed bytes of `columns` (top-level names or dotted paths of nested fields) in
+    each row group, from the footer."""
+    paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    chunks = [i for i, path in enumerate(paths) if any(path == c or path.startswith(c + ".") for c in columns)]
     sizes = []
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)
@@ -143,15 +154,17 @@ def _greedy(weights: list[float], cap: float) -> list[list[int]]:
 
 def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_column: str,
                 shard_rows: int, passthrough: list[str] | None = None,
-                shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
+                shard_bytes: int = DEFAULT_SHARD_BYTES, language_column: str | None = None) -> ObjectPlan:
     """Read only the footer; return the object's shards (`group_row_groups`), or its error (never
     raises for bad input)."""
+    columns = [text_column, id_column, *filter(None, [language_column]), *(passthrough or [])]
     try:
         metadata = read_footer(conn, obj)
-        validate_schema(metadata.schema.to_arrow_schema(), obj.uri, text_column, id_column, passthrough or [])
+        validate_schema(input_schema(metadata, obj, columns), obj.uri, text_column, id_column, passthrough or [],
+                        language_column)
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
-    sizes = row_group_sizes(metadata, [text_column, id_column, *(passthrough or [])])
+    sizes = row_group_sizes(metadata, columns)
     shards = tuple(Shard(obj, start, stop, slices)
                    for start, stop, slices in group_row_groups(sizes, shard_rows, shard_bytes))
     if not shards:  # an empty object still gets its (empty) output part

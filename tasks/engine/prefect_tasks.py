@@ -15,8 +15,9 @@ from tasks.engine.planning import DEFAULT_SHARD_BYTES
 from tasks.engine.runner import ShardResult, run_shard
 from tasks.engine.stage import ShardStage
 from tasks.inference.client import TRITON_CONCURRENCY_LIMIT
+from tasks.io.inputs import InputListing, list_input
 from tasks.io.listing import ObjectRef
-from tasks.io.parquet import InputError, plain_schema, read_footer
+from tasks.io.parquet import InputError, input_schema, read_footer
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import OutputQualityError
@@ -27,7 +28,7 @@ def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: 
     (and `<run_dir>/quarantine/part-<shard_id>.parquet` if any row is failed or flagged). A shard
     an earlier attempt committed is reused, not recomputed. The output's id and passthrough columns
     have the types the reader hands on (plain_schema: a categorical id comes out as strings)."""
-    schema = stage.output_schema(plain_schema(read_footer(conn, shard.object).schema.to_arrow_schema()))
+    schema = stage.output_schema(input_schema(read_footer(conn, shard.object), shard.object, stage.read_columns))
     return run_shard(conn, shard, run_dir, stage, schema)
 
 
@@ -54,6 +55,12 @@ def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str
     """`slot_limit`: a global concurrency limit to hold a slot of while the shard runs (protects Triton)."""
     with concurrency(slot_limit, occupy=1) if slot_limit else nullcontext():
         return process_shard(conn, shard, stage, run_dir)
+
+
+@task(name="list-input-objects", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_unless_bad_data)
+def list_input_task(conn: S3Connection, input_uri: str, table_version: str | None = None) -> InputListing:
+    """The input as its writer meant it (tasks/io/inputs.py); a bad table or version fails the run."""
+    return list_input(conn, input_uri, table_version)
 
 
 @task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5,

@@ -30,6 +30,7 @@ COMPLETED, FAILED = "Completed", "Failed"
 INPUT_ERROR, RERUN_ERROR = "input", "rerun"
 ADVICE = {INPUT_ERROR: "fix the input", RERUN_ERROR: "rerun to finish"}
 REPORT_JSON, REPORT_MD, MANIFEST, SUCCESS_MARKER = "report.json", "report.md", "manifest.json", "_SUCCESS"
+REPORT_SKIPPED = 20  # skipped input objects named in report.json (the manifest names up to 1,000)
 
 
 def config_hash(config: dict) -> str:
@@ -97,6 +98,8 @@ class RunRecord:
     inputs: list[dict] = field(default_factory=list)  # uri, etag, size, rows, shards, error, error_kind
     shards: list[dict] = field(default_factory=list)  # ShardResult as dict, or a failed shard
     object_checks: list[dict] = field(default_factory=list)  # ids across an object's shards (object_ids.py)
+    # the input as read: layout, table version, objects skipped with their reasons, warnings (tasks/io/inputs.py)
+    input_listing: dict = field(default_factory=dict)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     seconds: float = 0.0
@@ -228,6 +231,7 @@ class RunRecord:
             "input_uri": self.input_uri, "output_dir": self.output_dir, "quarantine_dir": self.quarantine_dir,
             "inputs": [{k: v for k, v in i.items() if k in ("uri", "rows", "shards", "error")} for i in self.inputs],
             "started_at": self.started_at, "finished_at": self.finished_at, "seconds": self.seconds,
+            "input": {**self.input_listing, "skipped": self.input_listing.get("skipped", [])[:REPORT_SKIPPED]},
             "timings": self.timings(), "model": self.model, "flow_run": self.flow_run,
             "limits": {"max_quarantined_share": self.max_quarantined_share,
                        "empty_input_fails": self.empty_input_fails},
@@ -236,7 +240,7 @@ class RunRecord:
     def to_dict(self) -> dict:
         """manifest.json: the report first, then inputs, shards and checks, config last."""
         doc = self.report()
-        doc.update(inputs=self.inputs, shards=self.shards, object_checks=self.object_checks,
+        doc.update(input=self.input_listing, inputs=self.inputs, shards=self.shards, object_checks=self.object_checks,
                    config_hash=self.config_hash, config=self.config)
         return doc
 

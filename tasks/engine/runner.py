@@ -184,7 +184,7 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
     summaries: list[dict] = []
     sample = None
     if quality is not None:
-        read = lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS)  # noqa: E731
+        read = lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS, stage.text_columns)  # noqa: E731
         if (checked := check_input(conn, shard, run_dir, quality.input_spec, read)) is not None:
             summaries.append(checked)
         sample = OutputSample(quality.output_spec.columns_to_read(set(schema.names)))
@@ -192,7 +192,7 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
     outputs = ShardOutputs(conn, shard, run_dir, schema, sample)
     try:
         async def stream() -> None:
-            source = iter_shard_batches(conn, shard, stage.read_columns, stage.read_batch_rows)
+            source = iter_shard_batches(conn, shard, stage.read_columns, stage.read_batch_rows, stage.text_columns)
             if sample is not None:
                 source = sample.count_input(source, quality.input_spec.id_column)
             async with stage.open(conn, clock, run_dir) as process:

@@ -69,6 +69,18 @@ class ShardStage(ABC):
         return 1024
 
     @property
+    def text_columns(self) -> tuple[str, ...]:
+        """Input columns read as text even when a writer stored them as bytes without the UTF-8
+        annotation (Impala, Hive): the reader decodes them (tasks/io/reader.py)."""
+        return ()
+
+    def with_passthrough(self, columns: list[str]) -> ShardStage:
+        """This stage, also passing `columns` through to the output (a run's Hive partition columns,
+        also when one is the language column); the id, the text and what passes through already are
+        not added twice."""
+        raise NotImplementedError(f"{type(self).__name__} cannot pass columns through")
+
+    @property
     def batches_in_flight(self) -> int:
         """Record batches processed at once while the next one is read."""
         return 4

@@ -24,17 +24,74 @@ TEXT_TYPES = (pa.string(), pa.large_string(), pa.string_view())
 PLAIN_VIEW_TYPES = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
 
 
+# text stored as BYTE_ARRAY without the UTF-8 annotation (Impala, Hive and other older writers) reads as binary
+BINARY_TEXT_TYPES = (pa.binary(), pa.large_binary(), pa.binary_view())
+
+
+def is_uuid_type(kind: pa.DataType) -> bool:
+    """The parquet UUID logical type (DuckDB, Spark, Trino ids): arrow's uuid extension type."""
+    return getattr(kind, "extension_name", None) == "arrow.uuid"
+
+
 def plain_type(kind: pa.DataType) -> pa.DataType:
     """The type a column of `kind` has once read (tasks.io.reader.plain_columns): a dictionary's
-    value type, a view type's large counterpart, anything else itself."""
+    value type, a view type's large counterpart, a UUID as its canonical string, anything else itself."""
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
+    if is_uuid_type(kind):
+        return pa.string()
     return PLAIN_VIEW_TYPES.get(kind, kind)
 
 
 def plain_schema(schema: pa.Schema) -> pa.Schema:
     """`schema` with every field typed as the shard reader hands it on (plain_type)."""
     return pa.schema([f.with_type(plain_type(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def nested_field(schema: pa.Schema, path: str) -> pa.Field | None:
+    """The field `path` names: a top-level column, else a dotted path through struct columns
+    (`payload.text`), returned under the dotted name; None when there is none."""
+    if path in schema.names:
+        return schema.field(path)
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # a top-level name may itself hold dots
+        head = ".".join(parts[:cut])
+        if head not in schema.names:
+            continue
+        kind = schema.field(head).type
+        for part in parts[cut:]:
+            if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
+                break
+            kind = kind.field(part).type
+        else:
+            return pa.field(path, kind)
+    return None
+
+
+def footer_schema(metadata: pq.FileMetaData) -> pa.Schema:
+    """The footer's arrow schema as the reader reads the file: UUID columns as arrow's uuid type
+    (`FileMetaData.schema.to_arrow_schema()` leaves them fixed_size_binary[16])."""
+    schema = metadata.schema.to_arrow_schema()
+    uuids = {metadata.schema.column(i).path for i in range(metadata.num_columns)
+             if metadata.schema.column(i).logical_type.type == "UUID"}
+    if not uuids:
+        return schema
+    return pa.schema([f.with_type(pa.uuid()) if f.name in uuids else f for f in schema], metadata=schema.metadata)
+
+
+def input_schema(metadata: pq.FileMetaData, obj: ObjectRef, columns: list[str]) -> pa.Schema:
+    """The columns of `obj` as the shard reader hands them on: the file's own (plain types), a
+    nested field a stage reads by its dotted path, and the object's partition columns (the file's
+    own column wins over a folder of the same name)."""
+    from tasks.io.partitions import partition_fields
+
+    schema = plain_schema(footer_schema(metadata))
+    fields = list(schema)
+    for name in columns:
+        if name not in schema.names and (found := nested_field(schema, name)) is not None:
+            fields.append(found.with_type(plain_type(found.type)))
+    fields += [f for f in partition_fields(obj.partition) if f.name not in schema.names]
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def is_text_type(kind: pa.DataType) -> bool:
@@ -47,6 +104,12 @@ def is_id_type(kind: pa.DataType) -> bool:
     """Ids: strings or integers, plain or dictionary-encoded (or an all-null column)."""
     kind = plain_type(kind)
     return kind in TEXT_TYPES or pa.types.is_integer(kind) or pa.types.is_null(kind)
+
+
+def is_binary_text_type(kind: pa.DataType) -> bool:
+    """Bytes that a text column may hold without the UTF-8 annotation: read as UTF-8, with invalid
+    bytes handled as in any string column (tasks.io.reader.repair_utf8)."""
+    return plain_type(kind) in BINARY_TEXT_TYPES or plain_type(kind) == pa.large_binary()
 
 
 def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:

@@ -1,33 +1,56 @@
 """Stream one shard's rows from S3: only its row groups, only the needed columns,
-`batch_rows` at a time. Never loads the whole object. Dictionary-encoded columns (pandas
-`category`, parquet dictionary pages read as dictionaries) come out as their plain values and view
-columns (string_view, binary_view) as large strings / binaries (tasks.io.parquet.plain_type), so every
-step that expects a string column (text, ids, language codes, URIs) gets one, and the output schema
-(made from the footer with plain_schema) has the same types."""
+`batch_rows` at a time. Never loads the whole object. Every batch holds exactly the columns asked
+for, in that order, as the rest of the pipeline expects them:
+
+- dictionary-encoded columns (pandas `category`, parquet dictionary pages) as their plain values,
+  view columns (string_view, binary_view) as large strings / binaries, UUIDs (DuckDB, Spark) as their
+  canonical strings (tasks.io.parquet.plain_type), so the output schema made from the footer with
+  `input_schema` has the same types;
+- a nested field asked for by its dotted path (`payload.text`) as a column of that name;
+- the object's Hive partition values (tasks/io/partitions.py) as columns;
+- text columns stored as bytes without the UTF-8 annotation as strings, and every string cell
+  checked for UTF-8 (`repair_utf8`: a bad cell fails its row, not the shard)."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.io.parquet import InputError, is_transient_io_error, plain_type, read_footer
+from tasks.io.parquet import (
+    InputError,
+    is_binary_text_type,
+    is_transient_io_error,
+    is_uuid_type,
+    nested_field,
+    plain_type,
+    read_footer,
+)
+from tasks.io.partitions import partition_column
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 from tasks.io.shards import Shard
 
 
-def iter_shard_batches(conn: S3Connection, shard: Shard, columns: list[str],
-                       batch_rows: int = 1024) -> Iterator[pa.RecordBatch]:
+def iter_shard_batches(conn: S3Connection, shard: Shard, columns: list[str], batch_rows: int = 1024,
+                       text_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
+    """The shard's rows, `columns` in order; `text_columns` are read as strings even when stored as bytes."""
     if not shard.slices:
         return
     path = S3Uri.parse(shard.object.uri).arrow_path
     metadata = read_footer(conn, shard.object)  # cached: no second footer read per shard
+    file_schema = metadata.schema.to_arrow_schema()
+    partition = {name: (value, kind) for name, value, kind in shard.object.partition}
+    stored = [c for c in columns if c in file_schema.names or nested_field(file_schema, c) is not None
+              or c not in partition]  # an unknown column is read, so parquet names it in its error
     with conn.arrow_fs.open_input_file(path) as handle:
         parquet = pq.ParquetFile(handle, metadata=metadata)
         for piece in shard.slices:
-            yield from _read_slice(parquet, shard, piece.index, piece.start, piece.stop, columns, batch_rows)
+            for batch in _read_slice(parquet, shard, piece.index, piece.start, piece.stop, stored, batch_rows):
+                yield repair_utf8(shaped(batch, columns, partition, text_columns))
 
 
 def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, stop: int,
@@ -38,7 +61,7 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
             lo, hi = max(start - offset, 0), min(stop - offset, batch.num_rows)
             offset += batch.num_rows
             if hi > lo:
-                yield repair_utf8(plain_columns(batch.slice(lo, hi - lo)))
+                yield batch.slice(lo, hi - lo)
             if offset >= stop:
                 return
     except (pa.ArrowInvalid, OSError) as exc:
@@ -47,21 +70,60 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
         raise InputError(f"{shard.object.uri}: row group {index} is unreadable ({exc})") from exc
 
 
+def nested_column(batch: pa.RecordBatch, path: str) -> pa.Array | None:
+    """The values of a dotted path through struct columns (a null parent gives a null value)."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in batch.schema.names:
+            try:
+                return pc.struct_field(batch.column(head), parts[cut:])
+            except (pa.ArrowInvalid, KeyError, TypeError):
+                return None
+    return None
+
+
+def shaped(batch: pa.RecordBatch, columns: list[str], partition: dict[str, tuple[str | None, str]],
+           text_columns: tuple[str, ...]) -> pa.RecordBatch:
+    """`batch` as the pipeline reads it: exactly `columns`, in order, plain types (module docstring)."""
+    fields, arrays = [], []
+    for name in columns:
+        if name in batch.schema.names:
+            column = batch.column(name)
+        elif (found := nested_column(batch, name)) is not None:
+            column = found
+        else:
+            value, kind = partition[name]
+            column = partition_column(value, kind, batch.num_rows)
+        if name in text_columns and is_binary_text_type(column.type):
+            column = plain_array(column)
+            column = column.view(pa.large_string() if column.type == pa.large_binary() else pa.string())
+        fields.append(pa.field(name, column.type))
+        arrays.append(column)
+    return plain_columns(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields,
+                                                                              metadata=batch.schema.metadata)))
+
+
+def plain_array(column: pa.Array) -> pa.Array:
+    """One column in its plain type (tasks.io.parquet.plain_type)."""
+    kind = plain_type(column.type)
+    if kind == column.type:
+        return column
+    if is_uuid_type(column.type):
+        return pa.array([None if v is None else str(uuid.UUID(bytes=v)) for v in column.storage.to_pylist()],
+                        pa.string())
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column.cast(kind)
+
+
 def plain_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Dictionary columns replaced by their values (string categories -> strings) and view columns by
-    their large counterparts (tasks.io.parquet.plain_type); others unchanged."""
+    """Dictionary columns replaced by their values (string categories -> strings), view columns by
+    their large counterparts and UUIDs by their strings (tasks.io.parquet.plain_type); others unchanged."""
     if all(plain_type(f.type) == f.type for f in batch.schema):
         return batch
-    fields, columns = [], []
-    for f, column in zip(batch.schema, batch.columns):
-        kind = plain_type(f.type)
-        if kind != f.type:
-            if pa.types.is_dictionary(f.type):
-                column = column.dictionary_decode()
-            column = column.cast(kind)
-            f = f.with_type(kind)
-        fields.append(f)
-        columns.append(column)
+    columns = [plain_array(column) for column in batch.columns]
+    fields = [f.with_type(column.type) for f, column in zip(batch.schema, columns)]
     return pa.RecordBatch.from_arrays(columns, schema=pa.schema(fields, metadata=batch.schema.metadata))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -54,6 +54,9 @@ class SpeechTranslateStage(ShardStage):
     @property
     def id_column(self) -> str:
         return self.asr.id_column
+
+    def with_passthrough(self, columns: list[str]) -> SpeechTranslateStage:
+        return replace(self, asr=self.asr.with_passthrough(columns))
 
     @property
     def quality(self) -> ShardQualityChecks | None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tasks.engine.planning import split_rows
+from tasks.engine.planning import check_columns, split_rows
 from tasks.io.listing import ObjectRef
-from tasks.io.parquet import InputError, is_id_type, is_text_type, read_footer
+from tasks.io.parquet import InputError, input_schema, is_id_type, is_text_type, read_footer
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
 
@@ -42,12 +42,10 @@ class AudioColumns:
 
 
 def validate_audio_schema(schema: pa.Schema, uri: str, columns: AudioColumns) -> None:
-    names = set(schema.names)
+    """`schema` as input_schema gives it (partition and nested columns included)."""
     role = "audio" if columns.audio else "audio URI"
-    wanted = ((role, columns.source), ("id", columns.id), *(("passthrough", c) for c in columns.passthrough))
-    for what, column in wanted:
-        if column not in names:
-            raise InputError(f"{uri}: {what} column {column!r} not found (columns: {sorted(names)})")
+    check_columns(schema, uri, [("audio_column" if columns.audio else "audio_uri_column", columns.source),
+                                ("id_column", columns.id), *(("passthrough_columns", c) for c in columns.passthrough)])
     kind = schema.field(columns.source).type
     expected_ok = (kind in BINARY_TYPES) if columns.audio else is_text_type(kind)
     if not expected_ok and not pa.types.is_null(kind):
@@ -55,14 +53,14 @@ def validate_audio_schema(schema: pa.Schema, uri: str, columns: AudioColumns) ->
                          f"expected {'binary (encoded audio file bytes)' if columns.audio else 'string (s3:// URIs)'}")
     id_type = schema.field(columns.id).type
     if not is_id_type(id_type):
-        raise InputError(f"{uri}: id column {columns.id!r} has type {id_type}, expected string or integer")
+        raise InputError(f"{uri}: id column {columns.id!r} has type {id_type}, expected string, integer or UUID")
 
 
 def plan_audio_object(conn: S3Connection, obj: ObjectRef, columns: AudioColumns, shard_rows: int) -> ObjectPlan:
     """Read only the footer; return the object's shards, or its error (never raises for bad input)."""
     try:
         metadata = read_footer(conn, obj)
-        validate_audio_schema(metadata.schema.to_arrow_schema(), obj.uri, columns)
+        validate_audio_schema(input_schema(metadata, obj, columns.read), obj.uri, columns)
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pyarrow as pa
 
@@ -109,6 +109,11 @@ class TranscribeStage(SettingsStage):
     @property
     def id_column(self) -> str:
         return self.settings.columns.id
+
+    def with_passthrough(self, columns: list[str]) -> TranscribeStage:
+        now = self.settings.columns
+        added = tuple(c for c in columns if c not in (*now.passthrough, now.id, now.source))
+        return replace(self, settings=replace(self.settings, columns=replace(now, passthrough=now.passthrough + added)))
 
     @property
     def model_label(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
@@ -84,6 +84,16 @@ class TranslateStage(SettingsStage):
         return self.settings.id_column
 
     @property
+    def text_columns(self) -> tuple[str, ...]:
+        return (self.settings.text_column,)
+
+    def with_passthrough(self, columns: list[str]) -> TranslateStage:
+        s = self.settings
+        added = tuple(c for c in columns if c not in (*s.passthrough_columns, s.id_column, s.text_column))
+        return replace(self, settings=replace(self.settings,
+                                              passthrough_columns=self.settings.passthrough_columns + added))
+
+    @property
     def model_label(self) -> str:
         return self.settings.triton.model_name
 
@@ -104,8 +114,8 @@ class TranslateStage(SettingsStage):
     def plan(self, conn: S3Connection, obj: ObjectRef, shard_rows: int, shard_bytes: int) -> ObjectPlan:
         s = self.settings
         return plan_object(conn, obj, text_column=s.text_column, id_column=s.id_column, shard_rows=shard_rows,
-                           shard_bytes=shard_bytes,
-                           passthrough=[*s.passthrough_columns, *filter(None, [s.language_column])])
+                           shard_bytes=shard_bytes, passthrough=list(s.passthrough_columns),
+                           language_column=s.language_column)
 
     @asynccontextmanager
     async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:

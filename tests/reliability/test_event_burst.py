@@ -41,7 +41,7 @@ deployments:
       - type: event
         enabled: true
         expect: ["s3.object.created"]
-        match: {{prefect.resource.id: "s3://{bucket}/{inbox}*.parquet"}}
+        match: {{prefect.resource.id: "s3://{bucket}/{inbox}*.parquet", s3.key: "!*/[_.]*"}}
         parameters: {{input_uri: "{{{{ event.resource.id }}}}"}}
     parameters:
       input_uri: s3://{bucket}/{inbox}

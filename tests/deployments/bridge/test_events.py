@@ -28,3 +28,32 @@ def test_event_id_is_stable_per_object_version():
     event = to_prefect_event(a)
     assert event["event"] == "s3.object.created" and event["resource"]["prefect.resource.id"] == "s3://b-1/k"
     assert event["payload"] == {"bucket": "b-1", "key": "k", "size": 1, "etag": "etag-1"}
+
+
+def test_hidden_keys_under_the_prefix_are_not_data():
+    data = ObjectCreated("b", "inbox/dt=1/part-0.parquet", 1, "e", "2026-12-06T00:00:00Z")
+    assert data.matches("inbox/", ".parquet")
+    for key in ("inbox/_temporary/0/_temporary/attempt_1/part-0.parquet", "inbox/.spark-staging-1/part-0.parquet",
+                "inbox/_delta_log/00000.parquet", "inbox/dt=1/_final.parquet"):
+        assert not ObjectCreated("b", key, 1, "e", "2026-12-06T00:00:00Z").matches("inbox/", ".parquet"), key
+    # the watched prefix itself may hold a hidden segment: only segments under it count
+    assert ObjectCreated("b", "_landing/in/a.parquet", 1, "e", "x").matches("_landing/in/", ".parquet")
+
+
+def test_the_shipped_trigger_does_not_fire_inside_hidden_folders():
+    """prefect.yaml's S3 trigger, evaluated by the Prefect server's own matcher (its `*` crosses `/`)."""
+    from pathlib import Path
+
+    import yaml
+    from prefect.server.events.schemas.events import Resource, ResourceSpecification
+
+    doc = yaml.safe_load((Path(__file__).resolve().parents[3] / "prefect.yaml").read_text())
+    [trigger] = next(d for d in doc["deployments"] if d["name"] == "translate-on-upload")["triggers"]
+    spec = ResourceSpecification(trigger["match"])
+
+    def fires(key: str) -> bool:
+        return spec.matches(Resource(to_prefect_event(ObjectCreated("sentinel-demo", key, 1, "e", "x"))["resource"]))
+
+    assert fires("inbox/a.parquet") and fires("inbox/dt=2026-12-01/a.parquet")
+    assert not fires("inbox/_temporary/0/_temporary/attempt_1/part-00000.parquet")
+    assert not fires("inbox/.spark-staging-1/part-00000.parquet") and not fires("inbox/_SUCCESS.parquet")
