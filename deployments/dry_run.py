@@ -13,6 +13,7 @@ from typing import Any
 
 from flows.job import RunPlan, plan_run
 from tasks.engine.planning import DEFAULT_SHARD_BYTES, row_group_sizes
+from tasks.engine.run_record import unprefixed
 from tasks.engine.runner import part_target
 from tasks.engine.stage import ShardStage
 from tasks.io.listing import ObjectRef
@@ -79,7 +80,7 @@ def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardS
     lines += ["", "objects"]
     width = max(len(p.object.uri) for p in plan.plans)
     for p in plan.plans:
-        what = (f"error: {p.error}" if p.error
+        what = (f"error: {unprefixed(p.error, p.object.uri)}" if p.error
                 else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {len(p.shards)} shards")
         lines.append(f"  {p.object.uri:<{width}}  {what}")
     if shards:
