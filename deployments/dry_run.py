@@ -49,6 +49,10 @@ def shard_bytes_read(conn: S3Connection, shard: Shard, stage: ShardStage) -> int
     return round(total)
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -66,7 +70,7 @@ def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardS
     stored = sum(p.object.size for p in plan.plans)
     lines = [
         f"{flow_name} dry run: nothing is sent to Triton and nothing is written",
-        f"input    {record.input_uri}  {len(plan.plans)} objects, {rows:,} rows, {size(stored)} stored"
+        f"input    {record.input_uri}  {plural(len(plan.plans), 'object')}, {rows:,} rows, {size(stored)} stored"
         + (f"; {len(failed)} of them would fail" if failed else ""),
         f"run key  {record.run_key}  (config hash {record.config_hash}: the same inputs and config land here again)",
         f"outputs  {record.output_dir}/  part-<shard>.parquet, quarantine/, quality/, manifest.json, report.md, "
@@ -81,7 +85,7 @@ def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardS
     width = max(len(p.object.uri) for p in plan.plans)
     for p in plan.plans:
         what = (f"error: {unprefixed(p.error, p.object.uri)}" if p.error
-                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {len(p.shards)} shards")
+                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {plural(len(p.shards), 'shard')}")
         lines.append(f"  {p.object.uri:<{width}}  {what}")
     if shards:
         lines += ["", "shards (bytes: uncompressed, of the columns read)",

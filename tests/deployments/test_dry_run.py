@@ -47,3 +47,21 @@ def test_dry_run_lists_objects_shards_run_key_and_outputs_then_the_run_lands_the
     listed = client.list_objects_v2(Bucket=bucket, Prefix=f"dry-out/{key}/")["Contents"]
     written = sorted(o["Key"].rsplit("/", 1)[-1] for o in listed if re.search(rf"/{key}/part-[^/]+$", o["Key"]))
     assert written == sorted(re.findall(r"(part-\S+\.parquet)  <-", planned))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("command", ["transcribe", "speech-translate"])
+def test_speech_dry_runs_split_row_groups_into_row_ranges(command, full_stack, s3_conn, bucket, capfd):
+    import pyarrow as pa
+
+    from deployments.cli import main
+    from deployments.demo_data import upload_table
+    from tasks.io.s3_uri import S3Uri
+
+    clips = pa.table({"id": [f"c{i}" for i in range(5)], "audio": [b"RIFF" + bytes(1000) for _ in range(5)]})
+    upload_table(s3_conn, S3Uri(bucket, f"dry-audio-{command}/a.parquet"), clips, row_group_size=5)
+    assert main([command, "--input", f"s3://{bucket}/dry-audio-{command}/", "--output", f"s3://{bucket}/dry-out/",
+                 "--shard-rows", "2", "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    assert f"{command.replace('transcribe', 'transcribe-batch')} dry run" in out and "1 object, 5 rows" in out
+    assert re.findall(r"^ +(\d+) +[\d.,]+ (?:B|KiB) +1  part-", out, re.M) == ["2", "2", "1"]
