@@ -5,8 +5,9 @@
   sentinel deploy-local             work pools, blocks, limits, deployments + a process worker
   sentinel bridge --source sqs|poll S3 object-created events -> Prefect (deployment triggers)
   sentinel demo                     demo dataset -> translate-batch through the local stack
-  sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo] [--no-guards]
-  sentinel transcribe | speech-translate --input s3://… --output s3://…   (speech; same switches)
+  sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo] [--no-guards] [--dry-run]
+  sentinel transcribe | speech-translate --input s3://… --output s3://…   (speech)
+      every parameter of the flow is an option (`sentinel translate --help`); --dry-run prints the plan
   sentinel runs list --output s3://… [--input NAME]    runs under an output prefix, newest first
   sentinel runs show RUN_KEY_OR_PREFIX --output s3://… the report and first kept / quarantined rows
   sentinel demo-speech                  spoken demo clips -> transcribe-batch and speech-translate
@@ -19,13 +20,10 @@ import json
 import os
 import sys
 
+from deployments.run_commands import add_run_commands
+from deployments.stack.config import use_local_stack_env
 
-def use_local_stack_env() -> None:
-    """Point this process at the local stack unless the environment already points elsewhere."""
-    from deployments.stack.config import StackConfig, client_env
-
-    for key, value in client_env(StackConfig()).items():
-        os.environ.setdefault(key, value)
+__all__ = ["build_parser", "main", "use_local_stack_env"]
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -100,59 +98,6 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_with_progress(flow, kwargs: dict) -> int:
-    """Run a flow in this process with a progress bar on stderr; print its outcome, exit 0 if Completed."""
-    from deployments.progress import ProgressBar
-    from flows.run_report import progress_listener
-
-    with progress_listener(ProgressBar()):
-        state = flow(return_state=True, **kwargs)
-    summary = state.result(raise_on_failure=False) if state.is_completed() else None
-    if isinstance(summary, dict) and summary.get("headline"):
-        report = (summary.get("written") or {}).get("report_md", summary["output_dir"])
-        print(f"{summary['headline']}\nreport: {report}")
-    else:
-        print(state.message or state.name)
-    return 0 if state.is_completed() else 1
-
-
-def common_run_kwargs(args: argparse.Namespace) -> dict:
-    """Only what the user gave: the flows' own defaults (shard rows, guards, quality) apply otherwise."""
-    given = {name: getattr(args, name) for name in RUN_OPTIONS if hasattr(args, name)}
-    if getattr(args, "no_guards", False):
-        given["guards"] = False
-    if getattr(args, "no_data_quality", False):
-        given["data_quality"] = False
-    return given
-
-
-RUN_OPTIONS = ("input_uri", "output_uri", "shard_rows", "id_column", "max_quarantined_share",
-               "fail_on_empty_input", "target_lang", "source_lang", "text_column", "model", "audio_column",
-               "audio_uri_column", "language", "asr_model", "max_audio_s", "vad_filter", "channels", "subtitles",
-               "word_timestamps")
-
-
-def cmd_translate(args: argparse.Namespace) -> int:
-    use_local_stack_env()
-    from flows.translate_batch import translate_batch
-
-    return run_with_progress(translate_batch, common_run_kwargs(args))
-
-
-def cmd_transcribe(args: argparse.Namespace) -> int:
-    use_local_stack_env()
-    from flows.transcribe_batch import transcribe_batch
-
-    return run_with_progress(transcribe_batch, common_run_kwargs(args))
-
-
-def cmd_speech_translate(args: argparse.Namespace) -> int:
-    use_local_stack_env()
-    from flows.speech_translate import speech_translate
-
-    return run_with_progress(speech_translate, common_run_kwargs(args))
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     use_local_stack_env()
     from deployments import runs
@@ -188,22 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(bucket=args.bucket)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Switches every run command shares; a switch left out is not passed, so the flow's default applies."""
-    parser.add_argument("--input", dest="input_uri", required=True, help="s3:// prefix (or one object)")
-    parser.add_argument("--output", dest="output_uri", required=True, help="s3:// prefix; writes <output>/<run_key>/")
-    parser.add_argument("--shard-rows", dest="shard_rows", type=int,
-                        help="rows per shard (default: the flow's; translate: planning.DEFAULT_SHARD_ROWS)")
-    parser.add_argument("--id-column", dest="id_column")
-    parser.add_argument("--no-guards", action="store_true", help="skip the hallucination guards")
-    parser.add_argument("--no-data-quality", action="store_true", help="skip the Great Expectations suites")
-    parser.add_argument("--max-quarantined-share", dest="max_quarantined_share", type=float,
-                        help="fail the run when more than this share of the rows is quarantined (0-1)")
-    parser.add_argument("--fail-on-empty-input", dest="fail_on_empty_input", action="store_true",
-                        help="fail, instead of completing with nothing to do, when the input has no objects")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(run_commands=None) -> argparse.ArgumentParser:
+    """`run_commands`: the run commands (translate, transcribe, speech-translate) to give their flow's
+    options (None: all; importing the flows takes seconds, so `main` names only the one it runs)."""
     parser = argparse.ArgumentParser(prog="sentinel", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,35 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_argument("--once", action="store_true", help="one round, then exit")
     bridge.set_defaults(func=cmd_bridge)
 
-    translate = sub.add_parser("translate", help="run translate-batch once (progress bar on stderr)",
-                               argument_default=argparse.SUPPRESS)
-    add_run_arguments(translate)
-    translate.add_argument("--target-lang", dest="target_lang", help="default: the flow's (en)")
-    translate.add_argument("--source-lang", dest="source_lang", help="a language code or 'auto' (the flow's default)")
-    translate.add_argument("--text-column", dest="text_column")
-    translate.add_argument("--model", choices=["translate", "echo"])
-    translate.set_defaults(func=cmd_translate)
-
-    for name, func, what in (("transcribe", cmd_transcribe, "transcribe-batch"),
-                             ("speech-translate", cmd_speech_translate, "speech-translate (transcribe + translate)")):
-        speech = sub.add_parser(name, help=f"run {what} once (progress bar on stderr)",
-                                argument_default=argparse.SUPPRESS)
-        add_run_arguments(speech)
-        speech.add_argument("--audio-column", dest="audio_column")
-        speech.add_argument("--audio-uri-column", dest="audio_uri_column",
-                            help="s3:// URIs of audio objects (wins over --audio-column)")
-        speech.add_argument("--language", help="spoken language or 'auto'")
-        speech.add_argument("--model", dest="asr_model", choices=["default", "whisper-tiny.en", "whisper-base"])
-        speech.add_argument("--no-vad", dest="vad_filter", action="store_false", help="transcribe non-speech too")
-        speech.add_argument("--max-audio-s", dest="max_audio_s", type=float)
-        speech.add_argument("--channels", choices=["mix", "split"],
-                            help="split: transcribe each channel on its own (one speaker per channel)")
-        speech.add_argument("--subtitles", type=lambda v: [f.strip() for f in v.split(",") if f.strip()],
-                            help="comma-separated subtitle formats (vtt,srt) written per clip")
-        speech.add_argument("--word-timestamps", dest="word_timestamps", action="store_true", help="word-level timings")
-        if name == "speech-translate":
-            speech.add_argument("--target-lang", dest="target_lang", help="default: the flow's")
-        speech.set_defaults(func=func)
+    add_run_commands(sub, run_commands)
 
     runs = sub.add_parser("runs", help="find runs under an output prefix and show their reports")
     runs.add_argument("action", choices=["list", "show"])
@@ -302,7 +206,8 @@ def _extensions():
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(run_commands=[a for a in argv if not a.startswith("-")][:1]).parse_args(argv)
     return args.func(args)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC
 
 from prefect import get_run_logger, unmapped
@@ -37,8 +39,10 @@ from tasks.engine.planning import DEFAULT_SHARD_BYTES
 from tasks.engine.prefect_tasks import list_input_task, plan_shards_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
 from tasks.engine.stage import ShardStage
+from tasks.io.inputs import InputListing, list_input
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
+from tasks.io.shards import ObjectPlan
 from tasks.quality import warm_up_in_background
 
 # Shard tasks in flight in one flow run (the flows' ThreadPoolTaskRunner).
@@ -94,6 +98,46 @@ def run_config(stage: ShardStage, shard_rows: int, shard_bytes: int = DEFAULT_SH
     return config
 
 
+def read_input(stage: ShardStage, listing: InputListing) -> ShardStage:
+    """The stage for this input: Hive/Delta/Iceberg partition values are columns of every row, kept."""
+    return stage.with_passthrough(listing.partition_columns) if listing.partition_columns else stage
+
+
+def identify_run(stage: ShardStage, listing: InputListing, input_uri: str, output: S3Uri, shard_rows: int,
+                 shard_bytes: int = DEFAULT_SHARD_BYTES) -> RunRecord:
+    """The run's identity and where it writes: config, config hash, run key (the objects' ETags and
+    the config hash), `<output>/<run_key>/`, and what the input listing found."""
+    config = run_config(stage, shard_rows, shard_bytes, listing.table)
+    cfg_hash = config_hash(config)
+    key = run_key(listing.objects, cfg_hash)
+    return RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
+                     output_dir=str(output.join(key)), model=stage.model_label, input_listing=listing.record())
+
+
+@dataclass
+class RunPlan:
+    """What a run would do before any inference (`sentinel translate … --dry-run`)."""
+
+    record: RunRecord  # run key, config, output directory
+    plans: list[ObjectPlan]  # one per input object, in listing order: its shards, or its error
+
+
+def plan_run(stage: ShardStage, conn: S3Connection, *, input_uri: str, output_uri: str, shard_rows: int,
+             shard_bytes: int = DEFAULT_SHARD_BYTES, table_version: str | None = None) -> RunPlan:
+    """run_job's steps up to the shards, as plain functions (no task runs, nothing written): the same
+    locations check, listing, run identity and per-object planning (`stage.plan`, what plan_shards_task
+    runs), objects planned concurrently as the job maps them."""
+    input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
+    _, output = check_locations(input_uri, output_uri)
+    listing = list_input(conn, input_uri, blank_is_none(table_version))
+    stage = read_input(stage, listing)
+    record = identify_run(stage, listing, input_uri, output, shard_rows, shard_bytes)
+    objects = listing.objects
+    with ThreadPoolExecutor(max_workers=max(1, SHARD_WORKERS)) as pool:
+        plans = list(pool.map(lambda obj: stage.plan(conn, obj, shard_rows, shard_bytes), objects))
+    return RunPlan(record, plans)
+
+
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
             shard_bytes: int = DEFAULT_SHARD_BYTES,
             s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8,
@@ -112,26 +156,17 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
         warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
 
     listing = list_input_task(conn, input_uri, blank_is_none(table_version))
-    if listing.partition_columns:  # Hive/Delta/Iceberg partition values are columns of every row: kept
-        stage = stage.with_passthrough(listing.partition_columns)
-    config = run_config(stage, shard_rows, shard_bytes, listing.table)
-    cfg_hash = config_hash(config)
-    objects = listing.objects
+    stage = read_input(stage, listing)
     for warning in listing.warnings:
         logger.warning("%s: %s", input_uri, warning)
     if listing.skipped:
         logger.info("%s: %d objects are not data of this input and were not read (first: %s: %s)", input_uri,
                     len(listing.skipped), listing.skipped[0]["uri"], listing.skipped[0]["reason"])
+    record = identify_run(stage, listing, input_uri, output, shard_rows, shard_bytes)
+    objects = listing.objects
     if not objects:  # e.g. a nightly run over a day nothing arrived for
-        key = run_key([], cfg_hash)
-        record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
-                           output_dir=str(output.join(key)), model=stage.model_label,
-                           input_listing=listing.record())
         return finish_empty_run(conn, record, started, stage.name, fail_on_empty_input=fail_on_empty_input)
-    key = run_key(objects, cfg_hash)
-    run_dir = str(output.join(key))
-    record = RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
-                       output_dir=run_dir, model=stage.model_label, input_listing=listing.record())
+    key, run_dir = record.run_key, record.output_dir
     logger.info("%s run %s: %d objects (%s) -> %s", stage.name, key, len(objects), listing.layout, run_dir)
 
     plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows), unmapped(shard_bytes))

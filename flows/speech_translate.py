@@ -9,7 +9,8 @@ which (`translate: ...` for the second stage).
 """
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -20,7 +21,15 @@ from flows.parameters import LanguageCode, OptionalName, Param, S3Prefix
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import speech_translate_stage, transcribe_stage
-from flows.transcribe_batch import DEFAULT_AUDIO_SHARD_ROWS, AsrModel, ChannelMode, SpokenLanguage, SubtitleFormat
+from flows.transcribe_batch import (
+    DEFAULT_AUDIO_SHARD_ROWS,
+    AsrModel,
+    ChannelMode,
+    SpokenLanguage,
+    SubtitleFormat,
+    hearing,
+)
+from tasks.engine.stage import ShardStage
 
 
 @flow(name="speech-translate", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
@@ -65,19 +74,18 @@ def speech_translate(
     into; `translate_beam_size`, the translation's beam size; `translation_guard_settings`, a
     Sentinel MT Guards block for the translations (empty = the calibrated defaults).
     """
-    triton = load_triton(triton_endpoint)
-    heard = transcribe_stage(
-        triton, audio_column=audio_column, audio_uri_column=audio_uri_column, id_column=id_column,
-        passthrough_columns=passthrough_columns, language=language, asr_model=asr_model, vad_filter=vad_filter,
-        beam_size=beam_size, max_audio_s=max_audio_s, max_audio_bytes=max_audio_bytes,
-        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, channels=channels,
-        subtitles=subtitles, word_timestamps=word_timestamps, guards=guards,
-        guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality,
-        with_translation=True)
-    stage = speech_translate_stage(triton, heard, target_lang=target_lang, beam_size=translate_beam_size,
-                                   guards=guards, guard_settings=translation_guard_settings,
-                                   redecode_flagged=redecode_flagged)
+    stage = build_stage(locals())
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
                    fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+
+
+def build_stage(p: Mapping[str, Any]) -> ShardStage:
+    """speech-translate's stage from its parameters (by name): the flow builds it here, and so does
+    `sentinel speech-translate --dry-run` (deployments/dry_run.py)."""
+    triton = load_triton(p["triton_endpoint"])
+    heard = transcribe_stage(triton, **hearing(p), with_translation=True)
+    return speech_translate_stage(triton, heard, target_lang=p["target_lang"], beam_size=p["translate_beam_size"],
+                                  guards=p["guards"], guard_settings=p["translation_guard_settings"],
+                                  redecode_flagged=p["redecode_flagged"])

@@ -7,7 +7,8 @@ identity as translate-batch: the same inputs and config land in the same
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -18,6 +19,7 @@ from flows.parameters import OptionalName, Param, S3Prefix, SpokenLanguage
 from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import transcribe_stage
+from tasks.engine.stage import ShardStage
 
 AsrModel = Literal["default", "whisper-tiny.en", "whisper-base"]
 ChannelMode = Literal["mix", "split"]
@@ -99,14 +101,26 @@ def transcribe_batch(
         fail_on_empty_input: end Failed, instead of Completed with a "nothing to do" report, when
             the input has no objects.
     """
-    stage = transcribe_stage(
-        load_triton(triton_endpoint), audio_column=audio_column, audio_uri_column=audio_uri_column,
-        id_column=id_column, passthrough_columns=passthrough_columns, language=language, asr_model=asr_model,
-        vad_filter=vad_filter, beam_size=beam_size, max_audio_s=max_audio_s, max_audio_bytes=max_audio_bytes,
-        clips_per_request=clips_per_request, request_timeout_s=request_timeout_s, channels=channels,
-        subtitles=subtitles, word_timestamps=word_timestamps, guards=guards,
-        guard_settings=guard_settings, redecode_flagged=redecode_flagged, data_quality=data_quality)
+    stage = build_stage(locals())
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
                    fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+
+
+def build_stage(p: Mapping[str, Any]) -> ShardStage:
+    """transcribe-batch's stage from its parameters (by name): the flow builds it here, and so does
+    `sentinel transcribe --dry-run` (deployments/dry_run.py)."""
+    return transcribe_stage(load_triton(p["triton_endpoint"]), **hearing(p))
+
+
+def hearing(p: Mapping[str, Any]) -> dict:
+    """transcribe_stage's keywords from transcribe-batch's (and speech-translate's) parameters."""
+    return dict(
+        audio_column=p["audio_column"], audio_uri_column=p["audio_uri_column"], id_column=p["id_column"],
+        passthrough_columns=p["passthrough_columns"], language=p["language"], asr_model=p["asr_model"],
+        vad_filter=p["vad_filter"], beam_size=p["beam_size"], max_audio_s=p["max_audio_s"],
+        max_audio_bytes=p["max_audio_bytes"], clips_per_request=p["clips_per_request"],
+        request_timeout_s=p["request_timeout_s"], channels=p["channels"], subtitles=p["subtitles"],
+        word_timestamps=p["word_timestamps"], guards=p["guards"], guard_settings=p["guard_settings"],
+        redecode_flagged=p["redecode_flagged"], data_quality=p["data_quality"])

@@ -6,7 +6,8 @@ the same `<output_uri>/<run_key>/` and recomputes nothing already committed.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -18,6 +19,7 @@ from flows.run_names import flow_run_name
 from flows.run_steps import DEFAULT_MAX_QUARANTINED_SHARE
 from flows.stage_builders import translate_stage
 from tasks.engine.planning import DEFAULT_SHARD_BYTES, DEFAULT_SHARD_ROWS
+from tasks.engine.stage import ShardStage
 
 
 @flow(name="translate-batch", flow_run_name=flow_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SHARD_WORKERS),
@@ -92,14 +94,20 @@ def translate_batch(
         fail_on_empty_input: end Failed, instead of Completed with a "nothing to do" report, when
             the input has no objects.
     """
-    triton = load_triton(triton_endpoint)
-    stage = translate_stage(
-        triton, model=model, text_column=text_column, id_column=id_column, target_lang=target_lang,
-        source_lang=source_lang, candidate_source_langs=candidate_source_langs,
-        passthrough_columns=passthrough_columns, language_column=language_column, max_text_chars=max_text_chars,
-        beam_size=beam_size, guards=guards, guard_settings=guard_settings, redecode_flagged=redecode_flagged,
-        data_quality=data_quality, segment=segment_sentences)
+    stage = build_stage(locals())
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, shard_bytes=shard_bytes, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
                    fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+
+
+def build_stage(p: Mapping[str, Any]) -> ShardStage:
+    """translate-batch's stage from its parameters (by name): the flow builds it here, and so does
+    `sentinel translate --dry-run` (deployments/dry_run.py)."""
+    return translate_stage(
+        load_triton(p["triton_endpoint"]), model=p["model"], text_column=p["text_column"], id_column=p["id_column"],
+        target_lang=p["target_lang"], source_lang=p["source_lang"], candidate_source_langs=p["candidate_source_langs"],
+        passthrough_columns=p["passthrough_columns"], language_column=p["language_column"],
+        max_text_chars=p["max_text_chars"], beam_size=p["beam_size"], guards=p["guards"],
+        guard_settings=p["guard_settings"], redecode_flagged=p["redecode_flagged"], data_quality=p["data_quality"],
+        segment=p["segment_sentences"])

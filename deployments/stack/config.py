@@ -85,3 +85,9 @@ def client_env(cfg: StackConfig) -> dict[str, str]:
         "PREFECT_API_URL": cfg.prefect_api_url,
         "SENTINEL_TRITON_URL": cfg.triton_grpc_url,
     }
+
+
+def use_local_stack_env() -> None:
+    """Point this process at the local stack unless the environment already points elsewhere."""
+    for key, value in client_env(StackConfig()).items():
+        os.environ.setdefault(key, value)

@@ -18,6 +18,9 @@ class DetectorResult:
     # rows the detector is certain of (a degenerate loop): flagged whatever the combined score and in a
     # text of any length, as an empty translation is; None: none
     certain: np.ndarray | None = None
+    # per row, what a reader of the row's reasons must know whatever the score, e.g. a check that could
+    # not be made ('' = nothing); None: nothing for any row
+    notes: list[str] | None = None
 
 
 def logistic(x: np.ndarray, midpoint: float, width: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Small text helpers shared by the detectors: language codes, scripts, tokens, folding."""
+"""Small text helpers shared by the detectors: language codes (langcodes), scripts, tokens, folding."""
 
 from __future__ import annotations
 
@@ -6,55 +6,40 @@ import re
 import unicodedata
 from functools import lru_cache
 
-# ISO 639-2/3 codes seen in the wild for languages py3langid knows by their 639-1 code.
-_THREE_LETTER = {
-    "eng": "en",
-    "deu": "de",
-    "ger": "de",
-    "fra": "fr",
-    "fre": "fr",
-    "spa": "es",
-    "ita": "it",
-    "por": "pt",
-    "nld": "nl",
-    "dut": "nl",
-    "rus": "ru",
-    "ukr": "uk",
-    "pol": "pl",
-    "ces": "cs",
-    "cze": "cs",
-    "zho": "zh",
-    "chi": "zh",
-    "cmn": "zh",
-    "jpn": "ja",
-    "kor": "ko",
-    "tha": "th",
-    "ara": "ar",
-    "heb": "he",
-    "tur": "tr",
-    "swe": "sv",
-    "dan": "da",
-    "nor": "no",
-    "nob": "nb",
-    "fin": "fi",
-    "ell": "el",
-    "gre": "el",
-    "hin": "hi",
-    "vie": "vi",
-    "ind": "id",
-    "ron": "ro",
-    "rum": "ro",
-    "hun": "hu",
-    "bul": "bg",
-}
+# langcodes' tag distance up to which a language the identifier does not know is checked as one it
+# does (< 10: "the same language, or a regional or dialect variant": nb -> no, cmn -> zh, gsw -> de);
+# further (haw -> en is 20) is another language, and the row's language is said to be unchecked.
+CLOSE_ENOUGH = 9
 
 
 def normalise_lang(code: str | None) -> str:
-    """'en-US' / 'pt_BR' / 'zh-Hant' / 'eng' -> 'en' / 'pt' / 'zh' / 'en'; '' when unknown."""
-    if not code:
+    """A language code as the language identifier (tasks/text/language_id.py) knows it, '' for none.
+
+    BCP 47 / ISO 639 tags of any form are standardised by langcodes ('en-US', 'pt_BR', 'zh-Hant',
+    'deu', 'fas', 'iw', 'in' -> 'en', 'pt', 'zh', 'de', 'fa', 'he', 'id'), then matched to the
+    closest language py3langid knows ('nob' -> 'nb' -> 'no'). A language it does not know stays as
+    its standard code: the detectors that need it skip the row and its `reasons` say so."""
+    if not code or not code.strip():
         return ""
-    base = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
-    return _THREE_LETTER.get(base, base)
+    return _normalised(code.strip())
+
+
+@lru_cache(maxsize=4096)
+def _normalised(code: str) -> str:
+    import langcodes
+
+    from tasks.text.language_id import known_languages
+
+    try:
+        language = langcodes.get(code.replace("_", "-")).language or ""
+    except (langcodes.LanguageTagError, ValueError):
+        return code.lower()  # not a language tag ('english', '??'): kept, so a reason can name it
+    if language in ("", "und"):
+        return ""
+    known = known_languages()
+    if language in known:
+        return language
+    return langcodes.closest_supported_match(language, sorted(known), max_distance=CLOSE_ENOUGH) or language
 
 
 # Scripts written without spaces between words: one character is one token.

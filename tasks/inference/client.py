@@ -119,6 +119,10 @@ class TritonClient:
         a server or model that is not ready is waited for (another endpoint tried first), other
         transient ones retried with backoff; TritonUnavailable when that outlasts the bounds
         (`ready_timeout_s`, `max_retries`), TritonRequestRejected only for what the request causes."""
+        # Hand-written, not tenacity (which deployments/bridge/emitter.py uses): the next step depends on
+        # the failure's cause and the client's state — fail over to another endpoint first, wait for
+        # readiness (polled, bounded by time, not counted as a retry), back off only for a full queue or a
+        # timeout — and the counts feed RetryCounts; a retry policy object would hide that in callbacks.
         s = self.settings
         parameters = (s.decoding if decoding is None else decoding) or None
         attempts = _Attempts(rows=_rows(inputs))

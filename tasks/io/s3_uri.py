@@ -49,7 +49,10 @@ class S3Uri:
 
 
 def validate_key(key: str, context: str) -> None:
-    """Reject keys that could escape a prefix or confuse tools: `..` segments, control chars."""
+    """Reject keys that could escape a prefix or confuse tools: `..` segments, control chars.
+
+    Hand-written on purpose: S3 itself accepts these keys and boto3 / pyarrow pass them on, so no
+    client library rejects them; the rule is ours (keys become local paths, report links, part names)."""
     if _CONTROL.search(key):
         raise InvalidS3Uri(f"control character in object key of {context!r}")
     if any(segment in ("..", ".") for segment in key.split("/")):

@@ -9,6 +9,10 @@ Cues are the segments in time order (non-word segments dropped; a cue never ends
 a split-channel segment's text is prefixed with its channel (`[ch1] ...`, a WebVTT voice tag
 `<v ch1>` in .vtt). With `words=True`, segments carrying word timestamps (request parameter
 `word_timestamps`) become one cue per word.
+
+Written here, not with webvtt-py / srt: the two formats are a timestamp and a cue each, while what
+is ours (which segments become cues, channel labels and voice tags, one cue per word) would be
+the same code around a library; it writes to S3, not to files.
 """
 from __future__ import annotations
 

@@ -5,29 +5,40 @@ import sys
 
 import pytest
 
-from deployments.cli import build_parser, common_run_kwargs
+from deployments.cli import build_parser
 from deployments.progress import ProgressBar, progress_line
+from deployments.run_commands import flow_kwargs
 from flows.run_report import ProgressUpdate
 
 
 def kwargs(*argv: str) -> dict:
-    return common_run_kwargs(build_parser().parse_args(list(argv)))
+    return flow_kwargs(build_parser([argv[0]]).parse_args(list(argv)))
 
 
 def test_only_given_switches_reach_the_flow_so_its_defaults_apply():
+    """The spellings README, docs and bench use (tests/deployments/test_run_commands.py walks every parameter)."""
     given = kwargs("translate", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/")
     assert given == {"input_uri": "s3://bkt/in/", "output_uri": "s3://bkt/out/"}  # no shard_rows: the flow's
     given = kwargs("translate", "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--no-guards",
-                   "--no-data-quality", "--shard-rows", "500", "--model", "echo", "--max-quarantined-share", "0.2")
+                   "--no-data-quality", "--shard-rows", "500", "--model", "echo", "--max-quarantined-share", "0.2",
+                   "--source-lang", "de", "--fail-on-empty-input")
     assert given["guards"] is False and given["data_quality"] is False and given["shard_rows"] == 500
-    assert given["model"] == "echo" and given["max_quarantined_share"] == 0.2
+    assert given["model"] == "echo" and given["max_quarantined_share"] == 0.2 and given["source_lang"] == "de"
+    assert given["fail_on_empty_input"] is True
     for command in ("transcribe", "speech-translate"):
         given = kwargs(command, "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--no-vad", "--no-guards")
         assert given == {"input_uri": "s3://bkt/in/", "output_uri": "s3://bkt/out/", "vad_filter": False,
                          "guards": False}
         given = kwargs(command, "--input", "s3://bkt/in/", "--output", "s3://bkt/out/", "--channels", "split",
-                       "--subtitles", "vtt,srt", "--word-timestamps")
+                       "--subtitles", "vtt,srt", "--word-timestamps", "--model", "whisper-base")
         assert (given["channels"], given["subtitles"], given["word_timestamps"]) == ("split", ["vtt", "srt"], True)
+        assert given["asr_model"] == "whisper-base"
+
+
+def test_other_commands_do_not_import_the_flows():
+    code = ("import sys; from deployments.cli import build_parser; build_parser([]).parse_args(['stack', 'status']); "
+            "sys.exit(any(m.startswith('flows.') for m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_demo_speech_does_not_import_the_cli():

@@ -55,6 +55,7 @@ class GuardResult:
     reasons: list[str]
     detector_scores: dict[str, float]  # NaN where a detector does not apply (or is disabled)
     certain: bool = False  # flagged by a rule in a text of any length (an empty translation, a loop)
+    notes: tuple[str, ...] = ()  # also in `reasons`: what could not be checked (DetectorResult.notes)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def detector_weights(settings: MTGuardSettings) -> dict[str, float]:
 
 
 def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
-    """(detector results, hallucination_score, flagged, reasons, certain). An empty translation of a
+    """(detector results, hallucination_score, flagged, reasons, certain, notes). An empty translation of a
     non-empty source is always flagged when `combine.flag_empty_translation`; so is a translation of an
     empty source (check-mt: no detector can judge it, and nothing supports it) and a row a detector is
     certain of (DetectorResult.certain: a degenerate loop). `certain` marks them all."""
@@ -103,7 +104,20 @@ def guard_batch(batch: TranslationBatch, settings: MTGuardSettings):
             certain[i] = True
             reasons[i].insert(0, "translation of an empty source")
     flagged |= certain
-    return results, hallucination, flagged, reasons, certain
+    notes = row_notes(results, len(batch))
+    for i, row in enumerate(notes):
+        reasons[i] += row
+    return results, hallucination, flagged, reasons, certain, notes
+
+
+def row_notes(results: list[DetectorResult], n: int) -> list[tuple[str, ...]]:
+    """Per row, 'detector: note' for each detector's note (a check that could not be made)."""
+    found: list[list[str]] = [[] for _ in range(n)]
+    for result in results:
+        for i, note in enumerate(result.notes or []):
+            if note:
+                found[i].append(f"{result.name}: {note}")
+    return [tuple(row) for row in found]
 
 
 def score_translations(
@@ -119,7 +133,7 @@ def score_translations(
     vectors already computed for some of the texts (similarity.embed's), not encoded again."""
     settings = settings or MTGuardSettings()
     batch = TranslationBatch.build(src, mt, src_lang, tgt_lang, logprob, known_embeddings)
-    results, hallucination, flagged, reasons, certain = guard_batch(batch, settings)
+    results, hallucination, flagged, reasons, certain, notes = guard_batch(batch, settings)
     per_detector = _detector_columns(results, len(batch))
     return [
         GuardResult(
@@ -128,6 +142,7 @@ def score_translations(
             reasons[i],
             {name: float(values[i]) for name, values in per_detector.items()},
             bool(certain[i]),
+            notes[i],
         )
         for i in range(len(batch))
     ]
@@ -161,7 +176,9 @@ def judge_text(sentences: list[GuardResult], settings: MTGuardSettings,
         reasons = list(sentences[0].reasons)
     else:
         order = sorted(range(len(sentences)), key=lambda u: (u not in flagged_units, -adjusted[u]))
-        reasons = count_note + [f"sentence {_label(ids[u])}: {why}" for u in order for why in sentences[u].reasons]
+        reasons = count_note + [f"sentence {_label(ids[u])}: {why}" for u in order for why in sentences[u].reasons
+                                if why not in sentences[u].notes]
+        reasons += dict.fromkeys(note for r in sentences for note in r.notes)  # once per text, not per sentence
     return TextVerdict(score, bool(flagged_units), reasons,
                        sorted({i for u in flagged_units for i in ids[u]}), sentences, worst)
 

@@ -42,6 +42,14 @@ def log_margin(ranking: list[tuple[str, float]], target: str) -> float:
     return float(np.log(max(best, 1e-300) / max(target_probability(ranking, target), 1e-300)))
 
 
+def unchecked(target: str) -> str:
+    """Why a row's output language was not checked."""
+    if not target:
+        return "not checked: the row names no target language"
+    return (f"not checked: the language identifier does not know {target!r} (nor a close variant of it; "
+            "tasks/guards/text.py normalise_lang)")
+
+
 class LanguageDetector(Detector):
     """Margin by which another language beats the target, damped for outputs too short to identify."""
 
@@ -51,11 +59,14 @@ class LanguageDetector(Detector):
     def score(self, batch: TranslationBatch) -> DetectorResult:
         n = len(batch)
         scores = np.full(n, np.nan)
-        details = [""] * n
+        details, notes = [""] * n, [""] * n
         known = known_languages()
         for i, (text, target) in enumerate(zip(batch.mt, batch.tgt_lang)):
             letters = letter_count(text)
-            if target not in known or letters == 0:
+            if letters == 0:
+                continue
+            if target not in known:  # not silently: the row's reasons say its language went unchecked
+                notes[i] = unchecked(target)
                 continue
             ranking = language_ranking(text)
             margin = log_margin(ranking, target)
@@ -64,4 +75,4 @@ class LanguageDetector(Detector):
             if scores[i] > 0:
                 top, prob = ranking[0]
                 details[i] = f"translation looks like {top!r} ({prob:.2f}), expected {target!r}"
-        return DetectorResult(self.name, scores, details)
+        return DetectorResult(self.name, scores, details, notes=notes)

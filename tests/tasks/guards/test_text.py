@@ -9,6 +9,18 @@ def test_normalise_lang_handles_regions_scripts_and_three_letter_codes():
     assert normalise_lang(None) == ""
 
 
+def test_normalise_lang_standardises_with_langcodes_then_takes_the_closest_code_the_identifier_knows():
+    from tasks.text.language_id import known_languages
+
+    codes = {"fas": "fa", "cat": "ca", "slk": "sk", "hrv": "hr", "est": "et", "lit": "lt", "msa": "ms",
+             "ben": "bn", "iw": "he", "in": "id", "nob": "no", "zh-TW": "zh", "cmn": "zh", "sh": "sr", "mo": "ro"}
+    assert {code: normalise_lang(code) for code in codes} == codes
+    assert set(codes.values()) <= known_languages()
+    assert normalise_lang("haw") == "haw"  # another language (English is not 'close'): left for the reasons
+    assert normalise_lang("und") == "" and normalise_lang("  ") == ""
+    assert normalise_lang("english") == "english"  # not a tag: kept, so a reason can name it
+
+
 def test_scripts():
     assert script_of("a") == "latin"
     assert script_of("東") == "han"

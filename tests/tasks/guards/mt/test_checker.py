@@ -267,3 +267,13 @@ def test_a_text_over_the_curves_reach_can_still_be_flagged_by_its_score():
     assert alone.hallucination_score > 0.97 and not alone.certain
     verdict, = score_sentence_groups(src, mt, [a] * 150, [b] * 150, None, [0] * 150, 1)
     assert verdict.flagged and verdict.flagged_sentences == [12]
+
+
+def test_an_unchecked_language_is_in_the_reasons_once_per_text():
+    from tasks.guards.mt.checker import score_documents
+
+    [one] = score_translations(["Das ist gut."], ["Maikaʻi kēia mea nō."], ["de"], ["haw"])
+    assert any(r.startswith("language: not checked") and "'haw'" in r for r in one.reasons)
+    [text] = score_documents(["Das Hotel ist gut. Das Personal war freundlich."],
+                             ["Maikaʻi ka hōkele. Ua lokomaikaʻi nā limahana."], ["de"], ["haw"])
+    assert sum("language: not checked" in r for r in text.reasons) == 1
