@@ -36,17 +36,18 @@ def dry_run(flow_name: str, build_stage, params: Mapping[str, Any]) -> str:
 
 
 def shard_objects(shard: Shard) -> tuple[ObjectRef, ...]:
-    """The objects a shard reads (one today)."""
-    return (shard.object,)
+    """The objects a shard reads (several when small objects are packed together)."""
+    return tuple(piece.object for piece in shard.pieces)
 
 
 def shard_bytes_read(conn: S3Connection, shard: Shard, stage: ShardStage) -> int:
-    """Uncompressed bytes of the columns the shard reads, from the footer (what `shard_bytes` bounds)."""
-    sizes = row_group_sizes(read_footer(conn, shard.object), stage.read_columns)
+    """Uncompressed bytes of the columns the shard reads, from the footers (what `shard_bytes` bounds)."""
     total = 0.0
-    for piece in shard.slices:
-        group = sizes[piece.index]
-        total += group.bytes * (piece.stop - piece.start) / group.rows if group.rows else 0
+    for piece in shard.pieces:
+        sizes = row_group_sizes(read_footer(conn, piece.object), stage.read_columns)
+        for part in piece.slices:
+            group = sizes[part.index]
+            total += group.bytes * (part.stop - part.start) / group.rows if group.rows else 0
     return round(total)
 
 
@@ -65,7 +66,7 @@ def size(n: float) -> str:
 def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardStage, shard_rows: int,
                 shard_bytes: int) -> str:
     record = plan.record
-    shards = [shard for p in plan.plans for shard in p.shards]
+    shards = plan.shards
     failed = [p for p in plan.plans if p.error]
     rows = sum(p.rows for p in plan.plans)
     stored = sum(p.object.size for p in plan.plans)
@@ -86,14 +87,15 @@ def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardS
     width = max(len(p.object.uri) for p in plan.plans)
     for p in plan.plans:
         what = (f"error: {unprefixed(p.error, p.object.uri)}" if p.error
-                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {plural(len(p.shards), 'shard')}")
+                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {plural(len(p.shards), 'piece')}")
         lines.append(f"  {p.object.uri:<{width}}  {what}")
     if shards:
         lines += ["", "shards (bytes: uncompressed, of the columns read)",
                   f"  {'rows':>10}  {'bytes':>10}  {'objects':>7}  part"]
         for shard in shards:
             objects = shard_objects(shard)
-            where = ", ".join(f"{o.uri} rows {shard.row_start:,}-{shard.row_stop:,}" for o in objects)
+            where = ", ".join(f"{p.object.uri} rows {p.row_start:,}-{p.row_stop:,}" for p in shard.pieces[:3])
+            where += f" and {len(objects) - 3:,} more objects" if len(objects) > 3 else ""
             part = part_target(record.output_dir, shard).key.rsplit("/", 1)[-1]
             lines.append(f"  {shard.rows:>10,}  {size(shard_bytes_read(conn, shard, stage)):>10}  {len(objects):>7}  "
                          f"{part}  <- {where}")

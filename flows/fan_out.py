@@ -15,16 +15,22 @@ from tasks.engine.runner import ShardResult, committed_result
 from tasks.engine.stage import ShardStage
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
-from tasks.io.shards import RowGroupSlice, Shard
+from tasks.io.shards import Piece, RowGroupSlice, Shard
 
 
 def shard_to_dict(shard: Shard) -> dict:
     return asdict(shard)
 
 
+def _object(doc: dict) -> ObjectRef:
+    return ObjectRef(doc["uri"], doc["etag"], doc["size"], tuple(tuple(v) for v in doc.get("partition", ())))
+
+
 def shard_from_dict(doc: dict) -> Shard:
-    return Shard(ObjectRef(**doc["object"]), doc["row_start"], doc["row_stop"],
-                 tuple(RowGroupSlice(**piece) for piece in doc["slices"]))
+    more = tuple(Piece(_object(p["object"]), p["row_start"], p["row_stop"],
+                       tuple(RowGroupSlice(**s) for s in p["slices"])) for p in doc.get("more", ()))
+    return Shard(_object(doc["object"]), doc["row_start"], doc["row_stop"],
+                 tuple(RowGroupSlice(**piece) for piece in doc["slices"]), more, doc.get("bytes", 0))
 
 
 def start_children(deployment: str, groups: list[list[Shard]], stage: ShardStage, run_dir: str,
@@ -62,6 +68,7 @@ def committed_results(conn: S3Connection, shards: list[Shard], run_dir: str, chi
         done = committed_result(conn, shard, run_dir)
         if done is not None:
             results.append(replace(done, reused=False).to_record())
+            results += done.failed_pieces
         else:
             results.append(ShardResult.failed(shard, f"child run ended {child_state.name}: {child_state.message}",
                                               error_kind=RERUN_ERROR).to_record())

@@ -12,18 +12,14 @@ nothing already committed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 
-from prefect import get_run_logger, unmapped
-from prefect_aws import AwsCredentials, S3Bucket
+from prefect import get_run_logger
 
 from blocks.loading import load_block
-from blocks.s3_access import credentials_from_env
 from blocks.triton_endpoint import TritonEndpoint
 from flows.fan_out import run_shard_groups
 from flows.parameters import blank_is_none
@@ -35,14 +31,15 @@ from flows.run_steps import (
     finish_empty_run,
     finish_run,
 )
-from tasks.engine.planning import DEFAULT_SHARD_BYTES
-from tasks.engine.prefect_tasks import list_input_task, plan_shards_task, shard_task, triton_slot_limit
+from tasks.engine.planning import DEFAULT_SHARD_BYTES, ShardPacker, pack_plans
+from tasks.engine.prefect_tasks import list_input_task, plan_objects, plan_objects_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
 from tasks.engine.stage import ShardStage
 from tasks.io.inputs import InputListing, list_input
+from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
-from tasks.io.shards import ObjectPlan
+from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import warm_up_in_background
 
 # Shard tasks in flight in one flow run (the flows' ThreadPoolTaskRunner).
@@ -56,18 +53,18 @@ def load_triton(block_name: str | None) -> TritonEndpoint:
     return TritonEndpoint(url=os.environ.get("SENTINEL_TRITON_URL", "127.0.0.1:8001"))
 
 
-def shard_result_storage(output: S3Uri, credentials_block: str | None) -> S3Bucket:
-    """Cached shard results live next to the outputs, so any machine's rerun can find them.
-    Prefect needs result storage saved server-side: one block per output location."""
-    from_env = not credentials_block or os.environ.get("SENTINEL_S3_FROM_ENV") == "1"
-    credentials = credentials_from_env() if from_env else load_block(AwsCredentials, credentials_block)
-    folder = output.join("_sentinel", "shard-results")
-    storage = S3Bucket(bucket_name=output.bucket, credentials=credentials, bucket_folder=folder.key)
-    storage.save(f"sentinel-results-{hashlib.sha256(str(folder).encode()).hexdigest()[:16]}", overwrite=True)
-    # prefect-aws caches one boto3 client per credentials, but shard threads that start together all
-    # miss that cache and each build a client (~0.5-1 s of CPU apiece): build it once, here
-    credentials.get_client("s3")
-    return storage
+# objects planned by one task: the first chunk small (shards start soon), doubling up to this
+FIRST_PLAN_CHUNK, MAX_PLAN_CHUNK = 250, 20_000
+
+
+def plan_chunks(objects: list[ObjectRef]) -> list[list[ObjectRef]]:
+    """The run's objects in listing order, cut into chunks of 250, 500, 1000, ... objects (at most
+    MAX_PLAN_CHUNK): 2,000 objects are 4 planning task runs, 100,000 are 10."""
+    chunks, start, size = [], 0, FIRST_PLAN_CHUNK
+    while start < len(objects):
+        chunks.append(objects[start:start + size])
+        start, size = start + size, min(size * 2, MAX_PLAN_CHUNK)
+    return chunks
 
 
 def with_scheduled_date(uri: str) -> str:
@@ -120,22 +117,22 @@ class RunPlan:
 
     record: RunRecord  # run key, config, output directory
     plans: list[ObjectPlan]  # one per input object, in listing order: its shards, or its error
+    shards: list[Shard]  # what the run would process: the plans' shards, small objects packed together
 
 
 def plan_run(stage: ShardStage, conn: S3Connection, *, input_uri: str, output_uri: str, shard_rows: int,
              shard_bytes: int = DEFAULT_SHARD_BYTES, table_version: str | None = None) -> RunPlan:
     """run_job's steps up to the shards, as plain functions (no task runs, nothing written): the same
-    locations check, listing, run identity and per-object planning (`stage.plan`, what plan_shards_task
-    runs), objects planned concurrently as the job maps them."""
+    locations check, listing, run identity, planning (`plan_objects`, what plan_objects_task runs) and
+    packing."""
     input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
     _, output = check_locations(input_uri, output_uri)
     listing = list_input(conn, input_uri, blank_is_none(table_version))
     stage = read_input(stage, listing)
     record = identify_run(stage, listing, input_uri, output, shard_rows, shard_bytes)
     objects = listing.objects
-    with ThreadPoolExecutor(max_workers=max(1, SHARD_WORKERS)) as pool:
-        plans = list(pool.map(lambda obj: stage.plan(conn, obj, shard_rows, shard_bytes), objects))
-    return RunPlan(record, plans)
+    plans = plan_objects(conn, objects, stage, shard_rows, shard_bytes)
+    return RunPlan(record, plans, pack_plans(plans, shard_rows, shard_bytes))
 
 
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
@@ -169,17 +166,30 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     key, run_dir = record.run_key, record.output_dir
     logger.info("%s run %s: %d objects (%s) -> %s", stage.name, key, len(objects), listing.layout, run_dir)
 
-    plans = plan_shards_task.map(unmapped(conn), objects, unmapped(stage), unmapped(shard_rows), unmapped(shard_bytes))
-    shards = collect_plans(plans, objects, record)
+    # plan in a few chunks (small first: the first shards start within seconds), pack small objects
+    # into shards as each chunk comes back, and start every shard as soon as it is packed
+    chunks = plan_chunks(objects)
+    planning = [plan_objects_task.submit(conn, chunk, stage, shard_rows, shard_bytes,
+                                         label=f"{key}-{i + 1}-of-{len(chunks)}") for i, chunk in enumerate(chunks)]
+    fan_out = blank_is_none(fan_out_deployment)
+    slot = None if fan_out else triton_slot_limit()
+    packer, shards, futures = ShardPacker(shard_rows, shard_bytes), [], []
+
+    def start(new: list[Shard]) -> None:
+        shards.extend(new)
+        if not fan_out:
+            futures.extend(shard_task.submit(conn, shard, stage, run_dir, key, slot) for shard in new)
+
+    for future, chunk in zip(planning, chunks):
+        start(packer.add(collect_plans(future, chunk, record)))
+    start(packer.finish())
+    logger.info("%s run %s: %d objects planned into %d shards", stage.name, key, len(objects), len(shards))
 
     progress = ShardProgress(len(shards), f"shards of {stage.name} run {key}", rows=sum(s.rows for s in shards))
-    if blank_is_none(fan_out_deployment):
+    if fan_out:
         record.shards = run_shard_groups(conn, fan_out_deployment, shards, stage, run_dir, key, s3_credentials,
                                          shards_per_child, progress)
     else:
-        task = shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
-        futures = task.map(unmapped(conn), shards, unmapped(stage), unmapped(run_dir), unmapped(key),
-                           unmapped(triton_slot_limit()))
         collect_shards(futures, shards, record, progress)
     return finish_run(conn, record, started, report_prefix=stage.name, check_object_ids=stage.quality is not None,
                       max_quarantined_share=max_quarantined_share, progress=progress)

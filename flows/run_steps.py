@@ -10,11 +10,11 @@ from prefect.futures import as_completed
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
 from tasks.engine.object_ids import object_id_checks_task
 from tasks.engine.object_ids import summary as object_check_summary
-from tasks.engine.run_record import ADVICE, INPUT_ERROR, RunRecord, error_kind, write_run_record_task
+from tasks.engine.run_record import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, error_kind, write_run_record_task
 from tasks.engine.runner import ShardResult
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
-from tasks.io.shards import ObjectPlan, Shard
+from tasks.io.shards import ObjectPlan
 from tasks.quality import publish_quality_artifact
 
 # More than this share of the rows written quarantined fails the run. The shipped MT guards flag
@@ -30,38 +30,39 @@ class RunIncomplete(RuntimeError):
     The message is the report's headline and names the report; report.md says what to do."""
 
 
-def collect_plans(futures, objects: list[ObjectRef], record: RunRecord) -> list[Shard]:
-    """Record every object's plan in the run record and return all shards. A plan task that failed
-    is that object's error, with its kind: bad input (the task raised InputError: fix the input)
-    or anything else after its retries (rerun). One object never sinks the run."""
+def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[ObjectPlan]:
+    """Record the plans of one planning chunk in the run record and return them. A chunk whose task
+    failed after its retries is each of its objects' error ("planning failed": rerun); an object
+    with bad input is its own error (fix the input). One object never sinks the run."""
     logger = get_run_logger()
-    shards: list[Shard] = []
-    for future, obj in zip(futures, objects):
-        future.wait()
-        kind = None
-        if future.state.is_completed():
-            plan = future.result()
-        else:
-            exc = future.state.result(raise_on_failure=False)
-            kind = error_kind(exc)
-            plan = ObjectPlan(obj, error=str(exc) if kind == INPUT_ERROR else f"{obj.uri}: planning failed ({exc})")
+    future.wait()
+    if future.state.is_completed():
+        plans = future.result()
+    else:
+        exc = future.state.result(raise_on_failure=False)
+        plans = [ObjectPlan(obj, error=f"{obj.uri}: planning failed ({exc})") for obj in objects]
+    for plan in plans:
+        kind = None if not plan.error else RERUN_ERROR if "planning failed" in plan.error else INPUT_ERROR
         record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
                               "rows": plan.rows, "shards": len(plan.shards), "error": plan.error,
                               "error_kind": kind})
         if plan.error:
             logger.error("skipping %s (%s)", plan.error, ADVICE[kind or INPUT_ERROR])
-        shards.extend(plan.shards)
-    return shards
+    return plans
 
 
 def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) -> None:
-    """Wait for every shard task; a failed shard is recorded with its error and its kind, never raised."""
+    """Wait for every shard task; a failed shard is recorded with its error and its kind, never raised.
+    A packed shard's objects that failed their input suite are recorded as failed shards of their own
+    (their rows are in no part: fix the input), beside the shard that committed the others."""
     shard_of = {future.task_run_id: shard for future, shard in zip(futures, shards)}
     for future in as_completed(list(futures)):
         future.wait()  # the engine's final state; the API's copy of it can lag behind
         state, shard = future.state, shard_of[future.task_run_id]
         if state.is_completed():
-            record.shards.append(future.result().to_record())
+            result = future.result()
+            record.shards.append(result.to_record())
+            record.shards += result.failed_pieces
         else:
             error = state.result(raise_on_failure=False)
             quality = [error.summary] if isinstance(getattr(error, "summary", None), dict) else []

@@ -2,9 +2,9 @@
 
 A batch flow in-process maps shard tasks on one machine (the default). With `fan_out_deployment`
 set, it instead starts one run of a `shard-group` deployment per group of shards (e.g. one
-Kubernetes Job per group). Children rebuild the stage from its dict, write the same deterministic
-parts and use the same shard cache, so the parent's manifest reads what they committed, and reruns
-recompute nothing.
+Kubernetes Job per group). Children rebuild the stage from its dict and write the same deterministic
+parts (a part an earlier attempt committed is reused), so the parent's manifest reads what they
+committed, and reruns recompute nothing.
 """
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from blocks.s3_access import load_s3_connection
 from flows.fan_out import shard_from_dict
-from flows.job import SHARD_WORKERS, shard_result_storage
+from flows.job import SHARD_WORKERS
 from tasks.engine.prefect_tasks import shard_task, triton_slot_limit
-from tasks.io.s3_uri import S3Uri
 from tasks.registry import stage_from_dict
 
 
@@ -28,12 +27,10 @@ def shard_group(shards: list[dict], stage: dict, run_dir: str, run_key: str,
         shards: the shards, as the parent planned them.
         stage: the parent's stage (`ShardStage.stage_dict()`: translate, transcribe or speech-translate).
         run_dir: the parent run's output directory.
-        run_key: the parent run's key (shard cache keys derive from it).
+        run_key: the parent run's key.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
     """
     conn = load_s3_connection(s3_credentials)
-    output = S3Uri.parse(run_dir.rsplit("/", 1)[0])
-    task = shard_task.with_options(result_storage=shard_result_storage(output, s3_credentials))
-    futures = task.map(unmapped(conn), [shard_from_dict(d) for d in shards], unmapped(stage_from_dict(stage)),
+    futures = shard_task.map(unmapped(conn), [shard_from_dict(d) for d in shards], unmapped(stage_from_dict(stage)),
                        unmapped(run_dir), unmapped(run_key), unmapped(triton_slot_limit()))
-    return [result.to_record() for result in futures.result()]
+    return [entry for result in futures.result() for entry in (result.to_record(), *result.failed_pieces)]

@@ -3,12 +3,15 @@
 Text inputs (`plan_object`, `group_row_groups`): shards of whole row groups, at most `shard_rows`
 rows AND at most `shard_bytes` bytes (uncompressed, of the columns a shard reads, from the footer),
 as few shards as those bounds allow and balanced between them (no 20k + 20k + 10k tail when 3
-even shards fit). A row group is never split: a reader can only start a row group at its first
-row, so a split one would be decoded again by each of its shards; one row group over a bound is
-a shard of its own. Audio inputs (tasks/transcribe/audio_columns.py) use `split_rows`: clips are
-few and costly, so a large row group is split into row ranges there."""
+even shards fit). A row group over a bound is cut into even row ranges (each shard of it decodes the
+row group from its start: measured in bench/, far cheaper than one shard for a million rows). Audio
+inputs (tasks/transcribe/audio_columns.py) use `split_rows` by rows alone: clips are few and costly.
+
+`pack_plans` then packs the shards of small objects together, in listing order, up to the same
+bounds: many small objects share one shard (one task, one part) instead of one each."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -100,21 +103,31 @@ def row_group_sizes(metadata: pq.FileMetaData, columns: list[str]) -> list[RowGr
 
 def group_row_groups(sizes: list[RowGroupSize], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES,
                      ) -> list[tuple[int, int, tuple[RowGroupSlice, ...]]]:
-    """Shards of whole row groups: as few as fit `shard_rows` rows and `shard_bytes` bytes each,
-    then the most even ones with that count (the smallest largest shard, contiguous row groups)."""
+    """Shards of row groups: as few as fit `shard_rows` rows and `shard_bytes` bytes each, then the
+    most even ones with that count (the smallest largest shard, contiguous rows). A row group over a
+    bound is first cut into that many even row ranges: each is read from the row group's start (parquet
+    cannot start mid-group), which costs far less than one shard holding every GPU up."""
     if shard_rows < 1 or shard_bytes < 1:
         raise ValueError(f"shard_rows={shard_rows} and shard_bytes={shard_bytes} must be >= 1")
-    weights = [max(s.rows / shard_rows, s.bytes / shard_bytes) for s in sizes]  # 1.0 = a full shard
+    units: list[tuple[RowGroupSlice, float]] = []  # (rows of one row group, weight: 1.0 = a full shard)
+    for index, size in enumerate(sizes):
+        weight = max(size.rows / shard_rows, size.bytes / shard_bytes)
+        cuts = max(1, min(size.rows, math.ceil(weight - 1e-9)))
+        for k in range(cuts):
+            start, stop = size.rows * k // cuts, size.rows * (k + 1) // cuts
+            share = (stop - start) / size.rows if size.rows else 1.0
+            units.append((RowGroupSlice(index, start, stop), weight * share))
+    weights = [w for _, w in units]
     fewest = _greedy(weights, 1.0)
     groups = _balanced(weights, len(fewest))
     if len(groups) > len(fewest) or any(sum(weights[i] for i in g) > 1.0 + 1e-9 for g in groups if len(g) > 1):
         groups = fewest
     shards, offset = [], 0
     for group in groups:
-        rows = sum(sizes[i].rows for i in group)
+        slices = tuple(units[i][0] for i in group if units[i][0].stop > units[i][0].start)
+        rows = sum(s.stop - s.start for s in slices)
         if rows:
-            shards.append((offset, offset + rows, tuple(RowGroupSlice(i, 0, sizes[i].rows) for i in group
-                                                        if sizes[i].rows)))
+            shards.append((offset, offset + rows, slices))
         offset += rows
     return shards
 
@@ -160,13 +173,71 @@ def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_colu
     columns = [text_column, id_column, *filter(None, [language_column]), *(passthrough or [])]
     try:
         metadata = read_footer(conn, obj)
-        validate_schema(input_schema(metadata, obj, columns), obj.uri, text_column, id_column, passthrough or [],
-                        language_column)
+        schema = input_schema(metadata, obj, columns)
+        validate_schema(schema, obj.uri, text_column, id_column, passthrough or [], language_column)
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
     sizes = row_group_sizes(metadata, columns)
-    shards = tuple(Shard(obj, start, stop, slices)
+    shards = tuple(Shard(obj, start, stop, slices, bytes=_bytes(sizes, slices))
                    for start, stop, slices in group_row_groups(sizes, shard_rows, shard_bytes))
     if not shards:  # an empty object still gets its (empty) output part
         shards = (Shard(obj, 0, 0, ()),)
-    return ObjectPlan(obj, shards=shards, rows=metadata.num_rows)
+    return ObjectPlan(obj, shards=shards, rows=metadata.num_rows, schema_key=schema_key(schema, columns))
+
+
+def _bytes(sizes: list[RowGroupSize], slices: tuple[RowGroupSlice, ...]) -> int:
+    return sum(sizes[s.index].bytes * (s.stop - s.start) // max(sizes[s.index].rows, 1) for s in slices)
+
+
+def schema_key(schema: pa.Schema, columns: list[str]) -> str:
+    """The types of `columns` as read: objects whose keys differ never share a shard (a part has one schema)."""
+    return ";".join(f"{c}:{schema.field(c).type}" for c in dict.fromkeys(columns) if c in schema.names)
+
+
+class ShardPacker:
+    """Packs the plans of consecutive objects (listing order) into shards: an object planned as one
+    shard under both bounds joins the open shard while rows, bytes and column types allow; an object
+    of several shards keeps its own (its ids are checked across them), and so does an empty one.
+    Deterministic: the same plans in the same order give the same shards, so a rerun finds its parts.
+
+        packer = ShardPacker(shard_rows, shard_bytes)
+        for plans in planned_chunks: yield from packer.add(plans)
+        yield from packer.finish()
+    """
+
+    def __init__(self, shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES):
+        self.shard_rows, self.shard_bytes = shard_rows, shard_bytes
+        self.open: list[Shard] = []
+        self.open_key = ""
+        self.rows = self.bytes = 0
+
+    def add(self, plans: list[ObjectPlan]) -> list[Shard]:
+        out: list[Shard] = []
+        for plan in plans:
+            if plan.error:
+                continue
+            if len(plan.shards) != 1 or not plan.shards[0].rows:
+                out += self.finish()
+                out += plan.shards
+                continue
+            shard = plan.shards[0]
+            fits = (self.rows + shard.rows <= self.shard_rows and self.bytes + shard.bytes <= self.shard_bytes
+                    and plan.schema_key == self.open_key)
+            if self.open and not fits:
+                out += self.finish()
+            self.open.append(shard)
+            self.open_key, self.rows, self.bytes = plan.schema_key, self.rows + shard.rows, self.bytes + shard.bytes
+        return out
+
+    def finish(self) -> list[Shard]:
+        if not self.open:
+            return []
+        pieces = [p for shard in self.open for p in shard.pieces]
+        packed = Shard.of_pieces(pieces, self.bytes) if len(pieces) > 1 else self.open[0]
+        self.open, self.rows, self.bytes = [], 0, 0
+        return [packed]
+
+
+def pack_plans(plans: list[ObjectPlan], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Shard]:
+    packer = ShardPacker(shard_rows, shard_bytes)
+    return packer.add(plans) + packer.finish()

@@ -1,11 +1,15 @@
-"""The one shard task of every flow, and the planning task: thin Prefect wrappers around the
-stage contract (tasks/engine/stage.py) and the shard engine (tasks/engine/runner.py).
+"""The Prefect tasks of every flow: thin wrappers around plain functions of the stage contract
+(tasks/engine/stage.py), planning and the shard engine (tasks/engine/runner.py).
 
-    plan_shards_task(conn, obj, stage, shard_rows, shard_bytes) -> ObjectPlan   (footer only; bad input fails the task)
-    shard_task(conn, shard, stage, run_dir, run_key, slot_limit)   -> ShardResult (committed parts)
-"""
+    list_input_task(conn, input_uri, table_version)            -> InputListing (tasks/io/inputs.py)
+    plan_objects_task(conn, objects, stage, rows, bytes)       -> [ObjectPlan]  a chunk of objects, footers only
+    shard_task(conn, shard, stage, run_dir, run_key, slot)     -> ShardResult   (committed parts)
+
+A run's task runs grow with its shards, not its objects: objects are planned in a few chunks and
+packed into shards (planning.ShardPacker)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 from prefect import task
@@ -22,6 +26,9 @@ from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import OutputQualityError
 
+# footers read at once by one planning task (S3 GETs of a few KB: network-bound, not CPU-bound)
+PLAN_THREADS = 16
+
 
 def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str) -> ShardResult:
     """Plain function: run `shard` through `stage` and commit `<run_dir>/part-<shard_id>.parquet`
@@ -30,11 +37,6 @@ def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: 
     have the types the reader hands on (plain_schema: a categorical id comes out as strings)."""
     schema = stage.output_schema(input_schema(read_footer(conn, shard.object), shard.object, stage.read_columns))
     return run_shard(conn, shard, run_dir, stage, schema)
-
-
-def shard_cache_key(_context, parameters: dict) -> str:
-    """Cache on (stage, run key = input ETags + config hash, shard = object ETag + row range)."""
-    return f"{parameters['stage'].name}-shard/{parameters['run_key']}/{parameters['shard'].shard_id}"
 
 
 def retry_unless_bad_data(_task, _task_run, state) -> bool:
@@ -48,8 +50,11 @@ def retry_unless_bad_data(_task, _task_run, state) -> bool:
     return True
 
 
-@task(name="process-shard", task_run_name="{stage.name}-shard-{shard.shard_id}", cache_key_fn=shard_cache_key,
-      persist_result=True, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
+# No Prefect result persistence or cache: a shard's committed part (its metadata) is its result, which
+# run_shard finds and reuses on any rerun; persisting results cost an S3 write per shard and a result
+# storage block per run (a Prefect API write that a busy server can refuse).
+@task(name="process-shard", task_run_name="{stage.name}-shard-{shard.shard_id}", persist_result=False,
+      retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
 def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str, run_key: str,
                slot_limit: str | None = None) -> ShardResult:
     """`slot_limit`: a global concurrency limit to hold a slot of while the shard runs (protects Triton)."""
@@ -63,16 +68,22 @@ def list_input_task(conn: S3Connection, input_uri: str, table_version: str | Non
     return list_input(conn, input_uri, table_version)
 
 
-@task(name="plan-shards", task_run_name="plan-{obj.uri}", retries=2, retry_delay_seconds=5,
-      retry_condition_fn=retry_unless_bad_data)
-def plan_shards_task(conn: S3Connection, obj: ObjectRef, stage: ShardStage, shard_rows: int,
-                     shard_bytes: int = DEFAULT_SHARD_BYTES) -> ObjectPlan:
-    """Bad input fails the task (red in the UI, not retried: the object is that run's error, the
-    other objects go on); S3 trouble is retried."""
-    plan = stage.plan(conn, obj, shard_rows, shard_bytes)
-    if plan.error:
-        raise InputError(plan.error)
-    return plan
+def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage, shard_rows: int,
+                 shard_bytes: int = DEFAULT_SHARD_BYTES, threads: int = PLAN_THREADS) -> list[ObjectPlan]:
+    """Plain function: every object's plan (footers read `threads` at a time), in the objects' order.
+    Bad input is that object's plan error; S3 trouble raises (the task retries the chunk)."""
+    if not objects:
+        return []
+    with ThreadPoolExecutor(max_workers=min(threads, len(objects))) as pool:
+        return list(pool.map(lambda obj: stage.plan(conn, obj, shard_rows, shard_bytes), objects))
+
+
+@task(name="plan-objects", task_run_name="plan-{label}", retries=2, retry_delay_seconds=5)
+def plan_objects_task(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage, shard_rows: int,
+                      shard_bytes: int = DEFAULT_SHARD_BYTES, label: str = "objects") -> list[ObjectPlan]:
+    """A chunk of a run's objects planned in one task run (not one per object: a run's task runs grow
+    with its shards, not its files)."""
+    return plan_objects(conn, objects, stage, shard_rows, shard_bytes)
 
 
 def triton_slot_limit() -> str | None:

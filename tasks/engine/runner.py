@@ -53,23 +53,45 @@ class ShardResult:
     reused: bool = False  # True when an earlier attempt had already committed this part
     error: str | None = None  # set on a shard that failed (ShardResult.failed): nothing committed
     error_kind: str | None = None  # a failed shard's: "input" (fix the input) or "rerun" (tasks/engine/run_record.py)
+    # a packed shard's objects (uri, etag, row_start, row_stop): which part holds which object's rows
+    pieces: list[dict] = field(default_factory=list)
+    # pieces of a packed shard whose input failed its suite: set aside (not in the part), each with its error
+    failed_pieces: list[dict] = field(default_factory=list)
 
     @classmethod
     def failed(cls, shard: Shard, error: str, quality: list[dict] | None = None,
                error_kind: str | None = None) -> ShardResult:
         """A shard that did not commit (its task failed, or its child run ended without it)."""
         return cls(shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
-                   row_stop=shard.row_stop, output_uri="", rows=0, status_counts={}, seconds=0.0,
-                   quality=list(quality or []), error=error, error_kind=error_kind)
+                   row_stop=shard.row_start + shard.rows, output_uri="", rows=0, status_counts={}, seconds=0.0,
+                   quality=list(quality or []), error=error, error_kind=error_kind, pieces=lineage(shard))
 
     def to_record(self) -> dict:
         """The run record's (manifest's) entry: a committed shard's result, or a failed shard's
         id, rows, error and quality summaries."""
         if self.error is None:
-            return {k: v for k, v in asdict(self).items() if k not in ("error", "error_kind")}
-        return {"shard_id": self.shard_id, "object_uri": self.object_uri, "row_start": self.row_start,
-                "row_stop": self.row_stop, "error": self.error, "error_kind": self.error_kind,
-                "quality": self.quality}
+            doc = {k: v for k, v in asdict(self).items() if k not in ("error", "error_kind")}
+            return {k: v for k, v in doc.items() if v or k not in ("pieces", "failed_pieces")}
+        doc = {"shard_id": self.shard_id, "object_uri": self.object_uri, "row_start": self.row_start,
+               "row_stop": self.row_stop, "error": self.error, "error_kind": self.error_kind,
+               "quality": self.quality}
+        return doc | ({"pieces": self.pieces} if self.pieces else {})
+
+
+def lineage(shard: Shard) -> list[dict]:
+    """A packed shard's pieces as the manifest lists them; [] for a shard of one object (its
+    object_uri / row_start / row_stop say it)."""
+    if not shard.packed:
+        return []
+    return [{"uri": p.object.uri, "etag": p.object.etag, "row_start": p.row_start, "row_stop": p.row_stop}
+            for p in shard.pieces]
+
+
+def failed_piece(shard: Shard, index: int, error: str, quality: list[dict]) -> dict:
+    piece = shard.pieces[index]
+    return {"shard_id": piece.piece_id, "object_uri": piece.object.uri, "row_start": piece.row_start,
+            "row_stop": piece.row_stop, "error": error, "error_kind": "input", "quality": quality,
+            "packed_in": shard.shard_id}
 
 
 class OutputSchemaMismatch(RuntimeError):
@@ -93,11 +115,17 @@ def committed_result(conn: S3Connection, shard: Shard, run_dir: str) -> ShardRes
     counts = json.loads(meta["sentinel-status-counts"])
     quarantined = int(meta.get("sentinel-quarantined", "0"))
     quality = json.loads(meta.get("sentinel-quality", "[]"))
+    set_aside = [int(i) for i in meta.get("sentinel-failed-pieces", "").split(",") if i]
+    failed = [failed_piece(shard, i, f"{shard.pieces[i].label}: failed its input suite (see "
+                                     f"{run_dir}/quality/input/{shard.pieces[i].piece_id}.json)", [])
+              for i in set_aside]
     return ShardResult(
-        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
-        output_uri=str(target), rows=sum(counts.values()), status_counts=counts, seconds=0.0,
-        quarantined=quarantined, quarantine_uri=str(quarantine_target(run_dir, shard)) if quarantined else None,
-        guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), quality=quality, reused=True)
+        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
+        row_stop=shard.row_start + shard.rows, output_uri=str(target), rows=sum(counts.values()), status_counts=counts,
+        seconds=0.0, quarantined=quarantined,
+        quarantine_uri=str(quarantine_target(run_dir, shard)) if quarantined else None,
+        guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), quality=quality, reused=True,
+        pieces=lineage(shard), failed_pieces=failed)
 
 
 class ShardOutputs:
@@ -106,7 +134,9 @@ class ShardOutputs:
     def __init__(self, conn: S3Connection, shard: Shard, run_dir: str, schema: pa.Schema,
                  sample: OutputSample | None = None):
         self.conn, self.shard, self.run_dir, self.sample = conn, shard, run_dir, sample
-        self.metadata = {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag}
+        # one object: its ETag; a packed shard's id already pins every object's (Shard.shard_id)
+        self.metadata = {"sentinel-shard": shard.shard_id, "sentinel-etag": shard.object.etag if not shard.packed
+                         else "packed"}
         self.kept = PartWriter(conn, part_target(run_dir, shard), schema, dict(self.metadata))
         self.quarantine = PartWriter(conn, quarantine_target(run_dir, shard), schema, dict(self.metadata))
         self.counts: Counter = Counter()
@@ -132,7 +162,8 @@ class ShardOutputs:
         if self.sample is not None:
             self.sample.add(kept, held)
 
-    def commit(self, guard_seconds: float, quality: list[dict]) -> tuple[str, str | None]:
+    def commit(self, guard_seconds: float, quality: list[dict],
+               failed_pieces: tuple[int, ...] = ()) -> tuple[str, str | None]:
         quarantine_uri = None
         if self.quarantine.rows:
             quarantine_uri = self.quarantine.commit()
@@ -142,6 +173,7 @@ class ShardOutputs:
             "sentinel-status-counts": json.dumps(dict(self.counts), sort_keys=True),
             "sentinel-quarantined": str(self.quarantine.rows),
             "sentinel-guard-seconds": f"{guard_seconds:.3f}",
+            "sentinel-failed-pieces": ",".join(map(str, failed_pieces)),
             "sentinel-quality": json.dumps([{"suite": q["suite"], "kind": q["kind"], "source": q["source"],
                                              "success": q["success"], "rows": q["rows"], "failed": q["failed"],
                                              "message": q["message"][:200]} for q in quality]),
@@ -183,16 +215,24 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
     quality = stage.quality
     summaries: list[dict] = []
     sample = None
+    read_shard, set_aside, aside, output_spec = shard, [], (), None
     if quality is not None:
-        read = lambda wanted: iter_shard_batches(conn, shard, wanted, QUALITY_READ_ROWS, stage.text_columns)  # noqa: E731
-        if (checked := check_input(conn, shard, run_dir, quality.input_spec, read)) is not None:
-            summaries.append(checked)
+        read = lambda part, wanted: iter_shard_batches(  # noqa: E731
+            conn, part, wanted, QUALITY_READ_ROWS, stage.text_columns)
+        checked = check_input(conn, shard, run_dir, quality.input_spec, read)
+        if checked.summary is not None:
+            summaries.append(checked.summary)
+        set_aside = [failed_piece(shard, index, str(error), [error.summary]) for index, error in checked.failed]
+        aside = tuple(index for index, _ in checked.failed)
+        read_shard = shard.without(set(aside))
+        output_spec = quality.output_spec.model_copy(update={"unique_ids": not checked.ids_shared_across_pieces})
         sample = OutputSample(quality.output_spec.columns_to_read(set(schema.names)))
     clock = GuardClock()
     outputs = ShardOutputs(conn, shard, run_dir, schema, sample)
     try:
         async def stream() -> None:
-            source = iter_shard_batches(conn, shard, stage.read_columns, stage.read_batch_rows, stage.text_columns)
+            source = iter_shard_batches(conn, read_shard, stage.read_columns, stage.read_batch_rows,
+                                        stage.text_columns)
             if sample is not None:
                 source = sample.count_input(source, quality.input_spec.id_column)
             async with stage.open(conn, clock, run_dir) as process:
@@ -200,13 +240,14 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
 
         asyncio.run(stream())
         if quality is not None:
-            summaries.append(check_output(conn, shard, run_dir, quality.output_spec, sample, schema))
-        output_uri, quarantine_uri = outputs.commit(clock.seconds, summaries)
+            summaries.append(check_output(conn, read_shard, run_dir, output_spec, sample, schema))
+        output_uri, quarantine_uri = outputs.commit(clock.seconds, summaries, aside)
     except BaseException:
         outputs.abort()
         raise
     return ShardResult(
-        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start, row_stop=shard.row_stop,
-        output_uri=output_uri, rows=sum(outputs.counts.values()), status_counts=dict(outputs.counts),
-        seconds=round(time.perf_counter() - started, 3), quarantined=outputs.quarantine.rows,
-        quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3), quality=summaries)
+        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
+        row_stop=shard.row_start + shard.rows, output_uri=output_uri, rows=sum(outputs.counts.values()),
+        status_counts=dict(outputs.counts), seconds=round(time.perf_counter() - started, 3),
+        quarantined=outputs.quarantine.rows, quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3),
+        quality=summaries, pieces=lineage(shard), failed_pieces=set_aside)

@@ -32,28 +32,36 @@ from tasks.io.parquet import (
 from tasks.io.partitions import partition_column
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
-from tasks.io.shards import Shard
+from tasks.io.shards import Piece, Shard
 
 
 def iter_shard_batches(conn: S3Connection, shard: Shard, columns: list[str], batch_rows: int = 1024,
                        text_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
-    """The shard's rows, `columns` in order; `text_columns` are read as strings even when stored as bytes."""
-    if not shard.slices:
+    """The shard's rows, piece by piece (a packed shard reads several objects), `columns` in order;
+    `text_columns` are read as strings even when stored as bytes."""
+    for piece in shard.pieces:
+        yield from iter_piece_batches(conn, piece, columns, batch_rows, text_columns)
+
+
+def iter_piece_batches(conn: S3Connection, piece: Piece, columns: list[str], batch_rows: int = 1024,
+                       text_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
+    if not piece.slices:
         return
-    path = S3Uri.parse(shard.object.uri).arrow_path
-    metadata = read_footer(conn, shard.object)  # cached: no second footer read per shard
+    path = S3Uri.parse(piece.object.uri).arrow_path
+    metadata = read_footer(conn, piece.object)  # cached: no second footer read per shard
     file_schema = metadata.schema.to_arrow_schema()
-    partition = {name: (value, kind) for name, value, kind in shard.object.partition}
+    partition = {name: (value, kind) for name, value, kind in piece.object.partition}
     stored = [c for c in columns if c in file_schema.names or nested_field(file_schema, c) is not None
               or c not in partition]  # an unknown column is read, so parquet names it in its error
     with conn.arrow_fs.open_input_file(path) as handle:
         parquet = pq.ParquetFile(handle, metadata=metadata)
-        for piece in shard.slices:
-            for batch in _read_slice(parquet, shard, piece.index, piece.start, piece.stop, stored, batch_rows):
+        for part in piece.slices:
+            for batch in _read_slice(parquet, piece.object.uri, part.index, part.start, part.stop, stored,
+                                     batch_rows):
                 yield repair_utf8(shaped(batch, columns, partition, text_columns))
 
 
-def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, stop: int,
+def _read_slice(parquet: pq.ParquetFile, uri: str, index: int, start: int, stop: int,
                 columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
     offset = 0
     try:
@@ -67,7 +75,7 @@ def _read_slice(parquet: pq.ParquetFile, shard: Shard, index: int, start: int, s
     except (pa.ArrowInvalid, OSError) as exc:
         if is_transient_io_error(exc):
             raise
-        raise InputError(f"{shard.object.uri}: row group {index} is unreadable ({exc})") from exc
+        raise InputError(f"{uri}: row group {index} is unreadable ({exc})") from exc
 
 
 def nested_column(batch: pa.RecordBatch, path: str) -> pa.Array | None:

@@ -72,6 +72,9 @@ class OutputSpec(BaseModel):
 
     suite_name: str = "output"
     id_column: str = "id"
+    # False for a packed shard whose objects share ids (ids are unique per object, not across objects);
+    # decided per shard, so not part of the spec's config (the run key)
+    unique_ids: bool = Field(default=True, exclude=True)
     status_column: str = "status"
     allowed_statuses: tuple[str, ...] = STATUSES
     ok_status: str = "ok"

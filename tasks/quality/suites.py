@@ -54,7 +54,7 @@ def input_expectations(spec: InputSpec, present: frozenset[str], text_is_string:
 
 
 def output_suite(spec: OutputSpec, present: frozenset[str]) -> Any:
-    key = ("output", spec.model_dump_json(), present)
+    key = ("output", spec.model_dump_json(), spec.unique_ids, present)
     return _cached(key, lambda: _suite(spec.suite_name, output_expectations(spec, present)))
 
 
@@ -67,8 +67,9 @@ def output_expectations(spec: OutputSpec, present: frozenset[str]) -> list:
         gxe.ExpectTableRowCountToEqual(value={"$PARAMETER": ROWS_IN_PARAMETER}),
     ]
     if spec.id_column in present:
-        found += [gxe.ExpectColumnValuesToNotBeNull(column=spec.id_column),
-                  gxe.ExpectColumnValuesToBeUnique(column=spec.id_column)]
+        found.append(gxe.ExpectColumnValuesToNotBeNull(column=spec.id_column))
+        if spec.unique_ids:
+            found.append(gxe.ExpectColumnValuesToBeUnique(column=spec.id_column))
     if spec.status_column in present:
         found += [gxe.ExpectColumnValuesToNotBeNull(column=spec.status_column),
                   gxe.ExpectColumnValuesToBeInSet(column=spec.status_column, value_set=list(spec.allowed_statuses))]

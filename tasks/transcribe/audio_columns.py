@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tasks.engine.planning import check_columns, split_rows
+from tasks.engine.planning import check_columns, schema_key, split_rows
 from tasks.io.listing import ObjectRef
 from tasks.io.parquet import InputError, input_schema, is_id_type, is_text_type, read_footer
 from tasks.io.s3 import S3Connection
@@ -60,9 +60,11 @@ def plan_audio_object(conn: S3Connection, obj: ObjectRef, columns: AudioColumns,
     """Read only the footer; return the object's shards, or its error (never raises for bad input)."""
     try:
         metadata = read_footer(conn, obj)
-        validate_audio_schema(input_schema(metadata, obj, columns.read), obj.uri, columns)
+        schema = input_schema(metadata, obj, columns.read)
+        validate_audio_schema(schema, obj.uri, columns)
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
     sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     shards = tuple(Shard(obj, start, stop, slices) for start, stop, slices in split_rows(sizes, shard_rows))
-    return ObjectPlan(obj, shards=shards or (Shard(obj, 0, 0, ()),), rows=metadata.num_rows)
+    return ObjectPlan(obj, shards=shards or (Shard(obj, 0, 0, ()),), rows=metadata.num_rows,
+                      schema_key=schema_key(schema, columns.read))

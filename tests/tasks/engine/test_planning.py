@@ -75,12 +75,38 @@ def test_bytes_bound_a_shard_too():
     assert [stop - start for start, stop, _ in plan] == [3000, 2000, 3000, 2000]  # 10 MiB each: <= 3 per shard
 
 
-def test_a_row_group_over_a_bound_is_a_shard_of_its_own_never_split():
+def test_a_row_group_over_a_bound_is_cut_into_even_row_ranges():
+    """#28: one huge row group is no longer one shard (one task, one GPU): it is cut to the bounds."""
     from tasks.engine.planning import RowGroupSize, group_row_groups
 
     plan = group_row_groups([RowGroupSize(5, 1), RowGroupSize(100, 1), RowGroupSize(5, 1)], 30)
-    assert ranges(plan) == [(0, 5), (5, 105), (105, 110)]
-    assert [len(slices) for _, _, slices in plan] == [1, 1, 1]
+    assert ranges(plan) == [(0, 30), (30, 55), (55, 80), (80, 110)]
+    assert all(stop - start <= 30 for start, stop in ranges(plan))
+    one_million = group_row_groups([RowGroupSize(1_000_000, 10)], 20_000)
+    assert len(one_million) == 50 and {stop - start for start, stop, _ in one_million} == {20_000}
+    assert all(len(slices) == 1 and slices[0].index == 0 for _, _, slices in one_million)
+
+
+def test_small_objects_are_packed_in_listing_order_within_the_bounds():
+    from tasks.engine.planning import pack_plans
+    from tasks.io.listing import ObjectRef
+    from tasks.io.shards import ObjectPlan, RowGroupSlice, Shard
+
+    def plan(name: str, rows: int, key: str = "id:string", shards: int = 1, error: str | None = None) -> ObjectPlan:
+        obj = ObjectRef(f"s3://b/{name}", f"e-{name}", 100)
+        cut = rows // shards
+        return ObjectPlan(obj, tuple(Shard(obj, i * cut, (i + 1) * cut, (RowGroupSlice(i, 0, cut),), bytes=cut)
+                                     for i in range(shards)), error, rows, key)
+
+    plans = [plan("a", 40), plan("b", 40), plan("bad", 0, error="bad footer"), plan("c", 40), plan("big", 200, shards=2),
+             plan("d", 10), plan("e", 10, key="id:int64"), plan("f", 10)]
+    shards = pack_plans(plans, shard_rows=100)
+    assert [[p.object.uri.rsplit("/", 1)[-1] for p in s.pieces] for s in shards] == [
+        ["a", "b"], ["c"], ["big"], ["big"], ["d"], ["e"], ["f"]]
+    assert shards[0].packed and shards[0].rows == 80 and not shards[1].packed
+    assert shards[1].shard_id == plans[3].shards[0].shard_id  # a shard of one object keeps its id
+    assert pack_plans(plans, shard_rows=100) == shards  # deterministic: a rerun finds its parts
+    assert len({s.shard_id for s in shards}) == len(shards)
 
 
 def test_grouping_covers_every_row_and_keeps_the_bounds():
@@ -97,7 +123,8 @@ def test_grouping_covers_every_row_and_keeps_the_bounds():
         for start, stop, slices in plan:
             assert sum(s.stop - s.start for s in slices) == stop - start
             if len(slices) > 1:
-                assert stop - start <= rows and sum(sizes[s.index].bytes for s in slices) <= size
+                taken = sum(sizes[s.index].bytes * (s.stop - s.start) / sizes[s.index].rows for s in slices)
+                assert stop - start <= rows and taken <= size + 1e-6  # a cut row group counts its share
 
 
 def test_row_group_sizes_count_only_the_columns_read():
