@@ -45,9 +45,11 @@ class Resolution:
 
 
 def hidden_segment(key: str) -> str | None:
-    """The first segment of `key` (relative to the input prefix) that hides it, or None."""
-    for segment in key.split("/"):
-        if segment.startswith(("_", ".")):
+    """The first segment of `key` (relative to the input prefix) that hides it, or None. As Spark
+    decides: `.anything` and `_anything`, except a `_name=value` partition folder."""
+    segments = key.split("/")
+    for n, segment in enumerate(segments):
+        if segment.startswith(".") or (segment.startswith("_") and ("=" not in segment or n == len(segments) - 1)):
             return segment
     return None
 

@@ -85,7 +85,12 @@ def iceberg_listing(conn: S3Connection, root: S3Uri, metadata_uri: str | None, t
     partition_fields = [(f.name, type_name(_arrow_type(schema, f.source_id, f.transform))) for f in spec.fields]
     by_uri = {f"s3://{root.bucket}/{root.prefix}{item.key}": item for item in listed}
     objects = []
-    for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
+    try:
+        tasks = list(table.scan(snapshot_id=snapshot.snapshot_id).plan_files())
+    except ValueError as exc:  # pyiceberg refuses equality deletes while planning
+        raise InputError(f"{table_uri}: Iceberg snapshot {snapshot.snapshot_id} cannot be read file by file "
+                         f"({exc}); compact the table (rewrite_data_files) first") from exc
+    for task in tasks:
         if task.delete_files:
             raise InputError(f"{table_uri}: Iceberg snapshot {snapshot.snapshot_id} has delete files for "
                              f"{task.file.file_path} (merge-on-read deletes); reading the data files would bring "

@@ -16,7 +16,7 @@ MAX_SKIPPED_NAMED = 1000
 @dataclass
 class InputListing:
     objects: list[ObjectRef]
-    layout: str  # "object", "folder", "delta", "iceberg"
+    layout: str  # "object", "folder", "delta", "iceberg", "list"
     skipped: list[dict] = field(default_factory=list)  # {"uri", "reason"}
     warnings: list[str] = field(default_factory=list)
     table: dict | None = None  # {"format": "delta", "version": 3} / {"format": "iceberg", "snapshot_id": …}

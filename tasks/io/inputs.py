@@ -6,6 +6,8 @@
                                  an Apache Iceberg table: the files of its current snapshot (tasks/io/iceberg.py)
     s3://b/k/                    a folder: its live data files, commit protocols honoured and Hive
                                  partitions typed (tasks/io/listing.py, commit_protocols.py, partitions.py)
+    s3://b/k/<name>.inputs.json  an input list: exactly the object versions it names (the S3 event
+                                 bridge writes one per batch of new objects; `write_input_list`)
 
 `list_input` returns the objects with what was left out and why (`skipped`: every object under the
 prefix that is not data, each with its reason), warnings (a Spark folder still being written) and,
@@ -13,9 +15,14 @@ for a table, its identity (`table`: format and version), which the run key pins.
 """
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+from tasks.io.commit_protocols import hidden_reason, hidden_segment
 from tasks.io.input_listing import ICEBERG_METADATA, InputListing
-from tasks.io.listing import ListedKey, ObjectRef, folder_objects, list_keys, single_object
+from tasks.io.listing import ListedKey, ObjectRef, folder_objects, list_keys, read_small_object, single_object
 from tasks.io.parquet import InputError
+from tasks.io.partitions import infer_types, partition_values, typed
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri, validate_key
 
@@ -27,6 +34,9 @@ def list_input(conn: S3Connection, input_uri: str, table_version: str | int | No
 
         table_root = S3Uri.parse(str(root).rsplit("/metadata/", 1)[0] + "/")
         return iceberg_listing(conn, table_root, str(root), table_version)
+    if root.key.endswith(INPUT_LIST_SUFFIX):
+        _no_version(table_version, input_uri, "an input list")
+        return input_list(conn, root)
     if (one := single_object(conn, root)) is not None:
         _no_version(table_version, input_uri, "one object")
         return InputListing([one], "object")
@@ -76,3 +86,44 @@ def delta_listing(conn: S3Connection, root: S3Uri, listed: list[ListedKey],
                and item.key.endswith(".parquet")]
     return InputListing(sorted(objects, key=lambda o: o.uri), "delta", skipped,
                         table={"format": "delta", "uri": table_uri, "version": found.version})
+
+
+INPUT_LIST_SUFFIX = ".inputs.json"
+
+
+def write_input_list(conn: S3Connection, target: S3Uri, root: str, objects: list[ObjectRef]) -> str:
+    """An input list at `target` (a key ending in .inputs.json): the object versions (URI + ETag) a run
+    reads, sorted, and the prefix they were watched under (`root`, for their Hive partitions). The same
+    objects give the same bytes, so the same run key."""
+    doc = {"sentinel_input_list": 1, "root": root,
+           "objects": [{"uri": o.uri, "etag": o.etag, "size": o.size} for o in sorted(objects, key=lambda o: o.uri)]}
+    body = json.dumps(doc, indent=1, sort_keys=True).encode()
+    conn.boto3_client().put_object(Bucket=target.bucket, Key=target.key, Body=body, ContentType="application/json")
+    return str(target)
+
+
+def input_list(conn: S3Connection, uri: S3Uri) -> InputListing:
+    """The object versions an input list names; one replaced or deleted since is skipped with the
+    reason (its new bytes are another list's), never read in other bytes than the list's."""
+    try:
+        doc = json.loads(read_small_object(conn, str(uri)))
+        entries, root = doc["objects"], S3Uri.parse(doc.get("root") or str(uri).rsplit("/", 1)[0] + "/")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{uri}: not a Sentinel input list ({exc}); expected {{\"sentinel_input_list\": 1, "
+                         '"root": "s3://…/", "objects": [{"uri", "etag", "size"}, …]}') from exc
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        current = list(pool.map(lambda e: single_object(conn, S3Uri.parse(e["uri"])), entries))
+    objects, skipped = [], []
+    relative = [e["uri"].removeprefix(f"s3://{root.bucket}/{root.prefix}") for e in entries]
+    types = infer_types(partition_values(key) for key in relative)
+    for entry, now, key in zip(entries, current, relative):
+        if (segment := hidden_segment(key)) is not None:
+            skipped.append({"uri": entry["uri"], "reason": hidden_reason(key, segment)})
+        elif now is None:
+            skipped.append({"uri": entry["uri"], "reason": "listed, but deleted since"})
+        elif now.etag != entry["etag"]:
+            skipped.append({"uri": entry["uri"], "reason": f"listed as ETag {entry['etag']}, replaced since "
+                                                           f"(now {now.etag}): the new bytes are another run's"})
+        else:
+            objects.append(ObjectRef(entry["uri"], entry["etag"], now.size, typed(partition_values(key), types)))
+    return InputListing(sorted(objects, key=lambda o: o.uri), "list", skipped)

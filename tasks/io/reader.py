@@ -13,9 +13,9 @@ for, in that order, as the rest of the pipeline expects them:
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -112,14 +112,32 @@ def shaped(batch: pa.RecordBatch, columns: list[str], partition: dict[str, tuple
                                                                               metadata=batch.schema.metadata)))
 
 
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def uuid_strings(column: pa.Array) -> pa.Array:
+    """16-byte UUIDs as canonical lowercase 8-4-4-4-12 strings, vectorised (1M rows in well under a
+    second; str(uuid.UUID) per row takes seconds); nulls stay null."""
+    n = len(column)
+    raw = np.frombuffer(column.buffers()[1], dtype=np.uint8)[column.offset * 16:(column.offset + n) * 16].reshape(n, 16)
+    hexed = np.empty((n, 32), dtype=np.uint8)
+    hexed[:, 0::2], hexed[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 0x0F]
+    out = np.full((n, 36), ord("-"), dtype=np.uint8)
+    for dst, src, width in ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12)):
+        out[:, dst:dst + width] = hexed[:, src:src + width]
+    offsets = np.arange(0, 36 * n + 1, 36, dtype=np.int32)
+    validity = pc.is_valid(column).buffers()[1] if column.null_count else None
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.tobytes()), validity,
+                                       column.null_count)
+
+
 def plain_array(column: pa.Array) -> pa.Array:
     """One column in its plain type (tasks.io.parquet.plain_type)."""
     kind = plain_type(column.type)
     if kind == column.type:
         return column
     if is_uuid_type(column.type):
-        return pa.array([None if v is None else str(uuid.UUID(bytes=v)) for v in column.storage.to_pylist()],
-                        pa.string())
+        return uuid_strings(column.storage)
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return column.cast(kind)

@@ -65,3 +65,9 @@ def test_databricks_partitioned_folder_markers_apply_per_folder():
     found = resolve([live, "dt=1/_started_5", "dt=1/_committed_5", other, "dt=2/_started_6"], markers)
     assert found.live == [live]
     assert [s.key for s in found.skipped] == [other]
+
+
+def test_an_underscore_partition_folder_is_data_as_spark_reads_it():
+    assert hidden_segment("_bucket=3/part-0.parquet") is None
+    assert hidden_segment("_bucket=3/_temporary/part-0.parquet") == "_temporary"
+    assert hidden_segment("_x=1.parquet") == "_x=1.parquet"  # a file name: hidden however it reads

@@ -89,3 +89,21 @@ def test_hive_partitions_become_typed_columns(s3_conn, bucket, tmp_path, writer)
         schema = input_schema(read_footer(s3_conn, obj), obj, ["id", "text", "dt", "lang"])
         # polars also writes the partition columns into the files (large strings): the file's own wins
         assert all(schema.field(c).type in (pa.string(), pa.large_string()) for c in ("dt", "lang"))
+
+
+def test_an_input_list_reads_exactly_the_versions_it_names(s3_conn, bucket):
+    from tasks.io.inputs import write_input_list
+    from tasks.io.listing import list_objects
+
+    for name in ("a", "b", "c"):
+        writers.put(s3_conn, bucket, f"inbox/dt=1/{name}.parquet", writers.parquet_bytes(writers.texts(0, 5)))
+    objects = list_objects(s3_conn, f"s3://{bucket}/inbox/")
+    target = S3Uri.parse(f"s3://{bucket}/_sentinel/batches/b1.inputs.json")
+    uri = write_input_list(s3_conn, target, f"s3://{bucket}/inbox/", objects)
+    writers.put(s3_conn, bucket, "inbox/dt=1/b.parquet", writers.parquet_bytes(writers.texts(5, 5)))  # new bytes
+    s3_conn.boto3_client().delete_object(Bucket=bucket, Key="inbox/dt=1/c.parquet")
+    listing = list_input(s3_conn, uri)
+    assert listing.layout == "list" and [o.uri.rsplit("/", 1)[-1] for o in listing.objects] == ["a.parquet"]
+    assert listing.objects[0].partition == (("dt", "1", "int32"),)
+    reasons = {s["uri"].rsplit("/", 1)[-1]: s["reason"] for s in listing.skipped}
+    assert "replaced since" in reasons["b.parquet"] and "deleted since" in reasons["c.parquet"]

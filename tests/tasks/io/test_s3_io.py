@@ -51,8 +51,11 @@ def test_row_range_inside_one_big_row_group(s3_conn, bucket):
     put(s3_conn, bucket, "big/a.parquet", table(100), row_group_size=100)
     [obj] = list_objects(s3_conn, f"s3://{bucket}/big/")
     plan = plan_object(s3_conn, obj, text_column="text", id_column="id", shard_rows=30)
-    assert [(s.row_start, s.row_stop) for s in plan.shards] == [(0, 100)]  # text shards: whole row groups
-    # audio plans still cut a big row group into row ranges (split_rows): each reads exactly its rows
+    # #28: text shards cut a row group over the bounds into even row ranges, each reading exactly its rows
+    assert [(s.row_start, s.row_stop) for s in plan.shards] == [(0, 25), (25, 50), (50, 75), (75, 100)]
+    text_ids = [i for s in plan.shards for b in iter_shard_batches(s3_conn, s, ["id"], 8) for i in b.column("id").to_pylist()]
+    assert text_ids == list(range(100))
+    # audio plans cut a big row group by rows alone (split_rows)
     ranges = [Shard(obj, start, stop, slices) for start, stop, slices in split_rows([100], 30)]
     assert [(s.row_start, s.row_stop) for s in ranges] == [(0, 30), (30, 60), (60, 90), (90, 100)]
     ids = [i for b in iter_shard_batches(s3_conn, ranges[1], ["id"], 8) for i in b.column("id").to_pylist()]
