@@ -83,7 +83,7 @@ def translate_batch(
         guard_settings: name of a Sentinel MT Guards block with thresholds; empty = the calibrated defaults.
         redecode_flagged: retry a flagged translation once with beam search and a repetition guard.
         data_quality: run the input suite on each shard before inference and the output suite
-            before commit (Great Expectations; results under `<run_key>/quality/`).
+            before commit (Great Expectations; summaries in the manifest, failed results under `<run_key>/quality/`).
         triton_endpoint: name of the Sentinel Triton Endpoint block.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
         fan_out_deployment: run shard groups as child runs of this `shard-group` deployment

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks.io.listing import ObjectRef
+from tasks.io.object_cache import WHOLE_OBJECT_BYTES, small_object
 from tasks.io.parquet import (
     InputError,
     is_binary_text_type,
@@ -47,18 +50,29 @@ def iter_piece_batches(conn: S3Connection, piece: Piece, columns: list[str], bat
                        text_columns: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
     if not piece.slices:
         return
-    path = S3Uri.parse(piece.object.uri).arrow_path
-    metadata = read_footer(conn, piece.object)  # cached: no second footer read per shard
-    file_schema = metadata.schema.to_arrow_schema()
-    partition = {name: (value, kind) for name, value, kind in piece.object.partition}
-    stored = [c for c in columns if c in file_schema.names or nested_field(file_schema, c) is not None
-              or c not in partition]  # an unknown column is read, so parquet names it in its error
-    with conn.arrow_fs.open_input_file(path) as handle:
-        parquet = pq.ParquetFile(handle, metadata=metadata)
+    obj = piece.object
+    partition = {name: (value, kind) for name, value, kind in obj.partition}
+    with open_parquet(conn, obj) as parquet:
+        file_schema = parquet.schema_arrow
+        stored = [c for c in columns if c in file_schema.names or nested_field(file_schema, c) is not None
+                  or c not in partition]  # an unknown column is read, so parquet names it in its error
         for part in piece.slices:
-            for batch in _read_slice(parquet, piece.object.uri, part.index, part.start, part.stop, stored,
-                                     batch_rows):
+            for batch in _read_slice(parquet, obj.uri, part.index, part.start, part.stop, stored, batch_rows):
                 yield repair_utf8(shaped(batch, columns, partition, text_columns))
+
+
+@contextmanager
+def open_parquet(conn: S3Connection, obj: ObjectRef) -> Iterator[pq.ParquetFile]:
+    if 0 < obj.size <= WHOLE_OBJECT_BYTES:
+        try:
+            parquet = pq.ParquetFile(pa.BufferReader(small_object(conn, obj)))
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
+        yield parquet
+        return
+    metadata = read_footer(conn, obj)  # cached: no second footer read per shard
+    with conn.arrow_fs.open_input_file(S3Uri.parse(obj.uri).arrow_path) as handle:
+        yield pq.ParquetFile(handle, metadata=metadata)
 
 
 def _read_slice(parquet: pq.ParquetFile, uri: str, index: int, start: int, stop: int,

@@ -1,0 +1,35 @@
+"""Small objects fetched whole, once: one GET serves the footer (planning), the input suite's read and
+the shard's batches, instead of a HEAD and a GET for each of them. Streams land in S3 as thousands of
+such objects; larger ones are never held whole (the reader streams them by row group)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from tasks.io.listing import ObjectRef
+from tasks.io.s3 import S3Connection
+from tasks.io.s3_uri import S3Uri
+
+# objects up to this size are fetched whole; the cache keeps up to _SMALL_CACHE_BYTES of them (LRU)
+WHOLE_OBJECT_BYTES = 4 * 2**20
+_SMALL_CACHE_BYTES = 64 * 2**20
+_small: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_small_lock = threading.Lock()
+_small_held = [0]  # bytes in _small
+
+
+def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
+    key = (obj.uri, obj.etag)
+    with _small_lock:
+        if key in _small:
+            _small.move_to_end(key)
+            return _small[key]
+    parsed = S3Uri.parse(obj.uri)
+    data = conn.boto3_client().get_object(Bucket=parsed.bucket, Key=parsed.key)["Body"].read()
+    with _small_lock:
+        if key not in _small:
+            _small[key] = data
+            _small_held[0] += len(data)
+        while _small_held[0] > _SMALL_CACHE_BYTES and len(_small) > 1:
+            _small_held[0] -= len(_small.popitem(last=False)[1])
+    return data
