@@ -129,7 +129,7 @@ def common_run_kwargs(args: argparse.Namespace) -> dict:
 RUN_OPTIONS = ("input_uri", "output_uri", "shard_rows", "id_column", "max_quarantined_share",
                "fail_on_empty_input", "target_lang", "source_lang", "text_column", "model", "audio_column",
                "audio_uri_column", "language", "asr_model", "max_audio_s", "vad_filter", "channels", "subtitles",
-               "word_timestamps")
+               "word_timestamps", "diarize", "num_speakers", "hotwords", "initial_prompt", "prompt_column")
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
@@ -261,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         speech.add_argument("--subtitles", type=lambda v: [f.strip() for f in v.split(",") if f.strip()],
                             help="comma-separated subtitle formats (vtt,srt) written per clip")
         speech.add_argument("--word-timestamps", dest="word_timestamps", action="store_true", help="word-level timings")
+        speech.add_argument("--diarize", action="store_true",
+                            help="who spoke when (one-channel recordings): a speaker per segment, turns marked")
+        speech.add_argument("--num-speakers", dest="num_speakers", type=int,
+                            help="with --diarize: how many speakers (default: counted from the voices)")
+        speech.add_argument("--hotwords", help="names and terms Whisper should know, e.g. 'Nakagawa, Sentinel'")
+        speech.add_argument("--initial-prompt", dest="initial_prompt", help="text Whisper reads before the audio")
+        speech.add_argument("--prompt-column", dest="prompt_column", help="a text column: each clip's own prompt")
         if name == "speech-translate":
             speech.add_argument("--target-lang", dest="target_lang", help="default: the flow's")
         speech.set_defaults(func=func)
