@@ -203,3 +203,36 @@ def test_the_cli_passes_diarize_and_vocabulary_to_the_flow():
         "initial_prompt": "Minutes.", "prompt_column": "context"}
     plain = build_parser().parse_args(["transcribe", "--input", "s3://b/in/", "--output", "s3://b/out/"])
     assert "diarize" not in common_run_kwargs(plain)
+
+
+def test_vocabulary_reaches_whisper_through_the_flow(full_stack, on_speech_triton, s3_conn, bucket, tmp_path):
+    """`prompt_column` gives one row its own prompt, `hotwords` every row; a prompt column that is not
+    text fails its object before any inference, naming the column."""
+    import sys
+
+    from tests.triton.triton_fixtures import REPO_ROOT
+
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "fixtures" / "audio"))
+    import recordings
+
+    if why := recordings.tools_missing():
+        pytest.skip(why)
+    clip = recordings.rare_name(tmp_path, 0)
+    name = clip.scripts["names"]
+    table = pa.table({"id": ["prompted", "plain"], "audio": pa.array([clip.wav, clip.wav], pa.binary()),
+                      "context": [f"A note for Mister {name}.", None]})
+    upload_table(s3_conn, S3Uri(bucket, "vocab-in/names.parquet"), table)
+    upload_table(s3_conn, S3Uri(bucket, "vocab-bad/names.parquet"),
+                 pa.table({"id": ["x"], "audio": pa.array([clip.wav], pa.binary()), "context": [7]}))
+    state, summary = transcribe(input_uri=f"s3://{bucket}/vocab-in/", output_uri=f"s3://{bucket}/out-vocab/",
+                                prompt_column="context", max_quarantined_share=1.0)
+    assert state.is_completed(), summary
+    rows = {r["id"]: r for r in read_run_rows(s3_conn, summary, ["id", "transcript"])}
+    assert name in rows["prompted"]["transcript"]
+    state, hot = transcribe(input_uri=f"s3://{bucket}/vocab-in/", output_uri=f"s3://{bucket}/out-vocab/",
+                            hotwords=name, max_quarantined_share=1.0)
+    assert state.is_completed() and hot["run_key"] != summary["run_key"]
+    assert all(name in r["transcript"] for r in read_run_rows(s3_conn, hot, ["id", "transcript"]))
+    state, bad = transcribe(input_uri=f"s3://{bucket}/vocab-bad/", output_uri=f"s3://{bucket}/out-vocab-bad/",
+                            prompt_column="context")
+    assert state.is_failed() and "prompt column 'context' has type int64, expected string" in str(bad)
