@@ -54,6 +54,7 @@ models: setup
 	    $(TVENV)/bin/python triton/tools/build_tiny_marian.py --src $$src --tgt $$tgt --store $(STORE)
 	done
 	$(TVENV)/bin/python triton/tools/install_whisper_models.py --store $(STORE)
+	$(TVENV)/bin/python triton/tools/install_speaker_model.py --store $(STORE)
 
 stack-up: models
 	$(VENV)/bin/sentinel stack up

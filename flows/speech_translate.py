@@ -53,6 +53,11 @@ def speech_translate(
     passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
     subtitles: Annotated[list[SubtitleFormat], Param("Subtitle files", "one file per clip and format under <run_key>/subtitles/")] = [],
     word_timestamps: Annotated[bool, Param("Word timestamps", "word-level timings in segments (and in the subtitles)")] = False,
+    diarize: Annotated[bool, Param("Who spoke when", "one-channel recordings: each segment gets its speaker (S1, S2, ... in order of first speech) and the transcript marks the turns")] = False,
+    num_speakers: Annotated[int, Param("Number of speakers", "with diarize: how many people speak; 0 = count them from the voices", ge=0, le=20)] = 0,
+    hotwords: Annotated[OptionalName, Param("Hotwords", "names and terms Whisper should know (faster-whisper's hotwords), e.g. 'Nakagawa, Sentinel Batch'")] = "",
+    initial_prompt: Annotated[OptionalName, Param("Initial prompt", "text Whisper reads before the audio: context and the spelling of names")] = "",
+    prompt_column: Annotated[OptionalName, Param("Prompt column", "a text column with each clip's own prompt (read after the initial prompt)")] = "",
     shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
     clips_per_request: Annotated[int, Param("Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Param("Triton request timeout (s)", gt=0)] = 900.0,
@@ -73,6 +78,8 @@ def speech_translate(
     Takes transcribe-batch's parameters (see there) and: `target_lang`, the language to translate
     into; `translate_beam_size`, the translation's beam size; `translation_guard_settings`, a
     Sentinel MT Guards block for the translations (empty = the calibrated defaults).
+    With `diarize`, the speaker labels of the transcript (`[S1] ...`) stay in the translation, each
+    turn translated on its own.
     """
     stage = build_stage(locals())
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,

@@ -47,6 +47,11 @@ def transcribe_batch(
     passthrough_columns: Annotated[list[str], Param("Columns copied to the output")] = [],
     subtitles: Annotated[list[SubtitleFormat], Param("Subtitle files", "one file per clip and format under <run_key>/subtitles/")] = [],
     word_timestamps: Annotated[bool, Param("Word timestamps", "word-level timings in segments (and in the subtitles)")] = False,
+    diarize: Annotated[bool, Param("Who spoke when", "one-channel recordings: each segment gets its speaker (S1, S2, ... in order of first speech) and the transcript marks the turns")] = False,
+    num_speakers: Annotated[int, Param("Number of speakers", "with diarize: how many people speak; 0 = count them from the voices", ge=0, le=20)] = 0,
+    hotwords: Annotated[OptionalName, Param("Hotwords", "names and terms Whisper should know (faster-whisper's hotwords), e.g. 'Nakagawa, Sentinel Batch'")] = "",
+    initial_prompt: Annotated[OptionalName, Param("Initial prompt", "text Whisper reads before the audio: context and the spelling of names")] = "",
+    prompt_column: Annotated[OptionalName, Param("Prompt column", "a text column with each clip's own prompt (read after the initial prompt)")] = "",
     shard_rows: Annotated[int, Param("Rows per shard", ge=1, le=1_000_000)] = DEFAULT_AUDIO_SHARD_ROWS,
     clips_per_request: Annotated[int, Param("Clips per Triton request", ge=1, le=16)] = 4,
     request_timeout_s: Annotated[float, Param("Triton request timeout (s)", gt=0)] = 900.0,
@@ -83,6 +88,16 @@ def transcribe_batch(
         passthrough_columns: input columns copied unchanged to the output.
         subtitles: write `<run_key>/subtitles/<id>.vtt` / `.srt` per transcribed clip.
         word_timestamps: word-level timings in `segments` and in the subtitles.
+        diarize: who spoke when in a one-channel recording (the `speaker` model's voice embeddings of
+            the speech, clustered): each segment gets `speaker` (S1, S2, ... in order of first speech;
+            a segment whose words change speaker is split there), `speakers` lists them, the
+            transcript marks each turn (`[S1] ... [S2] ...`) and subtitles carry the speaker. A clip
+            whose assignment is unreliable keeps it and says so in `reasons`. Needs channels `mix`.
+        num_speakers: with `diarize`, how many speakers there are; 0 counts them from the voices.
+        hotwords: names and terms Whisper should know (faster-whisper's `hotwords`, put before every
+            30-s window's prompt).
+        initial_prompt: text Whisper reads before the first window (context, spelling of names).
+        prompt_column: a text column holding each clip's own prompt, read after `initial_prompt`.
         shard_rows: about this many rows per shard task.
         clips_per_request: clips per Triton request.
         request_timeout_s: client timeout of one Triton request.
@@ -122,5 +137,7 @@ def hearing(p: Mapping[str, Any]) -> dict:
         vad_filter=p["vad_filter"], beam_size=p["beam_size"], max_audio_s=p["max_audio_s"],
         max_audio_bytes=p["max_audio_bytes"], clips_per_request=p["clips_per_request"],
         request_timeout_s=p["request_timeout_s"], channels=p["channels"], subtitles=p["subtitles"],
-        word_timestamps=p["word_timestamps"], guards=p["guards"], guard_settings=p["guard_settings"],
-        redecode_flagged=p["redecode_flagged"], data_quality=p["data_quality"])
+        word_timestamps=p["word_timestamps"], diarize=p["diarize"], num_speakers=p["num_speakers"],
+        hotwords=p["hotwords"], initial_prompt=p["initial_prompt"], prompt_column=p["prompt_column"],
+        guards=p["guards"], guard_settings=p["guard_settings"], redecode_flagged=p["redecode_flagged"],
+        data_quality=p["data_quality"])

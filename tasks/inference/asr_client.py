@@ -38,6 +38,7 @@ class AsrResult:
     languages: list[str] | None = None  # every language of the segments, most seconds first
     speech_regions: str | None = None  # JSON list of VAD speech regions {start, end, language?, language_prob?}
     channels: list[AsrResult] | None = None  # channels="split": one result per channel, in channel order
+    speakers: list[str] | None = None  # diarize: the speakers (S1, S2, ...) in order of first speech
 
     @property
     def segment_list(self) -> list[dict]:
@@ -59,12 +60,18 @@ class AsrResult:
 
 
 def asr_parameters(*, vad_filter: bool = True, beam_size: int = 1, max_audio_s: float | None = None,
-                   model: str | None = None, channels: str = "mix", **extra) -> dict:
+                   model: str | None = None, channels: str = "mix", hotwords: str | None = None,
+                   initial_prompt: str | None = None, **extra) -> dict:
     """Request parameters for `transcribe` (see triton/model_repository/transcribe/README.md);
-    `channels`: "mix" (one transcript of the downmix) or "split" (one per channel)."""
+    `channels`: "mix" (one transcript of the downmix) or "split" (one per channel); `hotwords` and
+    `initial_prompt` (faster-whisper's vocabulary options) only when set, so requests without them
+    are what they were."""
     if channels not in CHANNEL_MODES:
         raise ValueError(f"channels={channels!r} is not one of {', '.join(CHANNEL_MODES)}")
     params = {"vad_filter": vad_filter, "beam_size": beam_size, **extra}
+    for key, value in (("hotwords", hotwords), ("initial_prompt", initial_prompt)):
+        if value and value.strip():
+            params[key] = value.strip()
     if channels != "mix":
         params["channels"] = channels
     if max_audio_s is not None:
@@ -90,34 +97,42 @@ class TritonAsrClient(TritonClient):
     """One gRPC channel, at most `settings.concurrency` requests in flight, `settings.batch_size`
     clips per request; `settings.decoding` holds the request parameters (asr_parameters)."""
 
-    async def transcribe(self, clips: list[bytes], language: str | None = None,
-                         decoding: dict | None = None) -> list[AsrResult]:
+    async def transcribe(self, clips: list[bytes], language: str | None = None, decoding: dict | None = None,
+                         prompts: list[str | None] | None = None) -> list[AsrResult]:
         """One AsrResult per clip, in order; clips Triton refuses carry `error`, the others a transcript.
-        `decoding` replaces the settings' request parameters for this call (e.g. a guarded retry)."""
+        `decoding` replaces the settings' request parameters for this call (e.g. a guarded retry);
+        `prompts[i]`: clip i's own prompt (after the request's `initial_prompt`), None or "" = none."""
+        if prompts is not None and len(prompts) != len(clips):
+            raise ValueError(f"{len(prompts)} prompts for {len(clips)} clips")
         size = max(1, self.settings.batch_size)
-        chunks = [clips[i:i + size] for i in range(0, len(clips), size)]
-        results = await asyncio.gather(*(self._transcribe_isolating(chunk, language, decoding) for chunk in chunks))
+        chunks = [(clips[i:i + size], prompts[i:i + size] if prompts else None) for i in range(0, len(clips), size)]
+        results = await asyncio.gather(*(self._transcribe_isolating(part, language, decoding, row_prompts)
+                                         for part, row_prompts in chunks))
         return [r for part in results for r in part]
 
-    async def _transcribe_isolating(self, clips: list[bytes], language: str | None,
-                                    decoding: dict | None = None) -> list[AsrResult]:
+    async def _transcribe_isolating(self, clips: list[bytes], language: str | None, decoding: dict | None = None,
+                                    prompts: list[str | None] | None = None) -> list[AsrResult]:
         try:
-            return await self._infer_clips(clips, language, decoding)
+            return await self._infer_clips(clips, language, decoding, prompts=prompts)
         except TritonRequestRejected as exc:
             if len(clips) == 1:
                 return [AsrResult(error=rejection_reason(exc))]
         # one bad clip fails the whole request: find it by sending each clip alone
-        singles = await asyncio.gather(*(self._transcribe_isolating([clip], language, decoding) for clip in clips))
+        singles = await asyncio.gather(*(self._transcribe_isolating([clip], language, decoding,
+                                                                    [prompts[i]] if prompts else None)
+                                         for i, clip in enumerate(clips)))
         return [r for part in singles for r in part]
 
-    async def _infer_clips(self, clips: list[bytes], language: str | None,
-                           decoding: dict | None = None) -> list[AsrResult]:
+    async def _infer_clips(self, clips: list[bytes], language: str | None, decoding: dict | None = None,
+                           prompts: list[str | None] | None = None) -> list[AsrResult]:
         outputs = [grpcclient.InferRequestedOutput(name) for name in (*TEXT_OUTPUTS, *FLOAT_OUTPUTS)]
         async with self._slots:
             # serialized inside the slot: only the requests in flight hold a copy of their audio
             inputs = [_bytes_tensor("AUDIO", clips)]
             if language:
                 inputs.append(_bytes_tensor("LANGUAGE", [language.encode()] * len(clips)))
+            if prompts and any(prompts):
+                inputs.append(_bytes_tensor("PROMPT", [(prompt or "").encode() for prompt in prompts]))
             result = await self._with_retries(inputs, outputs, decoding)
         texts = {n: [v.decode("utf-8", "replace") for v in result.as_numpy(n).reshape(-1)] for n in TEXT_OUTPUTS}
         floats = {n: result.as_numpy(n).reshape(-1).astype(float).tolist() for n in FLOAT_OUTPUTS}

@@ -37,13 +37,15 @@ def decode_bytes_tensor(raw: bytes, count: int | None = None) -> list[str]:
     return out
 
 
-def raw_input(name: str, rows: int, raw: bytes) -> grpcclient.InferInput:
-    tensor = grpcclient.InferInput(name, [rows, 1], "BYTES")
+def raw_input(name: str, rows: int, raw: bytes, shape: list[int] | None = None) -> grpcclient.InferInput:
+    """A BYTES input of `rows` elements, shaped [rows, 1] (a batching model's) unless `shape` is given."""
+    tensor = grpcclient.InferInput(name, shape or [rows, 1], "BYTES")
     if hasattr(tensor, "_raw_content"):  # tritonclient keeps a tensor's wire bytes here
         tensor._raw_content = raw
     else:  # pragma: no cover - another tritonclient layout: the public (slower) path
         values = decode_bytes_tensor(raw)
-        tensor.set_data_from_numpy(np.array([v.encode("utf-8") for v in values], dtype=np.object_).reshape(-1, 1))
+        array = np.array([v.encode("utf-8") for v in values], dtype=np.object_)
+        tensor.set_data_from_numpy(array.reshape(shape or (-1, 1)))
     return tensor
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 from tasks.engine.guard_clock import GuardClock
 from tasks.engine.row_status import GUARD_FIELDS, RowStatus
 from tasks.inference.asr_client import TritonAsrClient
+from tasks.inference.speaker_client import TritonSpeakerClient
 from tasks.inference.translate_client import TritonTranslateClient
 from tasks.io.s3 import S3Connection
 from tasks.speech_translate.language_runs import LanguageRun, language_runs, merge_runs
@@ -34,13 +35,14 @@ def sentence_count(text: str, language: str, translate: TranslateSettings) -> in
 
 async def speech_translate_record_batch(asr: TritonAsrClient, mt: TritonTranslateClient, conn: S3Connection,
                                         record: pa.RecordBatch, settings: TranscribeSettings,
-                                        translate: TranslateSettings, clock: GuardClock) -> pa.RecordBatch:
+                                        translate: TranslateSettings, clock: GuardClock,
+                                        speakers: TritonSpeakerClient | None = None) -> pa.RecordBatch:
     """Transcribe, then translate the transcripts, each stretch from the language Whisper heard in it
     (tasks/speech_translate/language_runs.py: a code-switched clip is translated per language, a clip in one language
     whole), grouped by language across the batch. Long transcripts are translated as documents
     (translate_record_batch: split into sentences, the sentences of all transcripts of a language sent
     together, reassembled), and guarded per sentence."""
-    heard = await transcribe_record_batch(asr, conn, record, settings, clock)
+    heard = await transcribe_record_batch(asr, conn, record, settings, clock, speakers)
     target = translate.target_lang
     rows = heard.to_pylist()
     names = ["translation", "translation_logprob", "translation_model",

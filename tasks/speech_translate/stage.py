@@ -21,7 +21,7 @@ from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan
 from tasks.quality.shard_checks import ShardQualityChecks
 from tasks.speech_translate.batch import speech_translate_record_batch
-from tasks.transcribe.stage import TranscribeStage, asr_fields, audio_config, write_batch_subtitles
+from tasks.transcribe.stage import TranscribeStage, asr_fields, audio_config, speaker_client, write_batch_subtitles
 from tasks.translate.stage import TranslateStage, settings_config
 
 TRANSLATION_FIELDS = [
@@ -95,9 +95,10 @@ class SpeechTranslateStage(ShardStage):
     @asynccontextmanager
     async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:
         heard, translate = self.asr.settings, self.mt.settings
-        async with TritonAsrClient(heard.triton) as asr, TritonTranslateClient(translate.triton) as mt:
+        async with (TritonAsrClient(heard.triton) as asr, TritonTranslateClient(translate.triton) as mt,
+                    speaker_client(heard) as speakers):
             async def process(record: pa.RecordBatch) -> pa.RecordBatch:
-                done = await speech_translate_record_batch(asr, mt, conn, record, heard, translate, clock)
+                done = await speech_translate_record_batch(asr, mt, conn, record, heard, translate, clock, speakers)
                 await write_batch_subtitles(conn, run_dir, heard, done)
                 return done
 

@@ -11,7 +11,8 @@ Sentence boundaries come from sentencex (language-aware rules for ~300 languages
 is located in the text, so offsets are exact. The segmenter was chosen by measurement against pysbd,
 blingfire, the Moses splitter, Punkt and syntok (docs/documents.md, bench/compare_segmenters.py).
 Whitespace around a sentence (spaces, newlines, paragraph breaks) is kept as a separator, so the
-layout survives translation; so are the channel labels of a split-channel transcript (`[ch1] `).
+layout survives translation; so are the channel labels of a split-channel transcript (`[ch1] `) and the
+speaker labels of a diarized one (`[S2] `).
 A sentence longer than `max_chars` is split at clause boundaries
 (, ; : – — and their CJK forms), then at spaces; a run with no such boundary longer than
 `max_chars` cannot be cut without breaking a word, and `TooLongSentence` says where it is.
@@ -95,14 +96,15 @@ LINE = re.compile(r"[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
 # ideographic spaces, tabs): sentencex 1.0 panics on some of it before a period ("Anhang B\u00a0."), so it
 # sees each such character as a plain space; one character for one, so offsets stay those of the text.
 OTHER_SPACE = re.compile(r"[^\S ]")
-# A speaker/channel label of a split-channel transcript ("[ch0] Hallo. [ch1] Ja."): it ends the sentence
-# before it and stays in the separator, so it comes back exactly and is never sent to the model.
-CHANNEL_LABEL = re.compile(r"\[ch\d+\]")
+# A channel label of a split-channel transcript ("[ch0] Hallo. [ch1] Ja.") or a speaker label of a diarized
+# one ("[S1] Hallo. [S2] Ja."): it ends the sentence before it and stays in the separator, so it comes back
+# exactly and is never sent to the model.
+CHANNEL_LABEL = re.compile(r"\[(?:ch|S)\d+\]")
 
 
 def _stretches(text: str, line: re.Match) -> list[tuple[int, int]]:
     """(start, end) of the parts of a line between channel labels."""
-    if "[ch" not in line.group():
+    if "[" not in line.group():
         return [line.span()]
     parts, pos = [], line.start()
     for label in CHANNEL_LABEL.finditer(text, line.start(), line.end()):

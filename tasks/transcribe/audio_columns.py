@@ -26,6 +26,7 @@ class AudioColumns:
     audio: str | None = "audio"
     audio_uri: str | None = None
     passthrough: tuple[str, ...] = ()
+    prompt: str | None = None  # a text column: each row's own prompt for Whisper (context, names, terms)
 
     def __post_init__(self):
         if bool(self.audio) == bool(self.audio_uri):
@@ -38,19 +39,24 @@ class AudioColumns:
 
     @property
     def read(self) -> list[str]:
-        return list(dict.fromkeys([self.id, self.source, *self.passthrough]))
+        return list(dict.fromkeys([self.id, self.source, *self.passthrough, *([self.prompt] if self.prompt else [])]))
 
 
 def validate_audio_schema(schema: pa.Schema, uri: str, columns: AudioColumns) -> None:
     """`schema` as input_schema gives it (partition and nested columns included)."""
     role = "audio" if columns.audio else "audio URI"
     check_columns(schema, uri, [("audio_column" if columns.audio else "audio_uri_column", columns.source),
-                                ("id_column", columns.id), *(("passthrough_columns", c) for c in columns.passthrough)])
+                                ("id_column", columns.id), *(("passthrough_columns", c) for c in columns.passthrough),
+                                *((("prompt_column", columns.prompt),) if columns.prompt else ())])
     kind = schema.field(columns.source).type
     expected_ok = (kind in BINARY_TYPES) if columns.audio else is_text_type(kind)
     if not expected_ok and not pa.types.is_null(kind):
         raise InputError(f"{uri}: {role} column {columns.source!r} has type {kind}, "
                          f"expected {'binary (encoded audio file bytes)' if columns.audio else 'string (s3:// URIs)'}")
+    if columns.prompt and not (is_text_type(schema.field(columns.prompt).type)
+                               or pa.types.is_null(schema.field(columns.prompt).type)):
+        raise InputError(f"{uri}: prompt column {columns.prompt!r} has type {schema.field(columns.prompt).type}, "
+                         "expected string")
     id_type = schema.field(columns.id).type
     if not is_id_type(id_type):
         raise InputError(f"{uri}: id column {columns.id!r} has type {id_type}, expected string, integer or UUID")

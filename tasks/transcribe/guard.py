@@ -73,7 +73,7 @@ def _score(results: list[AsrResult], guard: TranscriptGuard) -> tuple[np.ndarray
 
 
 async def _hallucination_pass(client: TritonAsrClient, clips: list[bytes], results: list[AsrResult],
-                              language: str | None, guard: TranscriptGuard
+                              language: str | None, guard: TranscriptGuard, prompts: list[str | None] | None = None
                               ) -> tuple[list[AsrResult], list[GuardVerdict]]:
     """Score the results with words; retry the flagged ones; keep the better result of each."""
     verdicts = [GuardVerdict() for _ in results]
@@ -87,7 +87,8 @@ async def _hallucination_pass(client: TritonAsrClient, clips: list[bytes], resul
     retry = [i for i in heard if verdicts[i].flagged]
     if retry and guard.redecode is not None:
         decoding = {**client.settings.decoding, **guard.redecode}
-        again = await client.transcribe([clips[i] for i in retry], language, decoding=decoding)
+        again = await client.transcribe([clips[i] for i in retry], language, decoding=decoding,
+                                        prompts=[prompts[i] for i in retry] if prompts else None)
         usable = [(i, drop_non_words(r)) for i, r in zip(retry, again) if r.error is None]
         heard_again = [(i, r) for i, r in usable if not is_non_words(r.text)]
         for i, result in usable:
@@ -104,7 +105,8 @@ async def _hallucination_pass(client: TritonAsrClient, clips: list[bytes], resul
 
 
 async def _coverage_pass(client: TritonAsrClient, clips: list[bytes], results: list[AsrResult],
-                         verdicts: list[GuardVerdict], language: str | None, guard: TranscriptGuard) -> list[AsrResult]:
+                         verdicts: list[GuardVerdict], language: str | None, guard: TranscriptGuard,
+                         prompts: list[str | None] | None = None) -> list[AsrResult]:
     """Retry each result's uncovered speech on its own and splice it in; flag what stays uncovered."""
     settings = guard.coverage
     gaps = [uncovered_speech(r.region_list, r.segment_list, settings) for r in results]
@@ -116,7 +118,8 @@ async def _coverage_pass(client: TritonAsrClient, clips: list[bytes], results: l
 
         async def again(i: int) -> AsrResult:
             regions = json.dumps([[round(g.start, 3), round(g.end, 3)] for g in gaps[i]])
-            [result] = await client.transcribe([clips[i]], language, decoding={**decoding, "regions": regions})
+            [result] = await client.transcribe([clips[i]], language, decoding={**decoding, "regions": regions},
+                                               prompts=[prompts[i]] if prompts else None)
             return result
 
         for i, extra in zip(retry, await asyncio.gather(*(again(i) for i in retry))):
@@ -133,10 +136,11 @@ async def _coverage_pass(client: TritonAsrClient, clips: list[bytes], results: l
 
 
 async def _guard_group(client: TritonAsrClient, clips: list[bytes], results: list[AsrResult],
-                       language: str | None, guard: TranscriptGuard) -> tuple[list[AsrResult], list[GuardVerdict]]:
-    results, verdicts = await _hallucination_pass(client, clips, results, language, guard)
+                       language: str | None, guard: TranscriptGuard, prompts: list[str | None] | None = None
+                       ) -> tuple[list[AsrResult], list[GuardVerdict]]:
+    results, verdicts = await _hallucination_pass(client, clips, results, language, guard, prompts)
     if guard.coverage.enabled:
-        spliced = await _coverage_pass(client, clips, results, verdicts, language, guard)
+        spliced = await _coverage_pass(client, clips, results, verdicts, language, guard, prompts)
         rescore = [i for i, (a, b) in enumerate(zip(results, spliced)) if a is not b and not is_non_words(b.text)]
         if rescore:  # the spliced text is new text: the hallucination checks see it too
             score, flagged, reasons = await asyncio.to_thread(_score, [spliced[i] for i in rescore], guard)
@@ -151,10 +155,12 @@ async def _guard_group(client: TritonAsrClient, clips: list[bytes], results: lis
 
 async def guard_transcripts_of_clips(client: TritonAsrClient, clips: list[bytes | None],
                                      results: list[AsrResult | None], checked: list[int], language: str | None,
-                                     guard: TranscriptGuard, clock: GuardClock
+                                     guard: TranscriptGuard, clock: GuardClock,
+                                     prompts: list[str | None] | None = None
                                      ) -> tuple[list[AsrResult | None], list[GuardVerdict]]:
-    """Check results[checked] (rows transcribed `ok`, with or without text); clips[i] are their audio.
-    Returns the kept results and one verdict per clip. Split-channel results are checked per channel."""
+    """Check results[checked] (rows transcribed `ok`, with or without text); clips[i] are their audio,
+    prompts[i] their own prompts (retries send them again). Returns the kept results and one verdict
+    per clip. Split-channel results are checked per channel."""
     verdicts = [GuardVerdict() for _ in results]
     if not checked:
         return results, verdicts
@@ -163,16 +169,17 @@ async def guard_transcripts_of_clips(client: TritonAsrClient, clips: list[bytes 
         mixed = [i for i in checked if not results[i].channels]
         if mixed:
             kept, found = await _guard_group(client, [clips[i] for i in mixed], [results[i] for i in mixed],
-                                             language, guard)
+                                             language, guard, [prompts[i] for i in mixed] if prompts else None)
             for i, result, verdict in zip(mixed, kept, found):
                 results[i], verdicts[i] = result, verdict
         for i in (i for i in checked if results[i].channels):
-            results[i], verdicts[i] = await _guard_channels(client, clips[i], results[i], language, guard)
+            results[i], verdicts[i] = await _guard_channels(client, clips[i], results[i], language, guard,
+                                                            prompts[i] if prompts else None)
     return results, verdicts
 
 
 async def _guard_channels(client: TritonAsrClient, clip: bytes, result: AsrResult, language: str | None,
-                          guard: TranscriptGuard) -> tuple[AsrResult, GuardVerdict]:
+                          guard: TranscriptGuard, prompt: str | None = None) -> tuple[AsrResult, GuardVerdict]:
     """Hallucination checks (no re-decoding) and speech coverage per channel: a channel's uncovered
     speech is re-decoded from that channel alone (`channel` + `regions`) and spliced in; the row is
     rebuilt from its channels and flagged when one channel is, each reason naming its channel."""
@@ -187,7 +194,8 @@ async def _guard_channels(client: TritonAsrClient, clip: bytes, result: AsrResul
             if not settings.retry or sum(g.seconds for g in channel_gaps) < settings.min_missing_s:
                 continue
             regions = json.dumps([[round(g.start, 3), round(g.end, 3)] for g in channel_gaps])
-            [extra] = await client.transcribe([clip], language, decoding={**decoding, "channel": c, "regions": regions})
+            [extra] = await client.transcribe([clip], language, decoding={**decoding, "channel": c, "regions": regions},
+                                              prompts=[prompt] if prompt else None)
             verdict.redecoded = True
             if extra.error is None and not is_non_words(extra.text):
                 channels[c] = splice(channels[c], drop_non_words(extra))

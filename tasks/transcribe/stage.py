@@ -9,11 +9,13 @@ from dataclasses import asdict, dataclass, replace
 
 import pyarrow as pa
 
+from tasks.diarization.speakers import DiarizeSettings
 from tasks.engine.row_status import GUARD_FIELDS, RowStatus
 from tasks.engine.stage import BatchFn, SettingsStage, quality_from_dict, settings_to_dict
 from tasks.guards.asr.settings import ASRGuardSettings, SpeechCoverageSettings
 from tasks.inference.asr_client import ASR_MODEL, TritonAsrClient
 from tasks.inference.client import TritonCallSettings
+from tasks.inference.speaker_client import TritonSpeakerClient
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan
@@ -53,19 +55,28 @@ def settings_from_dict(doc: dict) -> TranscribeSettings:
                                 SpeechCoverageSettings.model_validate(guard.get("coverage") or {}))
     quality = quality_from_dict(quality)
     triton = TritonCallSettings(**doc.pop("triton"))
+    diarize, speaker = doc.pop("diarize", None), doc.pop("speaker", None)
     doc["subtitles"] = tuple(doc.get("subtitles") or ())
-    return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality, **doc)
+    return TranscribeSettings(columns=AudioColumns(**columns), triton=triton, guard=guard, quality=quality,
+                              diarize=DiarizeSettings(**diarize) if diarize else None,
+                              speaker=TritonCallSettings(**speaker) if speaker else None, **doc)
 
 
 def audio_config(settings: TranscribeSettings) -> dict:
     """What of TranscribeSettings changes the outputs: columns, language, limits, decoding, guard,
-    quality, and the subtitle formats written (only when some are: runs without keep their key)."""
-    config = {"columns": asdict(settings.columns), "language": settings.language,
+    quality, and the subtitle formats written, the prompt column and the diarization (these three only
+    when used: runs without them keep their key)."""
+    columns = asdict(settings.columns)
+    if columns.get("prompt") is None:
+        columns.pop("prompt", None)
+    config = {"columns": columns, "language": settings.language,
               "max_audio_bytes": settings.max_audio_bytes, "asr": settings.triton.decoding,
               "quality": settings.quality.config() if settings.quality else None,
               "guard": settings.guard.config() if settings.guard else None}
     if settings.subtitles:
         config["subtitles"] = list(settings.subtitles)
+    if settings.diarize is not None:
+        config["diarize"] = settings.diarize.config()
     return config
 
 
@@ -87,8 +98,9 @@ async def write_batch_subtitles(conn: S3Connection, run_dir: str, settings: Tran
 
 
 async def transcribe_with_subtitles(asr: TritonAsrClient, conn: S3Connection, record: pa.RecordBatch,
-                                    settings: TranscribeSettings, clock, run_dir: str) -> pa.RecordBatch:
-    heard = await transcribe_record_batch(asr, conn, record, settings, clock)
+                                    settings: TranscribeSettings, clock, run_dir: str,
+                                    speakers: TritonSpeakerClient | None = None) -> pa.RecordBatch:
+    heard = await transcribe_record_batch(asr, conn, record, settings, clock, speakers)
     await write_batch_subtitles(conn, run_dir, settings, heard)
     return heard
 
@@ -139,5 +151,17 @@ class TranscribeStage(SettingsStage):
 
     @asynccontextmanager
     async def open(self, conn: S3Connection, clock, run_dir: str) -> AsyncIterator[BatchFn]:
-        async with TritonAsrClient(self.settings.triton) as asr:
-            yield lambda record: transcribe_with_subtitles(asr, conn, record, self.settings, clock, run_dir)
+        async with TritonAsrClient(self.settings.triton) as asr, speaker_client(self.settings) as speakers:
+            yield lambda record: transcribe_with_subtitles(asr, conn, record, self.settings, clock, run_dir, speakers)
+
+
+@asynccontextmanager
+async def speaker_client(settings: TranscribeSettings) -> AsyncIterator[TritonSpeakerClient | None]:
+    """The `speaker` model's client when the settings diarize, else None."""
+    if settings.diarize is None:
+        yield None
+        return
+    if settings.speaker is None:
+        raise ValueError("diarize needs the `speaker` model's call settings (TranscribeSettings.speaker)")
+    async with TritonSpeakerClient(settings.speaker) as client:
+        yield client

@@ -1,5 +1,5 @@
 """Subtitles of one clip from its transcript segments (the `segments` column: JSON list of
-{start, end, text, language?, channel?, words?}): WebVTT and SRT, plain text out.
+{start, end, text, language?, channel?, speaker?, words?}): WebVTT and SRT, plain text out.
 
     vtt = to_webvtt(segments)            # "WEBVTT\\n\\n1\\n00:00:00.000 --> 00:00:04.160\\n..."
     srt = to_srt(segments)
@@ -7,8 +7,9 @@
 
 Cues are the segments in time order (non-word segments dropped; a cue never ends before it starts);
 a split-channel segment's text is prefixed with its channel (`[ch1] ...`, a WebVTT voice tag
-`<v ch1>` in .vtt). With `words=True`, segments carrying word timestamps (request parameter
-`word_timestamps`) become one cue per word.
+`<v ch1>` in .vtt), a diarized segment's with its speaker (`[S1] ...` in .srt, `<v S1>` in .vtt).
+With `words=True`, segments carrying word timestamps (request parameter `word_timestamps`) become
+one cue per word.
 
 Written here, not with webvtt-py / srt: the two formats are a timestamp and a cue each, while what
 is ours (which segments become cues, channel labels and voice tags, one cue per word) would be
@@ -38,7 +39,8 @@ def _segments(segments: list[dict] | str | None) -> list[dict]:
 
 
 def cues(segments: list[dict] | str | None, words: bool = False) -> list[dict]:
-    """(start, end, text, channel) per cue, in time order; word cues where asked and present."""
+    """(start, end, text, label) per cue, in time order (label: the speaker, else `ch<N>`, else None);
+    word cues where asked and present."""
     out = []
     for segment in _segments(segments):
         units = segment.get("words") if words and segment.get("words") else [segment]
@@ -48,8 +50,14 @@ def cues(segments: list[dict] | str | None, words: bool = False) -> list[dict]:
                 continue
             start = float(unit["start"])
             out.append({"start": start, "end": max(float(unit["end"]), start), "text": text,
-                        "channel": segment.get("channel")})
+                        "label": _label(segment)})
     return sorted(out, key=lambda c: (c["start"], c["end"]))
+
+
+def _label(segment: dict) -> str | None:
+    if segment.get("speaker"):
+        return str(segment["speaker"])
+    return f"ch{segment['channel']}" if segment.get("channel") is not None else None
 
 
 def _escape_vtt(text: str) -> str:
@@ -59,7 +67,7 @@ def _escape_vtt(text: str) -> str:
 def to_webvtt(segments: list[dict] | str | None, words: bool = False) -> str:
     lines = ["WEBVTT", ""]
     for n, cue in enumerate(cues(segments, words), start=1):
-        voice = f"<v ch{cue['channel']}>" if cue["channel"] is not None else ""
+        voice = f"<v {_escape_vtt(cue['label'])}>" if cue["label"] is not None else ""
         lines += [str(n), f"{_timestamp(cue['start'], '.')} --> {_timestamp(cue['end'], '.')}",
                   voice + _escape_vtt(cue["text"]), ""]
     return "\n".join(lines)
@@ -68,7 +76,7 @@ def to_webvtt(segments: list[dict] | str | None, words: bool = False) -> str:
 def to_srt(segments: list[dict] | str | None, words: bool = False) -> str:
     lines = []
     for n, cue in enumerate(cues(segments, words), start=1):
-        label = f"[ch{cue['channel']}] " if cue["channel"] is not None else ""
+        label = f"[{cue['label']}] " if cue["label"] is not None else ""
         lines += [str(n), f"{_timestamp(cue['start'], ',')} --> {_timestamp(cue['end'], ',')}",
                   label + cue["text"].replace("-->", "->"), ""]
     return "\n".join(lines)

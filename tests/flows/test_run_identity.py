@@ -91,6 +91,45 @@ def test_a_stage_rebuilt_from_its_dict_has_the_same_identity(name):
     assert identity(rebuilt, shard_rows) == identity(stage, shard_rows)
 
 
+def speech_options() -> dict:
+    """Speech stages with the issue-29 options (diarize, vocabulary): not in the golden file, whose
+    stages are built without them and must keep their keys."""
+    from dataclasses import replace
+
+    from tasks.diarization.speakers import DiarizeSettings
+    from tasks.inference.client import TritonCallSettings
+    from tasks.transcribe.stage import TranscribeStage
+
+    vocabulary = transcribe_stage(
+        TRITON, audio_column="audio", audio_uri_column=None, id_column="id", passthrough_columns=[], language="auto",
+        asr_model="default", vad_filter=True, beam_size=1, max_audio_s=600.0, max_audio_bytes=100 * 1024 * 1024,
+        clips_per_request=4, request_timeout_s=900.0, guards=True, guard_settings=None, redecode_flagged=True,
+        data_quality=True, hotwords="Nakagawa, Wojciechowski", initial_prompt="Board minutes.", prompt_column="context")
+    plain = transcribe()
+    diarized = TranscribeStage(replace(plain.settings, diarize=DiarizeSettings(num_speakers=2),
+                                       speaker=TritonCallSettings(url="triton:8001", model_name="speaker", batch_size=1)))
+    return {"vocabulary": (vocabulary, 200), "diarized": (diarized, 200)}
+
+
+def test_new_speech_options_enter_the_config_only_when_used():
+    plain = transcribe().config()
+    assert "diarize" not in plain and "prompt" not in plain["columns"]
+    assert not {"hotwords", "initial_prompt"} & set(plain["asr"])
+    vocabulary, diarized = (stage.config() for stage, _ in speech_options().values())
+    assert vocabulary["asr"]["hotwords"] == "Nakagawa, Wojciechowski" and vocabulary["asr"]["initial_prompt"] == "Board minutes."
+    assert vocabulary["columns"]["prompt"] == "context"
+    assert diarized["diarize"]["num_speakers"] == 2 and diarized["diarize"]["threshold"] == 0.4
+    keys = {identity(*case)["run_key"] for case in speech_options().values()} | {identity(transcribe(), 200)["run_key"]}
+    assert len(keys) == 3
+
+
+@pytest.mark.parametrize("name", ["vocabulary", "diarized"])
+def test_a_stage_with_the_new_speech_options_rebuilds_from_its_dict(name):
+    stage, shard_rows = speech_options()[name]
+    rebuilt = stage_from_dict(json.loads(json.dumps(stage.stage_dict())))
+    assert rebuilt == stage and identity(rebuilt, shard_rows) == identity(stage, shard_rows)
+
+
 if __name__ == "__main__" and "--write" in sys.argv:
     GOLDEN.write_text(json.dumps({name: identity(*case) for name, case in cases().items()}, indent=1,
                                  sort_keys=True) + "\n")

@@ -1,6 +1,7 @@
 """The folders of tasks/ depend on each other in one direction only (docs/architecture.md):
 
-    text, io, inference          depend on no other folder (io and inference: nor on each other)
+    text, io, inference,         depend on no other folder (io and inference: nor on each other)
+    diarization
     guards                       text, inference (the similarity encoder served by Triton)
     quality                      io
     engine                       io, inference, quality; never a modality
@@ -15,15 +16,16 @@ import pytest
 
 from tests.test_import_cycles import import_graph
 
-BASE = {"text": set(), "io": set(), "inference": set()}
+BASE = {"text": set(), "io": set(), "inference": set(), "diarization": set()}
 ALLOWED = {
     **BASE,
     "guards": {"text", "inference"},
     "quality": {"io"},
     "engine": {"io", "inference", "quality"},
     "translate": {"engine", "io", "inference", "quality", "text", "guards"},
-    "transcribe": {"engine", "io", "inference", "quality", "text", "guards"},
-    "speech_translate": {"translate", "transcribe", "engine", "io", "inference", "quality", "text", "guards"},
+    "transcribe": {"engine", "io", "inference", "quality", "text", "guards", "diarization"},
+    "speech_translate": {"translate", "transcribe", "engine", "io", "inference", "quality", "text", "guards",
+                         "diarization"},
 }
 MODALITIES = ("translate", "transcribe", "speech_translate")
 

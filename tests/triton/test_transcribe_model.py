@@ -194,6 +194,50 @@ def test_english_only_model_refuses_another_language(asr_server):
         client.close()
 
 
+@pytest.fixture(scope="module")
+def rare_name_clip(tmp_path_factory):
+    import sys
+
+    sys.path.insert(0, str(FIXTURES))
+    import recordings
+
+    if why := recordings.tools_missing():
+        pytest.skip(why)
+    return recordings.rare_name(tmp_path_factory.mktemp("vocabulary"), 0)
+
+
+def with_prompts(url: str, clips: list[bytes], prompts: list[str], **parameters) -> list[str]:
+    client = grpcclient.InferenceServerClient(url)
+    try:
+        inputs = [bytes_input("AUDIO", clips), bytes_input("PROMPT", [p.encode() for p in prompts])]
+        result = client.infer("transcribe", inputs, parameters={"vad_filter": True, **parameters})
+    finally:
+        client.close()
+    return [v.decode() for v in result.as_numpy("TEXT").reshape(-1)]
+
+
+def test_hotwords_and_prompts_bring_out_a_rare_name(asr_server, rare_name_clip):
+    """The name a general model mishears comes out with hotwords, with an initial prompt, and with a
+    row's own PROMPT; a row without a prompt in the same request is what it is alone."""
+    clip, name = rare_name_clip.wav, rare_name_clip.scripts["names"]
+    greedy = {"vad_filter": True, "temperature_increment": 0}
+    assert name in infer(asr_server.grpc_url, [clip], hotwords=name, **greedy)["TEXT"][0]
+    assert name in infer(asr_server.grpc_url, [clip], initial_prompt=f"Mister {name}.", **greedy)["TEXT"][0]
+    # greedy only: the temperature fallback samples, so a hard clip's text would differ run to run
+    alone = infer(asr_server.grpc_url, [clip], vad_filter=True, temperature_increment=0)["TEXT"][0]
+    prompted, plain = with_prompts(asr_server.grpc_url, [clip, clip], [f"Invoice for Mister {name}.", ""],
+                                   temperature_increment=0)
+    assert name in prompted and plain == alone
+
+
+def test_vocabulary_is_bounded(asr_server, rare_name_clip):
+    clip = rare_name_clip.wav
+    assert rejection(asr_server.grpc_url, [clip], hotwords="x" * 2001) == (
+        "parameter hotwords is 2001 characters, over 2000")
+    with pytest.raises(InferenceServerException, match="row 1: prompt is 2005 characters, over 2000"):
+        with_prompts(asr_server.grpc_url, [clip, clip], ["", "y" * 2001], initial_prompt="abc")
+
+
 def test_server_without_whisper_models_stays_up_and_says_why(whisper_models_dir, tmp_path):
     models = tmp_path / "models"
     shutil.copytree(whisper_models_dir / "translate", models / "translate")  # translate needs its models

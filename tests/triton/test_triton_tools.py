@@ -132,3 +132,26 @@ def test_fetch_opus_mt_offline_fails_clearly(triton_venv):
     assert "cannot download 'Helsinki-NLP/opus-mt-de-en'" in proc.stderr
     assert "needs network access" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_install_speaker_model_exports_the_pinned_encoder_once(triton_venv, tmp_path):
+    """The resemblyzer wheel (cached in .local/cache/speaker-wheels, else downloaded) -> encoder.onnx
+    checked against torch, metadata with the pinned hashes; a second run leaves it alone; a wheel
+    that is not the pinned one is refused."""
+    wheels = REPO_ROOT / ".local" / "cache" / "speaker-wheels"
+    store = tmp_path / "store"
+    first = run_tool("install_speaker_model.py", "--store", str(store), "--wheel-dir", str(wheels), timeout=600)
+    assert "installed ->" in first.stdout and "of torch" in first.stdout
+    meta = json.loads((store / "speaker" / "resemblyzer-ge2e" / "sentinel-model.json").read_text())
+    assert meta["checkpoint_sha256"].startswith("39373b86") and meta["source"] == ["pypi:Resemblyzer==0.1.4"]
+    assert meta["export_max_abs_diff"] < 1e-5 and meta["embedding_dim"] == 256 and meta["n_mels"] == 40
+    assert (store / "speaker" / "resemblyzer-ge2e" / "encoder.onnx").stat().st_size > 5_000_000
+    again = run_tool("install_speaker_model.py", "--store", str(store), "--wheel-dir", str(wheels))
+    assert "already installed" in again.stdout
+    fake = tmp_path / "fake-wheels"
+    fake.mkdir()
+    (fake / "Resemblyzer-0.1.4-py3-none-any.whl").write_bytes(b"not the wheel")
+    proc = subprocess.run([str(TRITON_PYTHON), str(TOOLS_DIR / "install_speaker_model.py"), "--store",
+                           str(tmp_path / "other"), "--wheel-dir", str(fake)], capture_output=True, text=True,
+                          timeout=120, cwd=TOOLS_DIR)
+    assert proc.returncode == 1 and "expected 8f12eb2f" in proc.stderr and "pinned" in proc.stderr

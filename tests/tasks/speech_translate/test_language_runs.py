@@ -60,3 +60,11 @@ def test_a_failed_run_fails_the_row_and_says_which_language():
 def test_a_single_run_passes_through_unchanged():
     out = run_output("Hello.", reasons=["sentence 1: x"])
     assert merge_runs("Hallo.", [LanguageRun(0, 6, "de")], [out]) == {k: v for k, v in out.items() if k != "sentences"}
+
+
+def test_speaker_labels_stay_between_the_runs_of_a_diarized_transcript():
+    transcript = "[S1] Guten Morgen. [S2] Bonjour. [S1] Danke."
+    runs = language_runs(transcript, segments(("Guten Morgen.", "de"), ("Bonjour.", "fr"), ("Danke.", "de")), "de")
+    assert [transcript[r.start:r.end] for r in runs] == ["Guten Morgen.", "Bonjour.", "Danke."]
+    merged = merge_runs(transcript, runs, [run_output("Good morning."), run_output("Hello."), run_output("Thanks.")])
+    assert merged["translation"] == "[S1] Good morning. [S2] Hello. [S1] Thanks."

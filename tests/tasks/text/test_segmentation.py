@@ -159,3 +159,12 @@ def test_a_segmenter_panic_keeps_the_line_as_one_sentence(monkeypatch, caplog):
     monkeypatch.setattr(segmentation.sentencex, "segment", lambda language, text: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # any other error is not swallowed
         segment_text("Eins.", "de")
+
+
+def test_speaker_labels_of_a_diarized_transcript_end_sentences_and_stay_out_of_them():
+    text = "[S1] Good morning, everyone. [S2] Hello there [S1] Shall we start? Yes."
+    doc = segment_text(text, "en")
+    assert doc.sentences == ["Good morning, everyone.", "Hello there", "Shall we start?", "Yes."]
+    assert doc.separators == ["[S1] ", " [S2] ", " [S1] ", " ", ""]
+    assert doc.reassemble(["A.", "B", "C?", "D."]) == "[S1] A. [S2] B [S1] C? D."
+    assert segment_text("[s1] is lower case [x] text", "en").sentences == ["[s1] is lower case [x] text"]

@@ -68,7 +68,7 @@ def test_asr_client_isolates_the_bad_clip_of_a_rejected_request():
     """A request with one bad clip is rejected whole; the client re-sends clip by clip."""
     sent: list[list[bytes]] = []
 
-    async def fake_infer(self, clips, language, decoding=None):
+    async def fake_infer(self, clips, language, decoding=None, prompts=None):
         sent.append(list(clips))
         if b"bad" in clips:
             try:

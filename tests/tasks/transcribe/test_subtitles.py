@@ -51,3 +51,13 @@ def test_write_subtitles_puts_both_files(s3_conn, bucket):
     assert uris == [f"s3://{bucket}/subs-run/subtitles/clip-1.vtt", f"s3://{bucket}/subs-run/subtitles/clip-1.srt"]
     body = s3_conn.boto3_client().get_object(Bucket=bucket, Key="subs-run/subtitles/clip-1.vtt")["Body"].read()
     assert body.decode().startswith("WEBVTT")
+
+
+def test_diarized_segments_carry_their_speaker():
+    segments = [{"start": 0.0, "end": 2.0, "text": "Good morning.", "speaker": "S1",
+                 "words": [{"start": 0.0, "end": 0.5, "word": "Good"}, {"start": 0.5, "end": 1.2, "word": "morning."}]},
+                {"start": 2.5, "end": 3.0, "text": "Hi.", "speaker": "S2"}]
+    assert "<v S1>Good morning." in to_webvtt(segments) and "<v S2>Hi." in to_webvtt(segments)
+    assert "\n[S1] Good morning.\n" in to_srt(segments) and "\n[S2] Hi.\n" in to_srt(segments)
+    assert [c["label"] for c in cues(segments, words=True)] == ["S1", "S1", "S2"]
+    assert "<v S1>morning." in to_webvtt(segments, words=True)

@@ -129,14 +129,21 @@ class TritonPythonModel:
         languages = _column(request, "LANGUAGE", required=False)
         if languages is None:
             languages = [b""] * len(audio)
-        if len(languages) != len(audio):
-            raise AudioError("AUDIO and LANGUAGE must have the same batch size")
+        prompts = _column(request, "PROMPT", required=False)
+        if prompts is None:
+            prompts = [b""] * len(audio)
+        if len(languages) != len(audio) or len(prompts) != len(audio):
+            raise AudioError("AUDIO, LANGUAGE and PROMPT must have the same batch size")
         options = parse_options(request.parameters(), self.max_audio_s)
         rows = []
-        for row, (data, raw_lang) in enumerate(zip(audio, languages)):
+        for row, (data, raw_lang, prompt) in enumerate(zip(audio, languages, prompts)):
             language = _text(raw_lang).strip().lower() or None
             self.router.pick(options.model, language)  # routing errors before any decoding
-            rows.append((row, bytes(data), language, options))
+            try:
+                row_options = options.with_prompt(_text(prompt)) if prompt else options
+            except AudioError as exc:
+                raise AudioError(f"row {row}: {exc}" if len(audio) > 1 else str(exc)) from None
+            rows.append((row, bytes(data), language, row_options))
         return rows
 
     def _run_row(self, job) -> Transcript | Exception:
