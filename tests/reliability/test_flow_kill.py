@@ -26,8 +26,12 @@ from tests.reliability.prefect_api import PrefectApi
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 
-OBJECTS, ROWS, SHARD_ROWS = 4, 5000, 500  # 20,000 echo rows in 40 shards
-KILL_AFTER_PARTS = 8
+# layout: (objects, rows each, rows per row group, shard rows, parts committed before the kill)
+LAYOUTS = {
+    "objects": (4, 5000, 500, 500, 8),  # 20,000 echo rows in 40 shards
+    # issue #28: one object holding a single 1,000,000-row row group is spread over 5 shards
+    "one-row-group": (1, 1_000_000, 1_000_000, 200_000, 2),
+}
 HEARTBEAT_S, SILENCE_S = 30, 45  # Prefect's minimum heartbeat interval; the zombie automation's window
 
 
@@ -45,14 +49,16 @@ def shard_of(key: str) -> str:
     return key.rsplit("/part-", 1)[-1].removesuffix(".parquet")
 
 
-def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_prefix, tmp_path):
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_prefix, tmp_path, layout):
+    objects, rows, row_group, shard_rows, kill_after_parts = LAYOUTS[layout]
     s3 = chaos_stack.s3()
     api = PrefectApi(chaos_stack.cfg.prefect_api_url)
-    prefix = f"flow-kill/{scenario_prefix}"
-    ids = upload_echo_inputs(s3, BUCKET, f"{prefix}in/", OBJECTS, ROWS, SHARD_ROWS)
+    prefix = f"flow-kill-{layout}/{scenario_prefix}"
+    ids = upload_echo_inputs(s3, BUCKET, f"{prefix}in/", objects, rows, row_group)
     output_uri = f"s3://{BUCKET}/{prefix}out/"
     params = dict(input_uri=f"s3://{BUCKET}/{prefix}in/", output_uri=output_uri, model="echo",
-                  shard_rows=SHARD_ROWS, triton_endpoint=None, s3_credentials=None)
+                  shard_rows=shard_rows, triton_endpoint=None, s3_credentials=None)
 
     zombie_automation = install_zombie_automation(chaos_stack)
     env = chaos_stack.env(SENTINEL_SPOOL_DIR=str(tmp_path / "spool"),
@@ -60,7 +66,7 @@ def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_pre
     (tmp_path / "spool").mkdir()
     first = start_flow(chaos_stack, "translate", params, tmp_path, "first", env=env)
     kept = lambda: [k for d in run_dirs_under(s3, output_uri) for k in part_keys(s3, d) if "/quarantine/" not in k]  # noqa: E731
-    wait_for(lambda: len(kept()) >= KILL_AFTER_PARTS or first.proc.poll() is not None, 240, "committed parts")
+    wait_for(lambda: len(kept()) >= kill_after_parts or first.proc.poll() is not None, 600, "committed parts")
     assert first.proc.poll() is None, "the first run finished before it could be killed: use more rows"
     first.kill()
     killed_at = time.monotonic()
@@ -103,7 +109,9 @@ def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_pre
     held = (not rewritten and not recomputed and max(per_shard.values()) == 1 and figures["lost"] == 0
             and figures["duplicated"] == 0)
     chaos_results.record(
-        "flow_kill", title="Flow-run process killed mid-run, then rerun",
+        "flow_kill" if layout == "objects" else f"flow_kill_{layout}",
+        title="Flow-run process killed mid-run, then rerun" + ("" if layout == "objects" else
+                                                               " (one 1,000,000-row row group)"),
         outcome="held" if held else "lost", rows=len(ids), shards=len(shards),
         parts_committed_before_kill=len(committed), committed_parts_rewritten_by_rerun=len(rewritten),
         committed_shards_recomputed=len(recomputed), spool_files_left_by_kill=leftover_spool,
@@ -114,7 +122,7 @@ def test_flow_process_killed_then_rerun(chaos_stack, chaos_results, scenario_pre
         rerun_wall_s=second["wall_s"], **figures)
     assert not rewritten, f"the rerun rewrote committed parts: {rewritten[:5]}"
     assert not recomputed, f"committed shards recomputed: {recomputed[:5]} ({states})"
-    assert len(shards) == OBJECTS * ROWS // SHARD_ROWS and max(per_shard.values()) == 1
+    assert len(shards) == objects * rows // shard_rows and max(per_shard.values()) == 1
     assert figures["found_once"] == len(ids) and figures["duplicated"] == 0 and figures["unexpected"] == 0
     if zombie_automation:
         assert crashed_after is not None, f"the killed run is still {killed_state()}"
