@@ -1,7 +1,7 @@
 """One client spreads its calls over every Triton replica (issue 26), on real tritonservers: three
 echo-only servers on 127.0.0.2-4 behind one DNS name answered by a private DNS server, as a
 headless Service shows the ready pods (tests/reliability/triton_replicas.py). Requests per replica
-come from each server's own metrics. ~15 s; the flow-level scenario is in the chaos suite
+come from each server's own metrics. ~30 s; the flow-level scenario is in the chaos suite
 (tests/reliability/test_triton_spread.py)."""
 from __future__ import annotations
 
@@ -19,14 +19,19 @@ from tests.reliability.private_stack import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def replicas(tmp_path_factory):
+def replica_set():
+    """tests/reliability/triton_replicas.ReplicaSet, or a skip saying what is missing."""
     try:
         launcher.pytriton_dir(REPO_ROOT)
         from tests.reliability.triton_replicas import ReplicaSet
     except (launcher.TritonError, ImportError) as exc:
         pytest.skip(f"needs .venv-triton and dnslib: {exc}")
-    with ReplicaSet(tmp_path_factory.mktemp("spread"), replicas=3) as rs:
+    return ReplicaSet
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    with replica_set()(tmp_path_factory.mktemp("spread"), replicas=3) as rs:
         yield rs
 
 
@@ -141,7 +146,7 @@ def test_a_lost_connection_resolves_the_name_again(tmp_path):
     """The other way a new replica is found: Triton's connection age (the Deployment's
     --grpc-max-connection-age, 1 s here) ends each connection with GOAWAY, gRPC resolves the name
     again; the client's own channel replacement is off."""
-    from tests.reliability.triton_replicas import ReplicaSet
+    ReplicaSet = replica_set()
 
     async def go(rs):
         async with TritonTranslateClient(settings(rs.target, channel_max_age_s=None)) as client:
@@ -158,5 +163,7 @@ def test_a_lost_connection_resolves_the_name_again(tmp_path):
             return time.monotonic() - published, sum(e.replaced for e in client.endpoints.all)
 
     with ReplicaSet(tmp_path, replicas=1, connection_age_ms=1000) as rs:
-        _, replaced = asyncio.run(go(rs))
+        joined_s, replaced = asyncio.run(go(rs))
+        print(f"new replica joined {joined_s:.1f} s after it entered the answer (connection age 1 s, "
+              f"resolutions at most every 5 s)")
         assert replaced == 0 and min(rs.served()) > 0
