@@ -17,8 +17,12 @@ class TritonEndpoint(Block):
     _block_type_slug = "sentinel-triton-endpoint"
     _description = "Triton Inference Server endpoint, timeouts and client-side concurrency."
 
-    url: str = Field("127.0.0.1:8001", description="host:port of Triton's gRPC endpoint; several, comma-separated, "
-                                                   "fail over (rolling updates).")
+    url: str = Field(
+        "127.0.0.1:8001",
+        description="Triton's gRPC endpoint: host:port, or dns:///name:port (on Kubernetes the headless Service, "
+                    "dns:///sentinel-triton-headless.<namespace>.svc.cluster.local:8001). Calls go round robin over "
+                    "every address the name resolves to; several endpoints, comma-separated: round robin over "
+                    "those that are up.")
     protocol: Literal["grpc"] = Field("grpc", description="Wire protocol. gRPC is the supported data path.")
     timeout_s: float = Field(120.0, gt=0, description="Per-request client timeout in seconds.")
     concurrency: int | None = Field(
@@ -36,6 +40,11 @@ class TritonEndpoint(Block):
         description="How long a request waits in all for a server or model that is not ready (restart, drain, "
                     "reload) before its shard fails (no row fails; a rerun finishes it).")
     backoff_s: float = Field(0.5, gt=0, description="First retry delay; doubles each retry (jittered).")
+    channel_max_age_s: float | None = Field(
+        20.0, gt=0,
+        description="A gRPC channel this old is replaced by a new one (the name resolved again; calls in flight "
+                    "finish on the old one), so replicas added during a run get calls within about this long; "
+                    "empty = only when a connection is lost.")
 
     def call_settings(self, model_name: str, decoding: dict | None = None) -> TritonCallSettings:
         """The settings a run's clients use. Rows per request and requests in flight that are not
@@ -48,5 +57,5 @@ class TritonEndpoint(Block):
         return TritonCallSettings(
             url=self.url, model_name=model_name, batch_size=batch_size, concurrency=concurrency,
             timeout_s=self.timeout_s, max_retries=self.max_retries, backoff_s=self.backoff_s,
-            ready_timeout_s=self.ready_timeout_s, decoding=decoding or {},
+            ready_timeout_s=self.ready_timeout_s, channel_max_age_s=self.channel_max_age_s, decoding=decoding or {},
         )

@@ -1,8 +1,9 @@
 """Run the real tritonserver (shipped in the nvidia-pytriton wheel) from .venv-triton.
 
 Stdlib only: importable from the main venv, the Makefile and test fixtures. The server binds
-127.0.0.1 only. Its python backend runs model.py files with .venv-triton's interpreter: the 3.11
-backend stub is copied next to libtriton_python.so and .venv-triton/bin goes first on PATH.
+127.0.0.1 only (gRPC: another loopback address where asked). Its python backend runs model.py files
+with .venv-triton's interpreter: the 3.11 backend stub is copied next to libtriton_python.so and
+.venv-triton/bin goes first on PATH.
 """
 from __future__ import annotations
 
@@ -77,9 +78,12 @@ def prepare_backends(repo_root: Path, state_dir: Path) -> Path:
 
 def tritonserver_argv(*, repo_root: Path, backends: Path, model_repository: Path, http_port: int,
                       grpc_port: int, metrics_port: int, config_name: str | None = None,
-                      model_control_mode: str = "none") -> list[str]:
+                      model_control_mode: str = "none", grpc_address: str = HOST,
+                      extra_args: tuple[str, ...] = ()) -> list[str]:
     """tritonserver's command line. `model_control_mode="explicit"`: every model is loaded at start
-    and can then be unloaded / loaded through the repository API (the chaos suite's model reloads)."""
+    and can then be unloaded / loaded through the repository API (the chaos suite's model reloads).
+    `grpc_address`: another loopback address for gRPC (replicas that share one port and one DNS name,
+    tests/reliability/triton_replicas.py); HTTP and metrics stay on 127.0.0.1."""
     if model_control_mode not in ("none", "explicit"):
         raise TritonError(f"model_control_mode {model_control_mode!r}: choose none or explicit")
     argv = [
@@ -93,11 +97,12 @@ def tritonserver_argv(*, repo_root: Path, backends: Path, model_repository: Path
         "--strict-readiness=true",
         "--disable-auto-complete-config",
         f"--http-address={HOST}", f"--http-port={http_port}",
-        f"--grpc-address={HOST}", f"--grpc-port={grpc_port}",
+        f"--grpc-address={grpc_address}", f"--grpc-port={grpc_port}",
         "--allow-metrics=true", f"--metrics-address={HOST}", f"--metrics-port={metrics_port}",
         # two servers on one host (stack + tests) must not share python-backend shm region names
         f"--backend-config=python,shm-region-prefix-name=sentinel_{http_port}_",
         "--log-verbose=0",
+        *extra_args,
     ]
     if config_name:
         argv.append(f"--model-config-name={config_name}")
@@ -106,12 +111,14 @@ def tritonserver_argv(*, repo_root: Path, backends: Path, model_repository: Path
 
 def start_triton(*, repo_root: Path, state_dir: Path, model_repository: Path, models_dir: Path,
                  http_port: int, grpc_port: int, metrics_port: int, config_name: str | None = None,
-                 log_path: Path, model_control_mode: str = "none") -> subprocess.Popen:
+                 log_path: Path, model_control_mode: str = "none", grpc_address: str = HOST,
+                 extra_args: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start tritonserver detached (own session) with SENTINEL_MODELS_DIR=models_dir; log to log_path."""
     backends = prepare_backends(repo_root, state_dir)
     argv = tritonserver_argv(repo_root=repo_root, backends=backends, model_repository=model_repository,
                              http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
-                             config_name=config_name, model_control_mode=model_control_mode)
+                             config_name=config_name, model_control_mode=model_control_mode,
+                             grpc_address=grpc_address, extra_args=extra_args)
     env = triton_env(repo_root)
     env["SENTINEL_MODELS_DIR"] = str(Path(models_dir).resolve())
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""Talk to Triton over gRPC. `TritonClient` holds what every model's client shares: one channel per
-endpoint (`settings.url` may list several, comma-separated: the client fails over between them),
+"""Talk to Triton over gRPC. `TritonClient` holds what every model's client shares: the endpoints
+of `settings.url` (tasks/inference/endpoints.py: one or several, comma-separated; calls spread round
+robin over the endpoints that are up and, inside each, over every replica its name resolves to),
 at most `concurrency` requests in flight, and retries decided by cause (tasks/inference/errors.py):
 a server that restarts, drains or reloads its model is waited for (its readiness polled), a full
 queue or a timeout retried with backoff, and only errors the request itself causes raise
@@ -14,8 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Self
 
-import tritonclient.grpc.aio as grpcclient
-
+from tasks.inference.endpoints import Endpoint, Endpoints
 from tasks.inference.errors import Kind, TritonFailure, classify
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ class TritonRequestRejected(RuntimeError):
 
 @dataclass(frozen=True)
 class TritonCallSettings:
-    url: str = "127.0.0.1:8001"  # host:port of the gRPC endpoint; several, comma-separated: failover
+    # gRPC target(s) of Triton: host:port or dns:///name:port; several, comma-separated: round robin over
+    # those that are up (tasks/inference/endpoints.py)
+    url: str = "127.0.0.1:8001"
     model_name: str = "translate"
     batch_size: int = 32
     concurrency: int = 8
@@ -46,21 +48,14 @@ class TritonCallSettings:
     decoding: dict = field(default_factory=dict)  # beam_size, max_decoding_length, ...
     # how long one request waits, in all, for a server or model that is not ready (restart, drain, reload)
     ready_timeout_s: float = 180.0
+    # a channel this old is replaced (make-before-break): its name is resolved afresh, new replicas join
+    channel_max_age_s: float | None = 20.0
 
     @property
     def urls(self) -> list[str]:
         return [u.strip() for u in self.url.split(",") if u.strip()]
 
 
-# what tritonclient sets by default, plus a short reconnect backoff: after a restart, calls reach the
-# server within ~2 s (gRPC's default reconnect backoff grows to 120 s while a server is down)
-CHANNEL_ARGS = [
-    ("grpc.max_send_message_length", 2**31 - 1), ("grpc.max_receive_message_length", 2**31 - 1),
-    ("grpc.keepalive_time_ms", 2**31 - 1), ("grpc.keepalive_timeout_ms", 20_000),
-    ("grpc.keepalive_permit_without_calls", False), ("grpc.http2.max_pings_without_data", 2),
-    ("grpc.initial_reconnect_backoff_ms", 250), ("grpc.min_reconnect_backoff_ms", 250),
-    ("grpc.max_reconnect_backoff_ms", 2_000),
-]
 READY_POLL_S = (0.25, 2.0)  # readiness polls while waiting: first interval, longest interval
 
 
@@ -85,28 +80,25 @@ class _Attempts:
     failures: int = 0
     failovers: int = 0
     waited_s: float = 0.0
+    ready: Endpoint | None = None  # found ready by a readiness poll: the next attempt goes there
 
 
 class TritonClient:
-    """One gRPC channel per endpoint, at most `settings.concurrency` requests in flight (`_slots`),
-    and `_with_retries` for a request. Use inside one event loop; `async with` closes the channels."""
+    """The endpoints of `settings.url` (tasks/inference/endpoints.py), at most `settings.concurrency`
+    requests in flight (`_slots`), and `_with_retries` for a request. Use inside one event loop;
+    `async with` closes the channels. `connect` makes a target's client (tests script a server)."""
 
-    def __init__(self, settings: TritonCallSettings):
+    def __init__(self, settings: TritonCallSettings, connect=None):
         if not settings.urls:
             raise ValueError("TritonCallSettings.url names no endpoint")
         self.settings = settings
         self.urls = settings.urls
-        self._clients = [grpcclient.InferenceServerClient(url, channel_args=CHANNEL_ARGS) for url in self.urls]
-        self._active = 0  # the endpoint requests go to; moves on when it fails
+        self.endpoints = Endpoints(self.urls, settings.channel_max_age_s, **({"connect": connect} if connect else {}))
         self._slots = asyncio.Semaphore(settings.concurrency)
         self.retried = RetryCounts()
 
-    @property
-    def _client(self) -> grpcclient.InferenceServerClient:
-        return self._clients[self._active]
-
     async def close(self) -> None:
-        await asyncio.gather(*(client.close() for client in self._clients))
+        await self.endpoints.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -116,8 +108,8 @@ class TritonClient:
 
     async def _with_retries(self, inputs, outputs, decoding: dict | None = None):
         """One inference on `settings.model_name`. Failures are classified (tasks/inference/errors.py):
-        a server or model that is not ready is waited for (another endpoint tried first), other
-        transient ones retried with backoff; TritonUnavailable when that outlasts the bounds
+        a server or model that is not ready is waited for (another endpoint that is up tried first),
+        other transient ones retried with backoff; TritonUnavailable when that outlasts the bounds
         (`ready_timeout_s`, `max_retries`), TritonRequestRejected only for what the request causes."""
         # Hand-written, not tenacity (which deployments/bridge/emitter.py uses): the next step depends on
         # the failure's cause and the client's state — fail over to another endpoint first, wait for
@@ -127,24 +119,26 @@ class TritonClient:
         parameters = (s.decoding if decoding is None else decoding) or None
         attempts = _Attempts(rows=_rows(inputs))
         while True:
-            endpoint = self._active
+            endpoint, attempts.ready = attempts.ready or self.endpoints.pick(), None
             try:
-                result = await self._clients[endpoint].infer(
-                    s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s, parameters=parameters)
+                async with endpoint.call() as client:
+                    result = await client.infer(
+                        s.model_name, inputs, outputs=outputs, client_timeout=s.timeout_s, parameters=parameters)
             except Exception as exc:  # classified below; not a failure of the call: re-raised as is
                 failure = classify(exc)
                 if failure is None:
                     raise
                 await self._after_failure(failure, exc, endpoint, attempts)
                 continue
+            endpoint.served()
             if attempts.failures:
-                self._count_recovery(attempts)
+                self._count_recovery(attempts, endpoint)
             return result
 
-    async def _after_failure(self, failure: TritonFailure, exc: Exception, endpoint: int,
+    async def _after_failure(self, failure: TritonFailure, exc: Exception, endpoint: Endpoint,
                              attempts: _Attempts) -> None:
         """Return to send the request again (after failing over, waiting or backing off), or raise."""
-        s, url = self.settings, self.urls[endpoint]
+        s, url = self.settings, endpoint.target
         if failure.kind is Kind.INPUT and failure.check_ready and not await self._model_ready(endpoint):
             failure = TritonFailure(Kind.TRANSIENT, f"{failure.cause} while the model is not ready", failure.status,
                                     failure.message, waits_for_ready=True)
@@ -155,13 +149,13 @@ class TritonClient:
                                     f"({failure.cause}: {failure.message}); no row failed, fix and rerun") from exc
         attempts.failures += 1
         what = f"{failure.cause} at {url}: {failure.message}"
-        if len(self._clients) > 1 and attempts.failovers < len(self._clients) - 1:
-            attempts.failovers += 1
-            self.retried.failovers += 1
-            if self._active == endpoint:
-                self._active = (endpoint + 1) % len(self._clients)
-            log.warning("Triton call failed (%s); failing over to %s", what, self.urls[self._active])
-            return
+        if len(self.endpoints) > 1:
+            endpoint.failed()
+            if attempts.failovers < len(self.endpoints) - 1 and self.endpoints.any_up_besides(endpoint):
+                attempts.failovers += 1
+                self.retried.failovers += 1
+                log.warning("Triton call failed (%s); failing over to the other endpoints", what)
+                return
         attempts.failovers = 0
         if failure.waits_for_ready or attempts.retries >= s.max_retries:
             # the server or model is not there, or retries are spent: ask for its readiness, wait for it
@@ -180,24 +174,26 @@ class TritonClient:
         log.warning("Triton call failed (%s); retry %d/%d in %.1fs", what, attempts.retries, s.max_retries, delay)
         await asyncio.sleep(delay)
 
-    async def _model_ready(self, endpoint: int) -> bool:
+    async def _model_ready(self, endpoint: Endpoint) -> bool:
         try:
-            return bool(await self._clients[endpoint].is_model_ready(self.settings.model_name, client_timeout=5.0))
+            return bool(await endpoint.client.is_model_ready(self.settings.model_name, client_timeout=5.0))
         except Exception:  # down, draining ("Server exiting"), unreachable: not ready
             return False
 
     async def _wait_until_ready(self, attempts: _Attempts, what: str) -> float | None:
-        """Poll every endpoint's model readiness until one is ready (it becomes the active one);
-        the seconds waited (0: ready at the first poll), or None when `ready_timeout_s` is spent."""
+        """Poll every endpoint's model readiness until one is ready (the next attempt goes there; every
+        endpoint found ready is up again); the seconds waited (0: ready at the first poll), or None
+        when `ready_timeout_s` is spent."""
         poll, started, logged = READY_POLL_S[0], time.monotonic(), False
         while True:
-            for offset in range(len(self._clients)):
-                endpoint = (self._active + offset) % len(self._clients)
+            for endpoint in self.endpoints.in_turn():
                 if await self._model_ready(endpoint):
-                    self._active = endpoint
-                    waited = time.monotonic() - started
-                    attempts.waited_s += waited
-                    return waited if logged else 0.0
+                    endpoint.ready_again()
+                    attempts.ready = attempts.ready or endpoint
+            if attempts.ready is not None:
+                waited = time.monotonic() - started
+                attempts.waited_s += waited
+                return waited if logged else 0.0
             spent = attempts.waited_s + time.monotonic() - started
             if spent >= self.settings.ready_timeout_s:
                 attempts.waited_s = spent
@@ -209,14 +205,14 @@ class TritonClient:
             await asyncio.sleep(min(poll, self.settings.ready_timeout_s - spent))
             poll = min(READY_POLL_S[1], poll * 2)
 
-    def _count_recovery(self, attempts: _Attempts) -> None:
+    def _count_recovery(self, attempts: _Attempts, endpoint: Endpoint) -> None:
         counts = self.retried
         counts.requests_retried += 1
         counts.rows_retried += attempts.rows
         counts.failures += attempts.failures
         counts.waited_s += attempts.waited_s
         log.warning("Triton request of %d rows served by %s after %d failed attempts (%.1f s)", attempts.rows,
-                    self.urls[self._active], attempts.failures, time.monotonic() - attempts.started)
+                    endpoint.target, attempts.failures, time.monotonic() - attempts.started)
 
 
 def _rows(inputs) -> int:

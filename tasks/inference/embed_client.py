@@ -37,8 +37,8 @@ def embed_settings(url: str, **overrides) -> TritonCallSettings:
 class TritonEmbedClient(TritonClient):
     """`embed()` over TritonClient's channels, slots and retries."""
 
-    def __init__(self, settings: TritonCallSettings):
-        super().__init__(settings)
+    def __init__(self, settings: TritonCallSettings, connect=None):
+        super().__init__(settings, connect)
         self._outputs = [grpcclient.InferRequestedOutput("EMBEDDING")]
 
     async def embed(self, texts: list[str]) -> np.ndarray:

@@ -45,8 +45,8 @@ def _decode(result, rows: int) -> Translations:
 class TritonTranslateClient(TritonClient):
     """`translate()` for the translate-shaped models, over TritonClient's channel, slots and retries."""
 
-    def __init__(self, settings: TritonCallSettings):
-        super().__init__(settings)
+    def __init__(self, settings: TritonCallSettings, connect=None):
+        super().__init__(settings, connect)
         self._outputs = [grpcclient.InferRequestedOutput(name) for name in OUTPUTS]  # read-only: shared
 
     async def translate(self, texts: list[str], src_lang: str, tgt_lang: str,

@@ -22,3 +22,11 @@ def test_sizes_set_on_the_block_win(stack_config):
 def test_unreachable_triton_keeps_the_old_defaults():
     settings = TritonEndpoint(url="127.0.0.1:1", timeout_s=1).call_settings("echo", {"beam_size": 2})
     assert (settings.batch_size, settings.concurrency) == (32, 8) and settings.decoding == {"beam_size": 2}
+
+
+def test_channel_age_reaches_the_clients_and_can_be_left_to_lost_connections():
+    block = TritonEndpoint(url="dns:///triton.example:8001", batch_size=4, concurrency=2, channel_max_age_s=7)
+    assert block.call_settings("echo").channel_max_age_s == 7
+    assert TritonEndpoint(url="x:1", batch_size=4, concurrency=2, channel_max_age_s=None).call_settings(
+        "echo").channel_max_age_s is None
+    assert TritonEndpoint().channel_max_age_s == 20.0

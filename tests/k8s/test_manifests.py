@@ -105,7 +105,7 @@ def test_expected_objects_all_in_one_namespace(docs):
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
     for expected in [
         ("Namespace", NAMESPACE),
-        ("Deployment", "sentinel-triton"), ("Service", "sentinel-triton"),
+        ("Deployment", "sentinel-triton"), ("Service", "sentinel-triton"), ("Service", "sentinel-triton-headless"),
         ("HorizontalPodAutoscaler", "sentinel-triton"), ("PodDisruptionBudget", "sentinel-triton"),
         ("ServiceMonitor", "sentinel-triton"), ("ConfigMap", "sentinel-triton-dashboard"),
         ("Deployment", "sentinel-worker-cpu"),
@@ -400,7 +400,7 @@ def test_cpu_flow_run_job_with_job_variables():
     assert job["metadata"]["namespace"] == NAMESPACE
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SENTINEL_SHARD_WORKERS"] == "8"  # deployment env merged over the pool's defaults
-    assert env["SENTINEL_TRITON_URL"] == "sentinel-triton:8001"
+    assert env["SENTINEL_TRITON_URL"] == "dns:///sentinel-triton-headless.sentinel.svc.cluster.local:8001"
     assert env["PREFECT__FLOW_RUN_ID"] == str(uuid.UUID(int=7))
     assert container["args"] == ["prefect", "flow-run", "execute"]
     labels = job["spec"]["template"]["metadata"]["labels"]
@@ -419,14 +419,38 @@ def test_cpu_flow_run_job():
 
 @pytest.mark.parametrize("pool", K8S_POOLS)
 def test_template_defaults_match_the_manifests(pool):
-    """The pool's default namespace / ServiceAccount / Triton URL are what k8s/ deploys."""
+    """The pool's default namespace / ServiceAccount / Triton URL are what k8s/ deploys: the URL is the
+    DNS name of the headless Service (every ready replica, issue 26) in the pool's namespace."""
     docs = _render("prod")
     props = _load_pool(pool)["variables"]["properties"]
     assert props["namespace"]["default"] == NAMESPACE
     _find(docs, "ServiceAccount", props["service_account_name"]["default"])
-    host, port = props["env"]["default"]["SENTINEL_TRITON_URL"].split(":")
-    svc = _find(docs, "Service", host)
-    assert int(port) in {p["port"] for p in svc["spec"]["ports"] if p["name"] == "grpc"}
+    url = props["env"]["default"]["SENTINEL_TRITON_URL"]
+    match = re.fullmatch(r"dns:///([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", url)
+    assert match, f"{url}: not dns:///<service>.<namespace>.svc.cluster.local:<port>"
+    service, namespace, port = match.group(1), match.group(2), int(match.group(3))
+    assert namespace == props["namespace"]["default"]
+    svc = _find(docs, "Service", service)
+    assert svc["spec"]["clusterIP"] == "None", "a headless Service: one address per ready pod"
+    assert port in {p["port"] for p in svc["spec"]["ports"] if p["name"] == "grpc"}
+
+
+def test_headless_service_publishes_ready_triton_pods_on_their_grpc_port(overlay, docs):
+    """DNS of the headless Service lists the Triton pods that are ready (a draining pod's readiness is
+    false: it leaves the answer), and clients dial the pods' own port (no kube-proxy in between)."""
+    pod = _find(docs, "Deployment", "sentinel-triton")["spec"]["template"]
+    svc = _find(docs, "Service", "sentinel-triton-headless")["spec"]
+    assert svc["clusterIP"] == "None" and not svc.get("publishNotReadyAddresses", False)
+    assert _selector_matches({"matchLabels": svc["selector"]}, pod["metadata"]["labels"])
+    (port,) = svc["ports"]
+    (container,) = pod["spec"]["containers"]
+    container_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert port["name"] == "grpc" and port["targetPort"] == "grpc" and port["appProtocol"] == "grpc"
+    assert port["port"] == container_ports["grpc"], "headless: clients connect to the container port itself"
+    assert "/tmp/sentinel-draining" in " ".join(container["readinessProbe"]["exec"]["command"])
+    policy = _find(docs, "NetworkPolicy", "sentinel-triton")["spec"]
+    assert any({"port": port["port"], "protocol": "TCP"} in rule["ports"] for rule in policy["ingress"]), \
+        "flow-run pods reach the pods' gRPC port directly"
 
 
 # -------------------------------------------------------------------------------- IAM + Dockerfiles

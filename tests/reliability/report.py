@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from tests.reliability.report_restarts import RESTART_ORDER, restart_summary, restarts_section
+from tests.reliability.report_spread import spread_section, spread_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 DOC = ROOT / "docs" / "reliability.md"
 
-ORDER = ["triton_kill", *RESTART_ORDER, "flow_kill", "s3_outage_seaweedfs_killed", "s3_outage_throttled_503",
+ORDER = ["triton_kill", *RESTART_ORDER, "triton_spread", "flow_kill", "s3_outage_seaweedfs_killed", "s3_outage_throttled_503",
          "event_burst", "bad_input", "security"]
 
 INTRO = """\
@@ -50,6 +51,8 @@ def fmt_seconds(value) -> str:
 def summary(name: str, s: dict) -> str:
     if (restart := restart_summary(name, s)) is not None:
         return restart
+    if name == "triton_spread":
+        return spread_summary(s)
     ids = f"{s.get('found_once', 0):,}/{s.get('expected', 0):,} ids once, {s.get('lost', 0)} lost, " \
           f"{s.get('duplicated', 0)} duplicated"
     if name == "triton_kill":
@@ -138,6 +141,7 @@ def write_markdown(doc: dict | None = None) -> str:
     if "security" in scenarios:
         lines += ["## Security scan", "", *security_details(scenarios["security"]), ""]
     lines += restarts_section(scenarios)
+    lines += spread_section(scenarios.get("triton_spread"))
     from tests.reliability.findings import findings_markdown
 
     lines += findings_markdown(scenarios)

@@ -72,9 +72,10 @@ decides by cause. Every Triton client (`TritonClient` in `tasks/inference/client
 and through them the guards' re-decoding) waits for a server or model that is not ready — it polls the
 model's readiness, up to `ready_timeout_s` (180 s) per request — retries queue-full and timeouts with
 backoff (`max_retries`) and asks the model's readiness before giving up; `url` may list several endpoints
-(comma-separated) and the client fails over between them. Only what the request carries (undecodable audio,
-an unsupported pair, a parameter out of range, an error inside the model while it stays ready) raises
-`TritonRequestRejected` and fails rows. When a transient state outlasts the bounds the client raises
+(comma-separated): the client balances round robin over those that are up and fails over between them (and
+inside one endpoint over every address its name resolves to: issue 26). Only what the request carries
+(undecodable audio, an unsupported pair, a parameter out of range, an error inside the model while it stays
+ready) raises `TritonRequestRejected` and fails rows. When a transient state outlasts the bounds the client raises
 `TritonUnavailable`: no row is failed, the shard is not committed, Prefect retries the shard task, and a
 rerun of the run redoes exactly the shards not committed (parts stay exactly-once as before).
 

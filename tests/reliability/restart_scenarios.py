@@ -73,6 +73,7 @@ class FaultRun:
     env: dict[str, str] | None = None
     after_parts: int = 1
     code_tree: Path | None = None  # run the flows of another checkout (e.g. an older commit), same stack
+    extra_params: dict = field(default_factory=dict)  # flow parameters over flow_params' (e.g. a Triton block)
     ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -83,6 +84,7 @@ class FaultRun:
         s3 = self.stack.s3()
         output_uri = f"s3://{BUCKET}/{self.prefix}{output_name or name}/out/"
         params = flow_params(self.flow, f"s3://{BUCKET}/{self.prefix}in/", output_uri, self.shard_rows)
+        params |= self.extra_params
         if self.code_tree is None:
             proc = start_flow(self.stack, FLOW_KINDS[self.flow], params, self.work_dir, name, env=self.env)
         else:

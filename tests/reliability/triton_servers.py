@@ -49,12 +49,15 @@ class TritonServer:
     metrics_port: int
     model_control_mode: str = "none"
     models: tuple[str, ...] | None = None  # a subset of the repository's models (None: all of them)
+    grpc_host: str = "127.0.0.1"  # another loopback address: replicas behind one name (triton_replicas.py)
+    extra_args: tuple[str, ...] = ()  # more tritonserver flags (e.g. --grpc-max-connection-age=...)
     proc: subprocess.Popen | None = None
     starts: list[float] = field(default_factory=list)  # seconds each start took until ready
 
     @classmethod
     def start(cls, state_dir: Path, model_control_mode: str = "none", models: tuple[str, ...] | None = None,
-              port_base: int | None = None, timeout: float = 240) -> TritonServer:
+              port_base: int | None = None, timeout: float = 240, grpc_host: str = "127.0.0.1",
+              grpc_port: int | None = None, extra_args: tuple[str, ...] = ()) -> TritonServer:
         state_dir.mkdir(parents=True, exist_ok=True)
         saved = state_dir / "triton-ports.json"
         if saved.exists():
@@ -62,14 +65,17 @@ class TritonServer:
         else:
             picked = pick_ports(port_base) if port_base else pick_ports()
             ports = {k.removeprefix("triton_"): v for k, v in picked.items() if k.startswith("triton_")}
+            if grpc_port:
+                ports["grpc_port"] = grpc_port
             saved.write_text(json.dumps(ports))
-        server = cls(state_dir, model_control_mode=model_control_mode, models=models, **ports)
+        server = cls(state_dir, model_control_mode=model_control_mode, models=models, grpc_host=grpc_host,
+                     extra_args=tuple(extra_args), **ports)
         server.restart(timeout)
         return server
 
     @property
     def grpc_url(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        return f"{self.grpc_host}:{self.grpc_port}"
 
     @property
     def log_path(self) -> Path:
@@ -98,7 +104,8 @@ class TritonServer:
         self.proc = launcher.start_triton(
             repo_root=REPO_ROOT, state_dir=self.state_dir, model_repository=self.model_repository, models_dir=models,
             http_port=self.http_port, grpc_port=self.grpc_port, metrics_port=self.metrics_port,
-            log_path=self.log_path, model_control_mode=self.model_control_mode)
+            log_path=self.log_path, model_control_mode=self.model_control_mode, grpc_address=self.grpc_host,
+            extra_args=self.extra_args)
         launcher.wait_ready(self.http_port, timeout, proc=self.proc, log_path=self.log_path)
         self.starts.append(time.monotonic() - started)
         return self.starts[-1]

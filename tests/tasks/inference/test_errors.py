@@ -127,10 +127,8 @@ def run(client_servers: list[ScriptedTriton], **settings):
                 "url": ",".join(f"127.0.0.1:{38900 + i}" for i in range(len(client_servers))), **settings}
 
     async def go():
-        async with TritonTranslateClient(TritonCallSettings(**settings)) as client:
-            for real in client._clients:
-                await real.close()
-            client._clients = client_servers
+        servers = iter(client_servers)
+        async with TritonTranslateClient(TritonCallSettings(**settings), connect=lambda _: next(servers)) as client:
             try:
                 return await client._with_retries([], []), client
             except Exception as exc:
@@ -187,14 +185,15 @@ def test_failover_to_the_second_endpoint_during_a_rolling_restart():
     second = ScriptedTriton([])
     result, client = run([first, second])
     assert result == "result of echo" and first.calls == 1 and second.calls == 1
-    assert client._active == 1 and client.retried.failovers == 1
+    assert client.retried.failovers == 1
+    assert not client.endpoints.all[0].up() and client.endpoints.all[1].up(), "the failing endpoint is held out"
 
 
 def test_both_endpoints_down_waits_for_whichever_is_ready_first():
     first = ScriptedTriton([REFUSED] * 50, ready=False)
     second = ScriptedTriton([REFUSED], ready=[False, False, True])
     result, client = run([first, second])
-    assert result == "result of echo" and client._active == 1
+    assert result == "result of echo" and first.calls == 1 and second.calls == 2, "served where ready"
 
 
 def test_bugs_of_ours_propagate_unchanged():
