@@ -26,8 +26,8 @@ from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import OutputQualityError
 
-# footers read at once by one planning task (S3 GETs of a few KB: network-bound, not CPU-bound)
-PLAN_THREADS = 16
+# footers read at once by one planning task (a few concurrent chunks share the S3 client's 32 connections)
+PLAN_THREADS = 8
 
 
 def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str) -> ShardResult:

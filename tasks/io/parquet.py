@@ -155,6 +155,8 @@ def _s3_errors(obj: ObjectRef, fetch) -> bytes:
 
     try:
         return fetch()
+    except FileNotFoundError as exc:
+        raise InputError(f"{obj.uri}: object disappeared after listing") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("NoSuchKey", "404", "NotFound"):
