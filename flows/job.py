@@ -139,7 +139,7 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
             shard_bytes: int = DEFAULT_SHARD_BYTES,
             s3_credentials: str | None, fan_out_deployment: str | None = None, shards_per_child: int = 8,
             max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE, fail_on_empty_input: bool = False,
-            table_version: str | None = None) -> dict:
+            table_version: str | None = None, delta_output_uri: str | None = None) -> dict:
     """Process every row of the input (the parquet objects under `input_uri`, read as their writer
     meant them: tasks/io/inputs.py; `table_version` for a Delta or Iceberg table) with `stage`; returns the run
     summary, or raises RunIncomplete (flows/run_steps.py) when an object or shard failed, ids repeat
@@ -192,4 +192,5 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     else:
         collect_shards(futures, shards, record, progress)
     return finish_run(conn, record, started, report_prefix=stage.name, check_object_ids=stage.quality is not None,
+                      delta_output_uri=blank_is_none(delta_output_uri),
                       max_quarantined_share=max_quarantined_share, progress=progress)

@@ -10,6 +10,7 @@ from prefect.futures import as_completed
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
 from tasks.engine.object_ids import object_id_checks_task
 from tasks.engine.object_ids import summary as object_check_summary
+from tasks.engine.prefect_tasks import append_delta_task
 from tasks.engine.run_record import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, error_kind, write_run_record_task
 from tasks.engine.runner import ShardResult
 from tasks.io.listing import ObjectRef
@@ -114,7 +115,7 @@ def close_run(conn: S3Connection, record: RunRecord, started: float, report_pref
 
 def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
                check_object_ids: bool = False, max_quarantined_share: float = DEFAULT_MAX_QUARANTINED_SHARE,
-               progress: ShardProgress | None = None) -> dict:
+               progress: ShardProgress | None = None, delta_output_uri: str | None = None) -> dict:
     """End a run that had input: report, manifest, `_SUCCESS`; raises RunIncomplete when anything
     failed or more than `max_quarantined_share` of the rows written were quarantined. With
     `check_object_ids` (data quality on), ids must also be unique across each object's shards."""
@@ -122,6 +123,12 @@ def finish_run(conn: S3Connection, record: RunRecord, started: float, report_pre
     if check_object_ids:
         record.object_checks = object_ids_or_error(conn, record)
     record.max_quarantined_share = max_quarantined_share
+    if delta_output_uri and record.succeeded:  # only a run that Completed hands its rows on
+        parts = sorted(s["output_uri"] for s in record.shards if s.get("output_uri") and not s.get("error"))
+        try:
+            record.delta_output = append_delta_task(conn, delta_output_uri, record.run_key, parts)
+        except Exception as exc:  # the run fails with it ("rerun to finish": the append is once per run key)
+            record.delta_output = {"table": delta_output_uri, "appended": False, "error": str(exc)}
     return close_run(conn, record, started, report_prefix, progress)
 
 

@@ -38,6 +38,7 @@ def speech_translate(
     input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
     output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
     table_version: Annotated[OptionalName, Param("Table version", description="Delta Lake or Iceberg input: a version (Delta) or snapshot id (Iceberg), or an ISO timestamp; empty = the latest")] = "",
+    delta_output_uri: Annotated[OptionalName, Param("Delta table for the kept rows", description="s3:// URI of a Delta Lake table (created if missing) the run's kept rows are appended to, in one commit, once per run key")] = "",
     target_lang: Annotated[LanguageCode, Param("Target language")] = "de",
     audio_column: Annotated[OptionalName, Param("Audio bytes column")] = "audio",
     audio_uri_column: Annotated[OptionalName, Param("Audio URI column", description="s3:// URIs; wins over the bytes column")] = "",
@@ -85,7 +86,8 @@ def speech_translate(
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
-                   fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+                   fail_on_empty_input=fail_on_empty_input, table_version=table_version,
+                   delta_output_uri=delta_output_uri)
 
 
 def build_stage(p: Mapping[str, Any]) -> ShardStage:

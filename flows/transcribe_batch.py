@@ -34,6 +34,7 @@ def transcribe_batch(
     input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
     output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
     table_version: Annotated[OptionalName, Param("Table version", description="Delta Lake or Iceberg input: a version (Delta) or snapshot id (Iceberg), or an ISO timestamp; empty = the latest")] = "",
+    delta_output_uri: Annotated[OptionalName, Param("Delta table for the kept rows", description="s3:// URI of a Delta Lake table (created if missing) the run's kept rows are appended to, in one commit, once per run key")] = "",
     audio_column: Annotated[OptionalName, Param("Audio bytes column", description="encoded audio files (wav, flac, ogg, mp3, ...)")] = "audio",
     audio_uri_column: Annotated[OptionalName, Param("Audio URI column", description="s3:// URIs of audio objects; wins over the bytes column")] = "",
     id_column: Annotated[str, Param("Id column")] = "id",
@@ -73,6 +74,8 @@ def transcribe_batch(
         output_uri: s3:// prefix for results; the run writes `<output_uri>/<run_key>/`.
         table_version: for a Delta Lake or Iceberg table: the version (Delta), snapshot id (Iceberg)
             or ISO timestamp to read; empty = the latest. The run key pins the version read.
+        delta_output_uri: also append the run's kept rows to this Delta Lake table (created if missing),
+            in one commit carrying the run key: once per run key, however often the run is retried.
         audio_column: column of encoded audio file bytes.
         audio_uri_column: column of s3:// URIs of audio objects; wins over `audio_column`.
         id_column: column identifying each row (string or integer).
@@ -120,7 +123,8 @@ def transcribe_batch(
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
-                   fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+                   fail_on_empty_input=fail_on_empty_input, table_version=table_version,
+                   delta_output_uri=delta_output_uri)
 
 
 def build_stage(p: Mapping[str, Any]) -> ShardStage:

@@ -28,6 +28,7 @@ def translate_batch(
     input_uri: Annotated[S3Prefix, Param("Input", description="s3:// prefix (or one object) of parquet files")],
     output_uri: Annotated[S3Prefix, Param("Output", description="s3:// prefix; the run writes <output_uri>/<run_key>/")],
     table_version: Annotated[OptionalName, Param("Table version", description="Delta Lake or Iceberg input: a version (Delta) or snapshot id (Iceberg), or an ISO timestamp; empty = the latest")] = "",
+    delta_output_uri: Annotated[OptionalName, Param("Delta table for the kept rows", description="s3:// URI of a Delta Lake table (created if missing) the run's kept rows are appended to, in one commit, once per run key")] = "",
     target_lang: Annotated[LanguageCode, Param("Target language")] = "en",
     source_lang: Annotated[SourceLanguage, Param("Source language", description="'auto' detects per row")] = "auto",
     text_column: Annotated[str, Param("Text column")] = "text",
@@ -60,6 +61,8 @@ def translate_batch(
         output_uri: s3:// prefix for results; the run writes `<output_uri>/<run_key>/`.
         table_version: for a Delta Lake or Iceberg table: the version (Delta), snapshot id (Iceberg)
             or ISO timestamp to read; empty = the latest. The run key pins the version read.
+        delta_output_uri: also append the run's kept rows to this Delta Lake table (created if missing),
+            in one commit carrying the run key: once per run key, however often the run is retried.
         target_lang: language to translate into.
         source_lang: language of the texts, or `auto` to detect it per row.
         text_column: column holding the text to translate (a field inside a struct column by its
@@ -98,7 +101,8 @@ def translate_batch(
     return run_job(stage, conn=load_s3_connection(s3_credentials), input_uri=input_uri, output_uri=output_uri,
                    shard_rows=shard_rows, shard_bytes=shard_bytes, s3_credentials=s3_credentials, fan_out_deployment=fan_out_deployment,
                    shards_per_child=shards_per_child, max_quarantined_share=max_quarantined_share,
-                   fail_on_empty_input=fail_on_empty_input, table_version=table_version)
+                   fail_on_empty_input=fail_on_empty_input, table_version=table_version,
+                   delta_output_uri=delta_output_uri)
 
 
 def build_stage(p: Mapping[str, Any]) -> ShardStage:

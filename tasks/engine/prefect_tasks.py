@@ -86,6 +86,14 @@ def plan_objects_task(conn: S3Connection, objects: list[ObjectRef], stage: Shard
     return plan_objects(conn, objects, stage, shard_rows, shard_bytes)
 
 
+@task(name="append-to-delta-table", retries=2, retry_delay_seconds=5)
+def append_delta_task(conn: S3Connection, table_uri: str, run_key: str, part_uris: list[str]) -> dict:
+    """The run's kept rows appended to a Delta table, once per run key (tasks/io/delta_output.py)."""
+    from tasks.io.delta_output import append_run
+
+    return append_run(conn, table_uri, run_key, part_uris)
+
+
 def triton_slot_limit() -> str | None:
     """The Triton concurrency limit, if this Prefect server has one (`sentinel deploy-local` makes it)."""
     from prefect.client.orchestration import get_client

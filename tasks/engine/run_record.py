@@ -100,6 +100,7 @@ class RunRecord:
     object_checks: list[dict] = field(default_factory=list)  # ids across an object's shards (object_ids.py)
     # the input as read: layout, table version, objects skipped with their reasons, warnings (tasks/io/inputs.py)
     input_listing: dict = field(default_factory=dict)
+    delta_output: dict = field(default_factory=dict)  # the kept rows appended to a Delta table (delta_output.py)
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     finished_at: str | None = None
     seconds: float = 0.0
@@ -179,6 +180,9 @@ class RunRecord:
                 f"{counts['rows_quarantined']} of {counts['rows_kept'] + counts['rows_quarantined']} rows written "
                 f"({counts['quarantined_share']:.1%}) went to quarantine, more than max_quarantined_share="
                 f"{self.max_quarantined_share:.0%}: look at their `error` and `reasons` columns")})
+        if self.delta_output.get("error"):
+            found.append({"what": self.delta_output["table"], "kind": RERUN_ERROR,
+                          "error": f"appending the kept rows to the Delta table failed: {self.delta_output['error']}"})
         if self.empty and self.empty_input_fails:
             found.append({"what": self.input_uri, "kind": INPUT_ERROR,
                           "error": "an empty input fails this run (fail_on_empty_input)"})
@@ -233,6 +237,7 @@ class RunRecord:
             "started_at": self.started_at, "finished_at": self.finished_at, "seconds": self.seconds,
             "input": {**self.input_listing, "skipped": self.input_listing.get("skipped", [])[:REPORT_SKIPPED]},
             "timings": self.timings(), "model": self.model, "flow_run": self.flow_run,
+            **({"delta_output": self.delta_output} if self.delta_output else {}),
             "limits": {"max_quarantined_share": self.max_quarantined_share,
                        "empty_input_fails": self.empty_input_fails},
         }

@@ -99,3 +99,22 @@ def test_uuid_ids_nested_text_and_unannotated_bytes(full_stack, s3_conn, bucket,
     kept = read_parts(s3_conn, raw["output_dir"]).to_pylist()
     assert sorted(r["translation"] for r in kept if r["status"] == "ok") == [f"Grüße {i}" for i in range(5)]
     assert raw["status_counts"].get("failed") == 1  # the bytes that are not UTF-8: failed, with the reason
+
+
+def test_kept_rows_appended_to_a_delta_table_once_per_run_key(full_stack, s3_conn, bucket):
+    from deltalake import DeltaTable
+
+    from tasks.io.delta import storage_options
+
+    writers.spark_folder(s3_conn, bucket, "tables/to-delta/")
+    table_uri = f"s3://{bucket}/lake/translations"
+    params = dict(input_uri=f"s3://{bucket}/tables/to-delta/", output_uri=f"s3://{bucket}/tables-out/to-delta/",
+                  delta_output_uri=table_uri)
+    state, first = run(**params)
+    assert state.is_completed(), first
+    assert first["delta_output"]["appended"] and first["delta_output"]["rows"] == 100
+    state, again = run(**params)  # a rerun of the same run key: no second commit
+    assert state.is_completed() and not again["delta_output"]["appended"]
+    delta = DeltaTable(table_uri, storage_options=storage_options(s3_conn))
+    assert delta.version() == 0 and pa.table(delta.to_pyarrow_table()).num_rows == 100
+    assert sorted(delta.to_pyarrow_table().column("id").to_pylist()) == sorted(f"r{i}" for i in range(100))
