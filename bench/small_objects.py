@@ -23,12 +23,17 @@ ROWS = 100_000
 TARGETS = {"many_over_few": 1.5, "sentinel_over_ray": 2.0, "task_runs": 20}
 
 
-def task_runs(flow_run_id: str) -> int:
+def task_runs(flow_run_id: str, api_url: str | None = None) -> int:
+    """Task runs of a flow run, from the Prefect API at `api_url` (default: the environment's)."""
+    from contextlib import nullcontext
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     found, offset = 0, 0
-    with get_client(sync_client=True) as client:
+    with temporary_settings({PREFECT_API_URL: api_url}) if api_url else nullcontext(), \
+            get_client(sync_client=True) as client:
         while True:  # the API pages at 200
             page = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
                                          limit=200, offset=offset)
