@@ -1,7 +1,9 @@
 """The window: new object versions collect until `Window.seconds` have passed since the first of them
 arrived, or `Window.objects` are in it; then they become one batch (batches.py), recorded in the
-ledger (ledger.py) and posted as one event. A notification (an SQS message, a page of a listing) is
-acknowledged only when every object it named is in a batch that Prefect accepted.
+ledger (ledger.py) and posted as one event. Objects of different buckets, or under different Hive
+`key=value` folder names (`dt=…/` vs none), go to separate batches of the same window: a run's
+partition columns are the same for every object it reads. A notification (an SQS message, a page of
+a listing) is acknowledged only when every object it named is in a batch that Prefect accepted.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from deployments.bridge.emitter import EmitFailed
 from deployments.bridge.events import ObjectCreated
 from deployments.bridge.ledger import Ledger
 from deployments.bridge.sources import Batch
+from tasks.io.partitions import partition_values
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 
@@ -100,8 +103,10 @@ class Batcher:
             return []
         while self.open and (everything or self.due()):
             chunk = [obj for obj, _ in list(self.open.values())[: self.window.objects]]
-            for bucket in sorted({obj.bucket for obj in chunk}):
-                objects = [obj for obj in chunk if obj.bucket == bucket]
+            groups: dict[tuple, list[ObjectCreated]] = {}
+            for obj in chunk:
+                groups.setdefault((obj.bucket, self._partition_names(obj)), []).append(obj)
+            for (bucket, _), objects in sorted(groups.items()):
                 list_uri = self._record(bucket, objects)
                 if not self._post(bucket, list_uri):
                     self._ack_ready()
@@ -119,6 +124,9 @@ class Batcher:
                     return None
                 posted.append((list_uri, event["payload"]["objects"]))
         return posted
+
+    def _partition_names(self, obj: ObjectCreated) -> tuple[str, ...]:
+        return tuple(name for name, _ in partition_values(obj.key.removeprefix(self.root)))
 
     def _record(self, bucket: str, objects: list[ObjectCreated]) -> str:
         list_uri, event = write_batch(self.conn, bucket, self.root, objects)

@@ -273,3 +273,15 @@ def test_the_list_reads_back_as_exactly_those_object_versions_with_their_partiti
     assert [(o.uri, o.etag) for o in listing.objects] == [(o.uri, o.etag) for o in objects]
     assert [[(name, value) for name, value, _ in o.partition] for o in listing.objects] == [
         [("dt", "2026-12-01")], [("dt", "2026-12-02")]]  # read relative to the watched root
+
+
+def test_objects_under_different_partition_folders_go_to_separate_batches(s3_conn, bucket, root, make):
+    """A run's partition columns are the same for all its objects: `dt=…/` objects and top-level ones
+    of one window make two batches (one run each), `dt=1/` and `dt=2/` one."""
+    queue, emitter = Queue(), Emitter()
+    keys = ["dt=1/a.parquet", "dt=2/b.parquet", "c.parquet"]
+    queue.send(*(ObjectCreated(bucket, root + key, 1, "e", "x") for key in keys))
+    assert pump_once(queue, make(queue, emitter), flush_all=True) == 3
+    assert sorted(sorted(uri.rsplit("/", 2)[-2] + "/" + uri.rsplit("/", 1)[-1]
+                         for uri, _ in listed(s3_conn, e["resource"]["prefect.resource.id"]))
+                  for e in emitter.events) == [[f"{root.strip('/')}/c.parquet"], ["dt=1/a.parquet", "dt=2/b.parquet"]]
