@@ -30,7 +30,7 @@ class Window:
 
     def __post_init__(self) -> None:
         if self.seconds < 0 or int(self.objects) < 1:
-            raise ValueError(f"a batch window needs seconds >= 0 and objects >= 1 (got {self.seconds} s, "
+            raise ValueError(f"a batch window needs seconds >= 0 and objects >= 1 (got {self.seconds:g} s, "
                              f"{self.objects} objects)")
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ import threading
 
 from deployments.bridge.batcher import Batcher
 from deployments.bridge.batches import is_state_key
+from tasks.io.commit_protocols import hidden_reason, hidden_segment
 
 log = logging.getLogger("sentinel.bridge")
 
@@ -32,6 +33,9 @@ def receive_round(source, batcher: Batcher, prefix: str = "", suffix: str = "") 
                 continue
             if is_state_key(obj.key):  # the bridge's own lists and ledger
                 log.debug("ignored %s: the bridge's own state", obj.uri)
+            elif obj.key.startswith(prefix) and obj.key.endswith(suffix):
+                relative = obj.key[len(prefix):]
+                log.info("ignored %s: %s", obj.uri, hidden_reason(relative, hidden_segment(relative)))
             else:
                 log.info("ignored %s: not in %s", obj.uri, describe_filter(source, prefix, suffix))
         batcher.offer(batch, wanted)

@@ -37,6 +37,7 @@ def test_ignored_and_reuploaded_objects_are_logged_by_name(s3_conn, bucket, capl
     watch, state = f"s3://{bucket}/logged-in/", f"s3://{bucket}/_bridge/logged.json"
     client.put_object(Bucket=bucket, Key="logged-in/a.parquet", Body=b"1")
     client.put_object(Bucket=bucket, Key="logged-in/notes.txt", Body=b"1")
+    client.put_object(Bucket=bucket, Key="logged-in/_temporary/0/part-0.parquet", Body=b"1")
     caplog.set_level(logging.INFO, logger="sentinel.bridge")
 
     assert pump_once(*bridge(s3_conn, watch, state), suffix=".parquet", flush_all=True) == 1
@@ -45,6 +46,8 @@ def test_ignored_and_reuploaded_objects_are_logged_by_name(s3_conn, bucket, capl
     assert f"emitted sentinel.input-list.created {batch}" in caplog.text
     assert f".inputs.json: 1 objects under s3://{bucket}/logged-in/" in caplog.text
     assert (f"ignored s3://{bucket}/logged-in/notes.txt: not in s3://{bucket}/logged-in/, keys ending '.parquet'"
+            in caplog.text)
+    assert (f"ignored s3://{bucket}/logged-in/_temporary/0/part-0.parquet: inside hidden folder '_temporary/'"
             in caplog.text)
 
     caplog.clear()
