@@ -81,7 +81,7 @@ test-fast: setup
 # Reliability suite: its own private stack (ports 10xxx, temporary state dir, PostgreSQL database
 # sentinel_chaos) with Triton / S3 / flow processes killed, a bad-input corpus, a burst of S3 events
 # and a credentials scan -> bench/results/reliability.json and docs/reliability.md. The shared stack
-# is never touched. SENTINEL_CHAOS_BURST=20 shortens the event burst (default 200).
+# is never touched. SENTINEL_CHAOS_BURST=100 shortens the upload burst (default 1000, batched by the bridge).
 chaos: models
 	$(VENV)/bin/python -m pytest -q -ra -m chaos -p no:cacheprovider tests/reliability $(PYTEST_ARGS)
 

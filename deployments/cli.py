@@ -3,7 +3,7 @@
   sentinel stack up|down|status     local SeaweedFS S3 + Triton + Prefect server
   sentinel blocks register          create the Prefect blocks the flows use
   sentinel deploy-local             work pools, blocks, limits, deployments + a process worker
-  sentinel bridge --source sqs|poll S3 object-created events -> Prefect (deployment triggers)
+  sentinel bridge --source sqs|poll new S3 objects -> one input list + Prefect event per batch (triggers)
   sentinel demo                     demo dataset -> translate-batch through the local stack
   sentinel translate --input s3://… --output s3://… [--target-lang en] [--model echo] [--no-guards] [--dry-run]
   sentinel transcribe | speech-translate --input s3://… --output s3://…   (speech)
@@ -75,25 +75,41 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
     import boto3
 
+    from deployments.bridge.batcher import Batcher, Window
+    from deployments.bridge.batches import root_prefix
     from deployments.bridge.emitter import PrefectEventsEmitter
     from deployments.bridge.service import pump_once, run_bridge, stop_on_signals
     from deployments.bridge.sources import PollingSource, SqsSource
     from tasks.io.s3 import S3Connection
+    from tasks.io.s3_uri import S3Uri
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        window = Window(args.batch_seconds, args.batch_objects)
+    except ValueError as exc:
+        raise SystemExit(f"sentinel bridge: {exc}") from None
+    conn = S3Connection.from_env()
     if args.source == "sqs":
+        if not args.queue_url:
+            raise SystemExit("sentinel bridge --source sqs needs --queue-url (or $SENTINEL_BRIDGE_SQS_QUEUE_URL)")
         endpoint = os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL")
         sqs = boto3.client("sqs", endpoint_url=endpoint)
-        source = SqsSource(sqs, args.queue_url)
+        # held unacknowledged for the window, then posted (retries up to ~2 min): not handed out again meanwhile
+        source = SqsSource(sqs, args.queue_url, visibility_s=int(window.seconds) + 300)
+        root = root_prefix("", args.key_prefix)
     else:
-        source = PollingSource(S3Connection.from_env().boto3_client(), args.watch, args.state)
+        if not (args.watch and args.state):
+            raise SystemExit("sentinel bridge --source poll needs --watch s3://… and --state s3://…")
+        source = PollingSource(conn.boto3_client(), args.watch, args.state)
+        root = root_prefix(S3Uri.parse(args.watch).prefix, args.key_prefix)
     emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"))
+    batcher = Batcher(conn, emitter, source, window, root=root)
     if args.once:
-        print(f"emitted {pump_once(source, emitter, args.key_prefix, args.suffix)} events")
+        print(f"emitted {pump_once(source, batcher, args.key_prefix, args.suffix, flush_all=True)} objects in batches")
     else:
         stop = threading.Event()
         received = stop_on_signals(stop)
-        run_bridge(source, emitter, prefix=args.key_prefix, suffix=args.suffix, idle_sleep_s=args.interval,
+        run_bridge(source, batcher, prefix=args.key_prefix, suffix=args.suffix, idle_sleep_s=args.interval,
                    stop=stop, received=received)
     return 0
 
@@ -155,16 +171,26 @@ def build_parser(run_commands=None) -> argparse.ArgumentParser:
     deploy.add_argument("--no-worker", action="store_true")
     deploy.set_defaults(func=cmd_deploy_local)
 
-    bridge = sub.add_parser("bridge", help="S3 notifications (SQS) or polling -> Prefect s3.object.created events")
+    bridge = sub.add_parser("bridge", help="S3 notifications (SQS) or polling -> one input list + Prefect event "
+                                           "(sentinel.input-list.created) per batch of new objects")
     bridge.add_argument("--source", choices=["sqs", "poll"], required=True)
     bridge.add_argument("--queue-url", default=os.environ.get("SENTINEL_BRIDGE_SQS_QUEUE_URL"),
                         help="SQS queue fed by S3 notifications (--source sqs; default $SENTINEL_BRIDGE_SQS_QUEUE_URL)")
     bridge.add_argument("--watch", help="s3:// prefix to poll (--source poll)")
     bridge.add_argument("--state", help="s3:// JSON object remembering what was seen (--source poll)")
-    bridge.add_argument("--key-prefix", default="", help="only keys starting with this")
+    bridge.add_argument("--key-prefix", default=os.environ.get("SENTINEL_BRIDGE_KEY_PREFIX", ""),
+                        help="only keys starting with this (default $SENTINEL_BRIDGE_KEY_PREFIX or every key)")
     bridge.add_argument("--suffix", default=".parquet", help="only keys ending with this")
     bridge.add_argument("--interval", type=float, default=5.0, help="seconds between idle polls")
-    bridge.add_argument("--once", action="store_true", help="one round, then exit")
+    bridge.add_argument("--batch-seconds", type=float,
+                        default=float(os.environ.get("SENTINEL_BRIDGE_BATCH_SECONDS", 30)),
+                        help="a batch closes this many seconds after its first object arrived (default 30; "
+                             "$SENTINEL_BRIDGE_BATCH_SECONDS)")
+    bridge.add_argument("--batch-objects", type=int,
+                        default=int(os.environ.get("SENTINEL_BRIDGE_BATCH_OBJECTS", 500)),
+                        help="... or as soon as it holds this many objects (default 500; "
+                             "$SENTINEL_BRIDGE_BATCH_OBJECTS); 1: one run per object, as before batching")
+    bridge.add_argument("--once", action="store_true", help="one round, then exit (what it received is one batch)")
     bridge.set_defaults(func=cmd_bridge)
 
     add_run_commands(sub, run_commands)

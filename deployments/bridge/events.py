@@ -1,16 +1,12 @@
-"""S3 notifications in, Prefect events out."""
+"""S3 object-created notifications (plain, SNS- or EventBridge-wrapped) as `ObjectCreated`."""
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from tasks.io.commit_protocols import hidden_segment
-
-EVENT_NAME = "s3.object.created"
-_NAMESPACE = uuid.UUID("6f1c3f3e-5b8e-4a59-9a51-2f0f6c0b7a11")
 
 
 @dataclass(frozen=True)
@@ -25,33 +21,12 @@ class ObjectCreated:
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
-    @property
-    def event_id(self) -> str:
-        """One id per object version (ETag): Prefect processes an event id once, so a repeated
-        notification of the same bytes starts no second run."""
-        return str(uuid.uuid5(_NAMESPACE, f"{self.uri}#{self.etag}"))
-
     def matches(self, prefix: str = "", suffix: str = "") -> bool:
         """Under `prefix`, ending in `suffix`, and data: no segment under the prefix starts with `_` or
         `.` (Spark's `_temporary/`, `_delta_log/`, `.spark-staging`, `_SUCCESS`: files that are about to
         move, or are not rows at all)."""
         return (self.key.startswith(prefix) and self.key.endswith(suffix)
                 and hidden_segment(self.key[len(prefix):]) is None)
-
-
-def to_prefect_event(obj: ObjectCreated) -> dict:
-    return {
-        "id": obj.event_id,
-        "occurred": obj.occurred,
-        "event": EVENT_NAME,
-        "resource": {
-            "prefect.resource.id": obj.uri,
-            "prefect.resource.name": obj.key.rsplit("/", 1)[-1],
-            "s3.bucket": obj.bucket,
-            "s3.key": obj.key,
-        },
-        "payload": {"bucket": obj.bucket, "key": obj.key, "size": obj.size, "etag": obj.etag},
-    }
 
 
 def parse_notification(body: str | dict) -> list[ObjectCreated]:

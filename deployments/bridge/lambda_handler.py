@@ -1,17 +1,35 @@
-"""AWS Lambda variant of the bridge: subscribe the function to the bucket's notifications (or
-an SQS queue); it posts the events to the Prefect events API. Raising makes Lambda retry.
+"""AWS Lambda variant of the bridge: subscribe the function to an SQS queue fed by the bucket's
+notifications (or to the bucket itself). One invocation's objects are one window: the event source
+mapping's batch size and batching window (`BatchSize`, `MaximumBatchingWindowInSeconds`) set it, and
+`BRIDGE_BATCH_OBJECTS` (default 500) caps the objects per input list. The ledger is the long-running
+bridge's (batcher.py, ledger.py), so give the function a reserved concurrency of 1: one writer.
+Raising makes Lambda retry the invocation; the versions already batched are then skipped.
 
-Environment: PREFECT_API_URL, optional PREFECT_API_KEY, BRIDGE_PREFIX, BRIDGE_SUFFIX.
+Environment: PREFECT_API_URL, optional PREFECT_API_KEY, BRIDGE_PREFIX, BRIDGE_SUFFIX, BRIDGE_BATCH_OBJECTS.
 """
 from __future__ import annotations
 
 import logging
 import os
 
+from deployments.bridge.batcher import Batcher, Window
+from deployments.bridge.batches import root_prefix
 from deployments.bridge.emitter import PrefectEventsEmitter
-from deployments.bridge.events import parse_notification, to_prefect_event
+from deployments.bridge.events import parse_notification
+from deployments.bridge.service import describe_filter
+from deployments.bridge.sources import Batch
+from tasks.io.s3 import S3Connection
 
 log = logging.getLogger("sentinel.bridge")
+
+
+class _Invocation:
+    """Lambda deletes the SQS messages of an invocation that returns: nothing to acknowledge here."""
+
+    watching = "Lambda invocation"
+
+    def ack_all(self, batches: list[Batch]) -> None:
+        pass
 
 
 def handler(event: dict, context=None) -> dict:
@@ -24,9 +42,14 @@ def handler(event: dict, context=None) -> dict:
     wanted = [obj for obj in objects if obj.matches(prefix, suffix)]
     for obj in objects:
         if not obj.matches(prefix, suffix):
-            log.info("ignored %s: key not starting %r and ending %r", obj.uri, prefix, suffix)
+            log.info("ignored %s: not in %s", obj.uri, describe_filter(_Invocation(), prefix, suffix))
     emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"), retries=2)
-    emitter.emit([to_prefect_event(obj) for obj in wanted])
-    for obj in wanted:
-        log.info("emitted s3.object.created %s etag=%s size=%d", obj.uri, obj.etag, obj.size)
-    return {"emitted": len(wanted), "ignored": len(objects) - len(wanted)}
+    window = Window(0, int(os.environ.get("BRIDGE_BATCH_OBJECTS", "500")))
+    batcher = Batcher(S3Connection.from_env(), emitter, _Invocation(), window, root=root_prefix("", prefix))
+    batcher.offer(Batch(objects), wanted)
+    posted = batcher.flush(everything=True)
+    pending = [uri for ledger in batcher.ledgers.values() for uri in ledger.pending]
+    if pending:
+        raise RuntimeError(f"Prefect did not accept batches {pending}; Lambda retries the invocation")
+    return {"batches": [uri for uri, _ in posted], "emitted": sum(n for _, n in posted),
+            "ignored": len(objects) - len(wanted)}

@@ -1,7 +1,9 @@
 """Where object-created notifications come from.
 
 - `SqsSource`: an SQS queue fed by S3 notifications (or SNS / EventBridge -> SQS). A message is
-  deleted only after its events were accepted; otherwise SQS redelivers it.
+  deleted only after the batch holding its objects was accepted; otherwise SQS redelivers it. It is
+  received with a visibility timeout longer than the batch window, so that SQS does not hand it out
+  again while the bridge still holds it.
 - `PollingSource`: any S3-compatible store without notifications. Lists a prefix and remembers
   the ETag it has seen per key in a JSON state object in S3, written only after acceptance.
 """
@@ -24,17 +26,21 @@ class Batch:
 
 
 class SqsSource:
-    def __init__(self, sqs_client, queue_url: str, wait_s: int = 10, max_messages: int = 10):
+    def __init__(self, sqs_client, queue_url: str, wait_s: int = 10, max_messages: int = 10,
+                 visibility_s: int | None = None):
         self.sqs, self.queue_url = sqs_client, queue_url
-        self.wait_s, self.max_messages = wait_s, max_messages
+        self.wait_s, self.max_messages, self.visibility_s = wait_s, max_messages, visibility_s
 
     @property
     def watching(self) -> str:
         return f"SQS queue {self.queue_url}"
 
-    def receive(self) -> list[Batch]:
+    def receive(self, max_wait_s: float | None = None) -> list[Batch]:
+        """One long poll of at most `wait_s` (and `max_wait_s`: the time left in the open window)."""
+        wait = self.wait_s if max_wait_s is None else max(0, min(self.wait_s, int(max_wait_s)))
+        extra = {"VisibilityTimeout": int(self.visibility_s)} if self.visibility_s else {}
         response = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=self.max_messages,
-                                            WaitTimeSeconds=self.wait_s)
+                                            WaitTimeSeconds=wait, **extra)
         batches = []
         for message in response.get("Messages", []):
             try:
@@ -47,6 +53,16 @@ class SqsSource:
 
     def ack(self, batch: Batch) -> None:
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=batch.ack_token)
+
+    def ack_all(self, batches: list[Batch]) -> None:
+        """Delete the messages, ten per request. One SQS did not delete comes back and is skipped then
+        (its objects are in the ledger)."""
+        for i in range(0, len(batches), 10):
+            entries = [{"Id": str(n), "ReceiptHandle": b.ack_token} for n, b in enumerate(batches[i:i + 10])]
+            failed = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries).get("Failed", [])
+            for entry in failed:
+                log.warning("SQS did not delete a message (%s: %s); it will come back and be skipped",
+                            entry.get("Code"), entry.get("Message"))
 
 
 @dataclass
@@ -80,7 +96,7 @@ class PollingSource:
         body = json.dumps({"prefix": self.prefix_uri, "seen": self.seen, "modified": self.modified}).encode()
         self.s3_client.put_object(Bucket=self.state.bucket, Key=self.state.key, Body=body)
 
-    def receive(self) -> list[Batch]:
+    def receive(self, max_wait_s: float | None = None) -> list[Batch]:
         fresh, reuploads = [], 0
         paginator = self.s3_client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.prefix.bucket, Prefix=self.prefix.prefix):
@@ -99,6 +115,10 @@ class PollingSource:
         return [Batch(fresh[i:i + 100]) for i in range(0, len(fresh), 100)]
 
     def ack(self, batch: Batch) -> None:
-        self.seen.update({obj.key: obj.etag for obj in batch.objects})
-        self.modified.update({obj.key: obj.occurred for obj in batch.objects})
+        self.ack_all([batch])
+
+    def ack_all(self, batches: list[Batch]) -> None:
+        for batch in batches:
+            self.seen.update({obj.key: obj.etag for obj in batch.objects})
+            self.modified.update({obj.key: obj.occurred for obj in batch.objects})
         self._save_state()

@@ -56,7 +56,10 @@ def infer_types(partitions: Iterable[list[tuple[str, str | None]]]) -> dict[str,
 
 
 def typed(values: list[tuple[str, str | None]], types: dict[str, str]) -> Partition:
-    return tuple((name, value, types[name]) for name, value in values)
+    """An object's partition over every key of the input (`types`, in first-seen order): an object not
+    under a `key=value` folder of some key has null there, as pyarrow's hive discovery gives it."""
+    found = dict(values)
+    return tuple((name, found.get(name), kind) for name, kind in types.items())
 
 
 def type_name(kind: pa.DataType) -> str:

@@ -77,3 +77,21 @@ def test_translate_command_runs_the_flow_with_a_progress_bar(full_stack, s3_conn
     assert code == 0, captured
     assert "6/6 shards" in captured.err and "ETA 00:00" in captured.err  # rows once the flow tells ShardProgress
     assert "Completed: 60 rows kept, 0 quarantined, 0 failed" in captured.out and "/report.md" in captured.out
+
+
+def test_the_bridge_batches_by_default_and_keeps_its_options():
+    base = ["bridge", "--source", "poll", "--watch", "s3://bkt/in/", "--state", "s3://bkt/_state.json"]
+    args = build_parser(["bridge"]).parse_args(base)
+    assert (args.batch_seconds, args.batch_objects) == (30.0, 500)
+    assert (args.suffix, args.interval, args.key_prefix, args.once) == (".parquet", 5.0, "", False)
+    args = build_parser(["bridge"]).parse_args([*base, "--batch-seconds", "5", "--batch-objects", "1"])
+    assert (args.batch_seconds, args.batch_objects) == (5.0, 1)
+
+
+def test_a_bad_bridge_window_is_refused_in_words():
+    from deployments.cli import main
+
+    with pytest.raises(SystemExit, match=r"sentinel bridge: a batch window needs seconds >= 0 and objects >= 1 "
+                                         r"\(got 30 s, 0 objects\)"):
+        main(["bridge", "--source", "poll", "--watch", "s3://bkt/in/", "--state", "s3://bkt/s.json",
+              "--batch-objects", "0"])

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "reliability.json"
 DOC = ROOT / "docs" / "reliability.md"
 
-ORDER = ["triton_kill", *RESTART_ORDER, "triton_spread", "flow_kill", "s3_outage_seaweedfs_killed", "s3_outage_throttled_503",
-         "event_burst", "bad_input", "security"]
+ORDER = ["triton_kill", *RESTART_ORDER, "triton_spread", "flow_kill", "flow_kill_one-row-group",
+         "s3_outage_seaweedfs_killed", "s3_outage_throttled_503", "event_burst", "event_burst_per_event", "bad_input",
+         "security"]
 
 INTRO = """\
 # Reliability: `make chaos`
@@ -32,7 +33,9 @@ an environment that points only at the private stack; the fault scenarios use th
 
 | knob | default | what |
 |---|---|---|
-| `SENTINEL_CHAOS_BURST` | 200 | events in the burst scenario |
+| `SENTINEL_CHAOS_BURST` | 1000 | objects uploaded in the burst scenario |
+| `SENTINEL_CHAOS_BURST_BATCH_SECONDS` | 30 | the bridge's batch window, seconds (`sentinel bridge --batch-seconds`) |
+| `SENTINEL_CHAOS_BURST_BATCH_OBJECTS` | 500 | … and objects (`--batch-objects`; 1: one run per object) |
 | `SENTINEL_CHAOS_BURST_WORKERS` | 3 | concurrent flow runs of the burst's process worker |
 | `SENTINEL_CHAOS_BURST_QUALITY` | off | run the burst with the Great Expectations suites on |
 | `SENTINEL_CHAOS_STATE_DIR` | temp dir | keep the private stack there and reuse it (development) |
@@ -77,6 +80,18 @@ def summary(name: str, s: dict) -> str:
         return (f"{s['rows']:,} rows / {s['shards']} shards; S3 unavailable {fmt_seconds(s['outage_s'])} ({what}); "
                 f"{s['task_runs_retried']} task retries; run {s['flow_state']} in {fmt_seconds(s['flow_wall_s'])}; "
                 f"{ids}")
+    if name.startswith("event_burst") and "batches" in s:
+        base = s["per_event_baseline"]
+        return (f"{s['events']:,} objects put in {fmt_seconds(s['puts_s'])}; {s['batches']} batches "
+                f"({', '.join(map(str, s['batch_sizes']))} objects), all batched after "
+                f"{fmt_seconds(s['all_batched_s'])}; {s['flow_runs']} runs ({s['duplicate_runs']} duplicates), "
+                f"{s['completed']} Completed; objects read once {s['objects_read_once']:,}/{s['events']:,} "
+                f"({s['objects_lost']} lost, {s['objects_read_twice']} twice), ids once {s['ids_found_once']:,}/"
+                f"{s['ids_expected']:,}; all runs finished after {fmt_seconds(s['all_runs_completed_s'])}: "
+                f"**{s['objects_per_minute']} objects/min** against {base['objects_per_minute']} with one run per "
+                f"event ({base['events']} events in {fmt_seconds(base['all_runs_completed_s'])}, "
+                f"{base['measured_at'][:10]}): {s['speedup_vs_per_event']}×; run time p50 "
+                f"{fmt_seconds(s['run_time_p50_s'])}; Prefect on {s['prefect_database']}")
     if name.startswith("event_burst"):
         return (f"{s['events']} objects put in {fmt_seconds(s['puts_s'])}; {s['flow_runs']} runs "
                 f"({s['distinct_inputs']} distinct inputs, {s['duplicate_runs']} duplicates), {s['completed']} "
@@ -132,7 +147,7 @@ def write_markdown(doc: dict | None = None) -> str:
               f"wall ({machine.get('cpus')} CPUs, {machine.get('platform')}, shared with other work), Prefect on "
               f"{last.get('prefect_database')}."]
     if full := doc.get("full_session"):
-        lines.append(f"Last full session (all scenarios, {scenarios.get('event_burst', {}).get('events', '?')}-event "
+        lines.append(f"Last full session (all scenarios, {full.get('burst_events', '?')}-event "
                      f"burst): {fmt_seconds(full['wall_s'])} wall ({full['wall_s'] / 60:.1f} min), finished "
                      f"{full['finished'][:16].replace('T', ' ')} UTC.")
     lines.append("")

@@ -1,5 +1,6 @@
-"""S3 put -> SQS notification -> bridge -> Prefect event -> deployment trigger -> flow run ->
-output in S3; the same object put again starts no second run.
+"""S3 puts -> SQS notifications -> bridge (one batch window) -> an input list + one Prefect event ->
+deployment trigger -> ONE flow run over every object of the batch -> output in S3; the same bytes put
+again start no run; new bytes start one run over that object alone.
 
 Real servers: moto's server for S3 + SQS, a Prefect server on the local PostgreSQL, a process
 worker, Triton and the `translate-on-upload` deployment from prefect.yaml.
@@ -86,11 +87,14 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_s3_put_starts_one_run_per_object_version(moto_endpoint, postgres_prefect, monkeypatch_module, stack_config):
+def test_objects_uploaded_together_start_one_run(moto_endpoint, postgres_prefect, monkeypatch_module, stack_config):
+    from deployments.bridge.batcher import Batcher, Window
     from deployments.bridge.emitter import PrefectEventsEmitter
     from deployments.bridge.service import run_bridge
     from deployments.bridge.sources import SqsSource
     from deployments.deploy_local import deploy_local
+    from deployments.runs import list_runs
+    from tasks.io.s3 import S3Connection
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_ENDPOINT_URL_S3": moto_endpoint, "AWS_ENDPOINT_URL": moto_endpoint,
@@ -106,33 +110,68 @@ def test_s3_put_starts_one_run_per_object_version(moto_endpoint, postgres_prefec
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(Bucket="sentinel-demo", NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    conn = S3Connection.from_env()
+
+    def parquet(first_id: int, *texts: str) -> bytes:
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"id": list(range(first_id, first_id + len(texts))), "text": list(texts)}), buffer)
+        return buffer.getvalue()
+
+    objects = {f"inbox/{name}.parquet": parquet(first, "Guten Tag.", "Bonjour.")
+               for name, first in (("a", 0), ("b", 10), ("c", 20))}
+    deployment = "translate-batch/translate-on-upload"
+
+    def finished() -> list:
+        return [r for r in flow_runs(deployment) if r.state and r.state.is_final()]
+
+    def queue_drained() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return all(int(v) == 0 for v in attributes.values())
 
     with temporary_settings({PREFECT_API_URL: postgres_prefect.prefect_api_url}):
         deploy_local(triton_limit=4, worker=True, cfg=postgres_prefect)
         stop = threading.Event()
+        source = SqsSource(sqs, queue_url, wait_s=1, visibility_s=60)
+        batcher = Batcher(conn, PrefectEventsEmitter(postgres_prefect.prefect_api_url), source,
+                          Window(seconds=5, objects=500), root="inbox/")
         bridge = threading.Thread(target=run_bridge, daemon=True, kwargs=dict(
-            source=SqsSource(sqs, queue_url, wait_s=1), emitter=PrefectEventsEmitter(postgres_prefect.prefect_api_url),
-            suffix=".parquet", idle_sleep_s=0.5, stop=stop))
+            source=source, batcher=batcher, prefix="inbox/", suffix=".parquet", idle_sleep_s=0.5, stop=stop))
         bridge.start()
         try:
-            buffer = io.BytesIO()
-            pq.write_table(pa.table({"id": [1, 2], "text": ["Guten Tag.", "Bonjour."]}), buffer)
-            s3.put_object(Bucket="sentinel-demo", Key="inbox/a.parquet", Body=buffer.getvalue())
+            for key, body in objects.items():
+                s3.put_object(Bucket="sentinel-demo", Key=key, Body=body)
             s3.put_object(Bucket="sentinel-demo", Key="inbox/notes.txt", Body=b"not for us")
+            s3.put_object(Bucket="sentinel-demo", Key="inbox/_temporary/0/part-0.parquet", Body=b"not yet")
 
-            runs = wait_for(lambda: [r for r in flow_runs("translate-batch/translate-on-upload") if r.state and r.state.is_final()],
-                            240, "the triggered flow run to finish")
+            runs = wait_for(finished, 240, "the triggered flow run to finish")
+            time.sleep(8)  # a second batch (a split window, a duplicate) would start a run by now
+            runs = finished()
             assert [r.state_name for r in runs] == ["Completed"]
-            assert runs[0].parameters["input_uri"] == "s3://sentinel-demo/inbox/a.parquet"
+            [batch_list] = [r.parameters["input_uri"] for r in runs]
+            assert batch_list.startswith("s3://sentinel-demo/_sentinel/bridge/inbox/batches/")
+            assert batch_list.endswith(".inputs.json")
+            [report] = list_runs(conn, "s3://sentinel-demo/outputs/inbox/")
+            assert sorted(report["inputs"]) == sorted(f"s3://sentinel-demo/{key}" for key in objects)
+            assert report["kept"] + report["quarantined"] == 6 and report["failed"] == 0
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket="sentinel-demo", Prefix="outputs/inbox/")["Contents"]]
-            assert any(k.endswith("/_SUCCESS") for k in keys)
+            assert sum(k.endswith("/_SUCCESS") for k in keys) == 1
 
-            # the same bytes again (same ETag): the bridge emits the same event id, no second run
-            s3.put_object(Bucket="sentinel-demo", Key="inbox/a.parquet", Body=buffer.getvalue())
-            wait_for(lambda: int(sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[
-                "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]) == 0, 30, "queue drained")
+            # the same bytes again (same ETags): the ledger has these versions, no batch, no run
+            for key, body in objects.items():
+                s3.put_object(Bucket="sentinel-demo", Key=key, Body=body)
+            wait_for(queue_drained, 60, "queue drained")
             time.sleep(15)
-            assert len(flow_runs("translate-batch/translate-on-upload")) == 1
+            assert len(flow_runs(deployment)) == 1
+
+            # new bytes in one object: one run over that object alone
+            s3.put_object(Bucket="sentinel-demo", Key="inbox/b.parquet", Body=parquet(30, "Guten Tag.", "Bonjour."))
+            wait_for(lambda: len(finished()) == 2, 240, "the second run to finish")
+            second = next(r for r in finished() if r.parameters["input_uri"] != batch_list)
+            assert second.state_name == "Completed"
+            newest = list_runs(conn, "s3://sentinel-demo/outputs/inbox/")[0]
+            assert newest["inputs"] == ["s3://sentinel-demo/inbox/b.parquet"] and newest["kept"] + newest[
+                "quarantined"] == 2
         finally:
             stop.set()
-            bridge.join(10)
+            bridge.join(30)

@@ -1,6 +1,7 @@
 import json
 
-from deployments.bridge.events import ObjectCreated, parse_notification, to_prefect_event
+from deployments.bridge.batches import batch_event, digest
+from deployments.bridge.events import ObjectCreated, parse_notification
 
 S3_NOTIFICATION = {"Records": [{
     "eventName": "ObjectCreated:Put", "eventTime": "2026-11-22T10:00:00.000Z",
@@ -21,15 +22,6 @@ def test_parses_sns_and_eventbridge_envelopes_and_ignores_test_events():
     assert parse_notification({"Event": "s3:TestEvent", "Service": "Amazon S3"}) == []
 
 
-def test_event_id_is_stable_per_object_version():
-    a = ObjectCreated("b-1", "k", 1, "etag-1", "2026-11-22T10:00:00Z")
-    assert a.event_id == ObjectCreated("b-1", "k", 1, "etag-1", "2026-11-23T00:00:00Z").event_id
-    assert a.event_id != ObjectCreated("b-1", "k", 1, "etag-2", "2026-11-22T10:00:00Z").event_id
-    event = to_prefect_event(a)
-    assert event["event"] == "s3.object.created" and event["resource"]["prefect.resource.id"] == "s3://b-1/k"
-    assert event["payload"] == {"bucket": "b-1", "key": "k", "size": 1, "etag": "etag-1"}
-
-
 def test_hidden_keys_under_the_prefix_are_not_data():
     data = ObjectCreated("b", "inbox/dt=1/part-0.parquet", 1, "e", "2026-12-06T00:00:00Z")
     assert data.matches("inbox/", ".parquet")
@@ -40,8 +32,10 @@ def test_hidden_keys_under_the_prefix_are_not_data():
     assert ObjectCreated("b", "_landing/in/a.parquet", 1, "e", "x").matches("_landing/in/", ".parquet")
 
 
-def test_the_shipped_trigger_does_not_fire_inside_hidden_folders():
-    """prefect.yaml's S3 trigger, evaluated by the Prefect server's own matcher (its `*` crosses `/`)."""
+def test_the_shipped_trigger_starts_a_run_per_batch_of_the_inbox():
+    """prefect.yaml's trigger, evaluated by the Prefect server's own matcher: a batch of the watched
+    inbox fires it with the input list as `input_uri`; a batch of another prefix or bucket does not.
+    (Keys with a hidden segment never reach a batch: the bridge and the input list leave them out.)"""
     from pathlib import Path
 
     import yaml
@@ -49,11 +43,15 @@ def test_the_shipped_trigger_does_not_fire_inside_hidden_folders():
 
     doc = yaml.safe_load((Path(__file__).resolve().parents[3] / "prefect.yaml").read_text())
     [trigger] = next(d for d in doc["deployments"] if d["name"] == "translate-on-upload")["triggers"]
+    assert trigger["expect"] == ["sentinel.input-list.created"]
+    assert trigger["parameters"]["input_uri"] == "{{ event.resource.id }}"
     spec = ResourceSpecification(trigger["match"])
 
-    def fires(key: str) -> bool:
-        return spec.matches(Resource(to_prefect_event(ObjectCreated("sentinel-demo", key, 1, "e", "x"))["resource"]))
+    def fires(bucket: str, root: str) -> bool:
+        objects = [ObjectCreated(bucket, f"{root}a.parquet", 1, "e", "x")]
+        uri = f"s3://{bucket}/_sentinel/bridge/{root}batches/t-d.inputs.json"
+        event = batch_event(uri, f"s3://{bucket}/{root}", objects, digest(f"s3://{bucket}/{root}", objects))
+        return spec.matches(Resource(event["resource"]))
 
-    assert fires("inbox/a.parquet") and fires("inbox/dt=2026-12-01/a.parquet")
-    assert not fires("inbox/_temporary/0/_temporary/attempt_1/part-00000.parquet")
-    assert not fires("inbox/.spark-staging-1/part-00000.parquet") and not fires("inbox/_SUCCESS.parquet")
+    assert fires("sentinel-demo", "inbox/")
+    assert not fires("sentinel-demo", "other/") and not fires("another-bucket", "inbox/")

@@ -27,3 +27,9 @@ def test_types_match_pyarrow_hive_discovery(tmp_path):
     ours = [{name: partition_column(value, kind, 1)[0].as_py() for name, value, kind in typed(partition_values(p), types)}
             for p in paths]
     assert sorted(map(str, ours)) == sorted(str({k: v for k, v in r.items() if k != "x"}) for r in rows)
+
+
+def test_an_object_outside_a_partition_folder_has_null_there():
+    keys = ["dt=1/a.parquet", "b.parquet"]
+    types = infer_types(partition_values(k) for k in keys)
+    assert [typed(partition_values(k), types) for k in keys] == [(("dt", "1", "int32"),), (("dt", None, "int32"),)]
