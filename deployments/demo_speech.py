@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +94,11 @@ def read_run_rows(conn: S3Connection, summary: dict, columns: list[str]) -> list
 
 
 def spoken_wer(rows: list[dict], scripts: dict[str, str]) -> float:
+    # WER is evaluation code (bench/wer.py, on jiwer), not part of the installed package: the demo runs
+    # from the checkout (`make demo`), so it reads it from there
+    checkout = str(Path(__file__).resolve().parents[1])
+    if checkout not in sys.path:
+        sys.path.append(checkout)
     from bench.wer import word_error_rate
 
     spoken = [r for r in rows if scripts.get(r["id"]) and r["status"] != "failed"]
