@@ -87,7 +87,7 @@ def format_plan(flow_name: str, plan: RunPlan, conn: S3Connection, stage: ShardS
     width = max(len(p.object.uri) for p in plan.plans)
     for p in plan.plans:
         what = (f"error: {unprefixed(p.error, p.object.uri)}" if p.error
-                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {plural(len(p.shards), 'piece')}")
+                else f"{p.rows:>10,} rows  {size(p.object.size):>10}  {plural(len(p.shards), 'shard')}")
         lines.append(f"  {p.object.uri:<{width}}  {what}")
     if shards:
         lines += ["", "shards (bytes: uncompressed, of the columns read)",

@@ -21,7 +21,7 @@ from tasks.engine.stage import ShardStage
 from tasks.inference.client import TRITON_CONCURRENCY_LIMIT
 from tasks.io.inputs import InputListing, list_input
 from tasks.io.listing import ObjectRef
-from tasks.io.parquet import InputError, input_schema, read_footer
+from tasks.io.parquet import InputError, input_schema, is_transient_io_error, read_footer
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import OutputQualityError
@@ -74,8 +74,17 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
     Bad input is that object's plan error; S3 trouble raises (the task retries the chunk)."""
     if not objects:
         return []
+
+    def plan(obj: ObjectRef) -> ObjectPlan:
+        try:
+            return stage.plan(conn, obj, shard_rows, shard_bytes)
+        except Exception as exc:  # not bad input (plan() returns that) and not S3 trouble: this object's alone
+            if is_transient_io_error(exc) or type(exc).__module__.startswith(("botocore", "urllib3")):
+                raise
+            return ObjectPlan(obj, error=f"{obj.uri}: planning failed ({type(exc).__name__}: {exc})")
+
     with ThreadPoolExecutor(max_workers=min(threads, len(objects))) as pool:
-        return list(pool.map(lambda obj: stage.plan(conn, obj, shard_rows, shard_bytes), objects))
+        return list(pool.map(plan, objects))
 
 
 @task(name="plan-objects", task_run_name="plan-{label}", retries=2, retry_delay_seconds=5)

@@ -138,7 +138,11 @@ def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
         if needed > len(tail):
             tail = _tail(conn, obj, needed)
         return pq.read_metadata(pa.BufferReader(tail))
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, OSError) as exc:  # a garbled footer raises OSError ("Couldn't deserialize thrift")
+        if isinstance(exc, FileNotFoundError):
+            raise InputError(f"{obj.uri}: object disappeared after listing") from exc
+        if is_transient_io_error(exc):
+            raise  # S3 trouble: the task retries
         raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
 
 

@@ -193,16 +193,19 @@ def test_diarize_is_refused_where_it_cannot_work():
 
 
 def test_the_cli_passes_diarize_and_vocabulary_to_the_flow():
-    from deployments.cli import build_parser, common_run_kwargs
+    """The options come from transcribe-batch's own signature (deployments/flow_options.py)."""
+    from deployments.cli import build_parser
+    from deployments.run_commands import flow_kwargs
 
-    args = build_parser().parse_args(["transcribe", "--input", "s3://b/in/", "--output", "s3://b/out/", "--diarize",
+    args = build_parser().parse_args(["transcribe", "--input", "s3://bucket-a/in/", "--output", "s3://bucket-a/out/", "--diarize",
                                       "--num-speakers", "3", "--hotwords", "Nakagawa", "--initial-prompt", "Minutes.",
                                       "--prompt-column", "context"])
-    assert common_run_kwargs(args) | {"input_uri": None, "output_uri": None} == {
-        "input_uri": None, "output_uri": None, "diarize": True, "num_speakers": 3, "hotwords": "Nakagawa",
-        "initial_prompt": "Minutes.", "prompt_column": "context"}
-    plain = build_parser().parse_args(["transcribe", "--input", "s3://b/in/", "--output", "s3://b/out/"])
-    assert "diarize" not in common_run_kwargs(plain)
+    given = flow_kwargs(args)
+    assert {k: given[k] for k in ("diarize", "num_speakers", "hotwords", "initial_prompt", "prompt_column")} == {
+        "diarize": True, "num_speakers": 3, "hotwords": "Nakagawa", "initial_prompt": "Minutes.",
+        "prompt_column": "context"}
+    plain = build_parser().parse_args(["transcribe", "--input", "s3://bucket-a/in/", "--output", "s3://bucket-a/out/"])
+    assert "diarize" not in flow_kwargs(plain)
 
 
 def test_vocabulary_reaches_whisper_through_the_flow(full_stack, on_speech_triton, s3_conn, bucket, tmp_path):
