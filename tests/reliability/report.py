@@ -63,7 +63,7 @@ def summary(name: str, s: dict) -> str:
                 f"parts, down {fmt_seconds(s['triton_down_s'])} (restart {fmt_seconds(s['triton_restart_s'])}); "
                 f"{s['client_retry_warnings']} client retries, {s.get('shard_task_retries', 0)} task retries; "
                 f"run {s['flow_state']} in {fmt_seconds(s['flow_wall_s'])}; {ids}")
-    if name == "flow_kill":
+    if name.startswith("flow_kill"):
         states = ", ".join(f"{k} {v}" for k, v in sorted(s["rerun_shard_task_states"].items()))
         return (f"{s['rows']:,} rows / {s['shards']} shards; flow process SIGKILLed after "
                 f"{s['parts_committed_before_kill']} committed parts; rerun: "
