@@ -104,13 +104,19 @@ def ensure_dataset(name: str, rows: int, objects: int, row_group_size: int = 5_0
     delete_prefix(f"s3://{BUCKET}/{prefix}")
     texts = bench_texts(rows)
     bounds = [rows * n // objects for n in range(objects + 1)]
-    for n in range(objects):
+
+    def upload(n: int) -> None:
         lo, hi = bounds[n], bounds[n + 1]
         table = pa.table({"id": pa.array([f"{n:03d}-{i:07d}" for i in range(lo, hi)], pa.string()),
                           "text": texts.slice(lo, hi - lo)})
         buffer = io.BytesIO()
         pq.write_table(table, buffer, row_group_size=row_group_size, compression="zstd")
         client.put_object(Bucket=BUCKET, Key=f"{prefix}part-{n:03d}.parquet", Body=buffer.getvalue())
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:  # many small objects (issue 28's inputs): uploaded 16 at a time
+        list(pool.map(upload, range(objects)))
     client.put_object(Bucket=BUCKET, Key=prefix + "_dataset.json", Body=json.dumps(spec).encode())
     return f"s3://{BUCKET}/{prefix}"
 

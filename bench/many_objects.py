@@ -26,6 +26,20 @@ from tasks.io.s3_uri import S3Uri
 ROWS = 100_000
 
 
+def peak_rss(pid: int, stop: threading.Event, found: dict) -> None:
+    """The run's process tree's peak RSS (MB), sampled every 0.5 s."""
+    import psutil
+
+    root = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+        except psutil.Error:
+            break
+        found["peak_rss_mb"] = max(found.get("peak_rss_mb", 0), round(rss / 2**20, 1))
+        time.sleep(0.5)
+
+
 def first_part_after(output: str, started: float, stop: threading.Event, found: dict) -> None:
     root = S3Uri.parse(output)
     client = s3().boto3_client()
@@ -58,22 +72,26 @@ def finished(proc: subprocess.Popen, output: str, started: float, api_url: str) 
     return doc
 
 
-def measure(server: str, api_url: str, inputs: dict[str, str], env: dict) -> dict:
+def measure(server: str, api_url: str, inputs: dict[str, str], env: dict, second: bool = True) -> dict:
     stamp = int(time.time() * 1000)
     outputs = {name: f"{OUTPUT}/many-{server}-{name}-{stamp}/" for name in inputs}
     found: dict = {}
     stop = threading.Event()
     started = {"many": time.monotonic()}
     procs = {"many": sentinel(inputs["many"], outputs["many"], env)}
-    watcher = threading.Thread(target=first_part_after, args=(outputs["many"], started["many"], stop, found))
-    watcher.start()
-    time.sleep(5)
-    started["second"] = time.monotonic()
-    procs["second"] = sentinel(inputs["second"], outputs["second"], env)
+    watchers = [threading.Thread(target=first_part_after, args=(outputs["many"], started["many"], stop, found)),
+                threading.Thread(target=peak_rss, args=(procs["many"].pid, stop, found))]
+    for watcher in watchers:
+        watcher.start()
+    if second:
+        time.sleep(5)
+        started["second"] = time.monotonic()
+        procs["second"] = sentinel(inputs["second"], outputs["second"], env)
     result = {name: finished(procs[name], outputs[name], started[name], api_url) for name in procs}
     stop.set()
-    watcher.join()
-    result["many"]["first_part_s"] = found.get("first_part_s")
+    for watcher in watchers:
+        watcher.join()
+    result["many"] |= {k: found.get(k) for k in ("first_part_s", "peak_rss_mb")}
     return result
 
 
@@ -81,27 +99,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--servers", default="sqlite,postgresql")
+    parser.add_argument("--no-second", action="store_true", help="the many-object run alone (no second run)")
     args = parser.parse_args()
     inputs = {"many": ensure_dataset(f"rows-100k-{args.objects}-objects", ROWS, args.objects,
                                      row_group_size=ROWS // args.objects),
               "second": ensure_dataset("rows-100k-2000-objects", ROWS, 2000, row_group_size=50)}
     doc = {"measured_at": now(), "machine": machine(), "objects": args.objects, "rows": ROWS, "servers": {}}
-    earlier = load_result("many_objects")  # a run of one server keeps the other's figures
+    name = "many_objects" if args.objects == 10_000 else f"many_objects_{args.objects}"
+    earlier = load_result(name)  # a run of one server keeps the other's figures
     if earlier and earlier.get("objects") == args.objects:
         doc["servers"] = earlier.get("servers", {})
     for server in args.servers.split(","):
         if server == "sqlite":
             env = dict(os.environ)
-            doc["servers"]["sqlite"] = measure("sqlite", env["PREFECT_API_URL"], inputs, env)
+            doc["servers"]["sqlite"] = measure("sqlite", env["PREFECT_API_URL"], inputs, env, not args.no_second)
         else:
             from prefect_pg import bench_prefect_server
 
             with bench_prefect_server() as prefect:
                 env = dict(os.environ) | prefect.env()
                 register_blocks(env)
-                doc["servers"][prefect.database] = measure(prefect.database, prefect.api_url, inputs, env)
+                doc["servers"][prefect.database] = measure(prefect.database, prefect.api_url, inputs, env,
+                                                           not args.no_second)
         print(server, doc["servers"], flush=True)
-    print(write_result("many_objects", doc))
+    print(write_result(name, doc))
 
 
 if __name__ == "__main__":

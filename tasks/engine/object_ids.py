@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
@@ -85,6 +86,6 @@ def check_object_ids(conn: S3Connection, object_uri: str, shards: list[dict]) ->
                    time.perf_counter() - started)
 
 
-@task(name="check-object-ids", retries=2, retry_delay_seconds=5)
+@task(name="check-object-ids", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def object_id_checks_task(conn: S3Connection, shards: list[dict]) -> list[dict]:
     return object_id_checks(conn, shards)

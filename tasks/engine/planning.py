@@ -194,9 +194,16 @@ def schema_key(schema: pa.Schema, columns: list[str]) -> str:
     return ";".join(f"{c}:{schema.field(c).type}" for c in dict.fromkeys(columns) if c in schema.names)
 
 
+# objects in one packed shard at most: a shard of 20,000 one-row objects would be one task reading
+# 20,000 objects one after the other (the first part of a 100,000-object prefix after minutes); 2,000
+# keeps a shard's objects few enough to start parts soon and to spread over the shard workers
+MAX_PIECES_PER_SHARD = 2_000
+
+
 class ShardPacker:
     """Packs the plans of consecutive objects (listing order) into shards: an object planned as one
-    shard under both bounds joins the open shard while rows, bytes and column types allow; an object
+    shard under both bounds joins the open shard while rows, bytes, column types and the count of
+    objects (MAX_PIECES_PER_SHARD) allow; an object
     of several shards keeps its own (its ids are checked across them), and so does an empty one.
     Deterministic: the same plans in the same order give the same shards, so a rerun finds its parts.
 
@@ -222,7 +229,7 @@ class ShardPacker:
                 continue
             shard = plan.shards[0]
             fits = (self.rows + shard.rows <= self.shard_rows and self.bytes + shard.bytes <= self.shard_bytes
-                    and plan.schema_key == self.open_key)
+                    and plan.schema_key == self.open_key and len(self.open) < MAX_PIECES_PER_SHARD)
             if self.open and not fits:
                 out += self.finish()
             self.open.append(shard)

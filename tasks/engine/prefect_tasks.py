@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from tasks.engine.planning import DEFAULT_SHARD_BYTES
@@ -54,7 +55,7 @@ def retry_unless_bad_data(_task, _task_run, state) -> bool:
 # run_shard finds and reuses on any rerun; persisting results cost an S3 write per shard and a result
 # storage block per run (a Prefect API write that a busy server can refuse).
 @task(name="process-shard", task_run_name="{stage.name}-shard-{shard.shard_id}", persist_result=False,
-      retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
+      cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, retry_condition_fn=retry_unless_bad_data)
 def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str, run_key: str,
                slot_limit: str | None = None) -> ShardResult:
     """`slot_limit`: a global concurrency limit to hold a slot of while the shard runs (protects Triton)."""
@@ -62,7 +63,8 @@ def shard_task(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str
         return process_shard(conn, shard, stage, run_dir)
 
 
-@task(name="list-input-objects", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_unless_bad_data)
+@task(name="list-input-objects", retries=2, retry_delay_seconds=5, retry_condition_fn=retry_unless_bad_data,
+      cache_policy=NO_CACHE)
 def list_input_task(conn: S3Connection, input_uri: str, table_version: str | None = None) -> InputListing:
     """The input as its writer meant it (tasks/io/inputs.py); a bad table or version fails the run."""
     return list_input(conn, input_uri, table_version)
@@ -87,7 +89,9 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
         return list(pool.map(plan, objects))
 
 
-@task(name="plan-objects", task_run_name="plan-{label}", retries=2, retry_delay_seconds=5)
+# NO_CACHE: Prefect's default cache policy hashes a task's inputs (a chunk of 20,000 objects, a shard of
+# 20,000 pieces) on every call; nothing here is cached by Prefect (a committed part is the cache)
+@task(name="plan-objects", task_run_name="plan-{label}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def plan_objects_task(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage, shard_rows: int,
                       shard_bytes: int = DEFAULT_SHARD_BYTES, label: str = "objects") -> list[ObjectPlan]:
     """A chunk of a run's objects planned in one task run (not one per object: a run's task runs grow
@@ -95,7 +99,7 @@ def plan_objects_task(conn: S3Connection, objects: list[ObjectRef], stage: Shard
     return plan_objects(conn, objects, stage, shard_rows, shard_bytes)
 
 
-@task(name="append-to-delta-table", retries=2, retry_delay_seconds=5)
+@task(name="append-to-delta-table", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def append_delta_task(conn: S3Connection, table_uri: str, run_key: str, part_uris: list[str]) -> dict:
     """The run's kept rows appended to a Delta table, once per run key (tasks/io/delta_output.py)."""
     from tasks.io.delta_output import append_run

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
@@ -277,6 +278,6 @@ def write_run_record(conn: S3Connection, record: RunRecord, report_markdown: str
     return written
 
 
-@task(name="write-report-and-manifest", retries=2, retry_delay_seconds=5)
+@task(name="write-report-and-manifest", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def write_run_record_task(conn: S3Connection, record: RunRecord, report_markdown: str) -> dict[str, str]:
     return write_run_record(conn, record, report_markdown)

@@ -141,3 +141,15 @@ def test_row_group_sizes_count_only_the_columns_read():
     narrow, wide = row_group_sizes(metadata, ["id", "text"]), row_group_sizes(metadata, ["id", "text", "blob"])
     assert [s.rows for s in narrow] == [400, 400, 200]
     assert all(w.bytes > 20 * n.bytes > 0 for n, w in zip(narrow, wide))
+
+
+def test_a_packed_shard_holds_at_most_max_pieces_objects():
+    from tasks.engine.planning import MAX_PIECES_PER_SHARD, pack_plans
+    from tasks.io.listing import ObjectRef
+    from tasks.io.shards import ObjectPlan, RowGroupSlice, Shard
+
+    plans = []
+    for n in range(MAX_PIECES_PER_SHARD + 500):  # one-row objects: the rows bound alone would allow 20,000
+        obj = ObjectRef(f"s3://b/o-{n:05d}", "e", 10)
+        plans.append(ObjectPlan(obj, (Shard(obj, 0, 1, (RowGroupSlice(0, 0, 1),), bytes=10),), None, 1, "k"))
+    assert [len(s.pieces) for s in pack_plans(plans, shard_rows=20_000)] == [MAX_PIECES_PER_SHARD, 500]
