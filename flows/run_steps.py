@@ -11,7 +11,13 @@ from flows.run_report import ShardProgress, publish_summary, summary_markdown
 from tasks.engine.object_ids import object_id_checks_task
 from tasks.engine.object_ids import summary as object_check_summary
 from tasks.engine.prefect_tasks import append_delta_task
-from tasks.engine.run_record import ADVICE, INPUT_ERROR, RERUN_ERROR, RunRecord, error_kind, write_run_record_task
+from tasks.engine.run_record import (
+    ADVICE,
+    RunRecord,
+    error_kind,
+    input_error_kind,
+    write_run_record_task,
+)
 from tasks.engine.runner import ShardResult
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
@@ -43,12 +49,12 @@ def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[O
         exc = future.state.result(raise_on_failure=False)
         plans = [ObjectPlan(obj, error=f"{obj.uri}: planning failed ({exc})") for obj in objects]
     for plan in plans:
-        kind = None if not plan.error else RERUN_ERROR if "planning failed" in plan.error else INPUT_ERROR
-        record.inputs.append({"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size,
-                              "rows": plan.rows, "shards": len(plan.shards), "error": plan.error,
-                              "error_kind": kind})
+        entry = {"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size, "rows": plan.rows,
+                 "shards": len(plan.shards), "error": plan.error, "error_kind": None}
         if plan.error:
-            logger.error("skipping %s (%s)", plan.error, ADVICE[kind or INPUT_ERROR])
+            entry["error_kind"] = input_error_kind(entry)
+            logger.error("skipping %s (%s)", plan.error, ADVICE[entry["error_kind"]])
+        record.inputs.append(entry)
     return plans
 
 

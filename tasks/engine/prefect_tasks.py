@@ -81,7 +81,7 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
         try:
             return stage.plan(conn, obj, shard_rows, shard_bytes)
         except Exception as exc:  # not bad input (plan() returns that) and not S3 trouble: this object's alone
-            if is_transient_io_error(exc) or type(exc).__module__.startswith(("botocore", "urllib3")):
+            if is_transient_io_error(exc):
                 raise
             return ObjectPlan(obj, error=f"{obj.uri}: planning failed ({type(exc).__name__}: {exc})")
 

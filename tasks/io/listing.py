@@ -75,7 +75,7 @@ def read_small_object(conn: S3Connection, uri: str) -> bytes:
 def folder_objects(conn: S3Connection, root: S3Uri, listed: list[ListedKey]) -> FolderListing:
     """The live data objects of a plain folder (commit protocols honoured, partitions typed), sorted."""
     by_key = {item.key: item for item in listed}
-    resolution = resolve_commit_protocols(by_key, lambda key: read_small_object(conn, root.join(key).__str__()))
+    resolution = resolve_commit_protocols(by_key, lambda key: read_small_object(conn, str(root.join(key))))
     values = {key: partition_values(key) for key in resolution.live}
     types = infer_types(values.values())
     objects = []

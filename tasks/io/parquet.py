@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,19 +56,25 @@ def nested_field(schema: pa.Schema, path: str) -> pa.Field | None:
     (`payload.text`), returned under the dotted name; None when there is none."""
     if path in schema.names:
         return schema.field(path)
-    parts = path.split(".")
-    for cut in range(len(parts) - 1, 0, -1):  # a top-level name may itself hold dots
-        head = ".".join(parts[:cut])
-        if head not in schema.names:
-            continue
+    for head, inner in nested_splits(schema.names, path):
         kind = schema.field(head).type
-        for part in parts[cut:]:
+        for part in inner:
             if not pa.types.is_struct(kind) or kind.get_field_index(part) < 0:
                 break
             kind = kind.field(part).type
         else:
             return pa.field(path, kind)
     return None
+
+
+def nested_splits(names: list[str], path: str) -> Iterator[tuple[str, list[str]]]:
+    """(top-level column, fields inside it) for each way a dotted `path` names a column of `names`,
+    the longest top-level name first (a top-level name may itself hold dots)."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head in names:
+            yield head, parts[cut:]
 
 
 def footer_schema(metadata: pq.FileMetaData) -> pa.Schema:
@@ -111,7 +118,7 @@ def is_id_type(kind: pa.DataType) -> bool:
 def is_binary_text_type(kind: pa.DataType) -> bool:
     """Bytes that a text column may hold without the UTF-8 annotation: read as UTF-8, with invalid
     bytes handled as in any string column (tasks.io.reader.repair_utf8)."""
-    return plain_type(kind) in BINARY_TEXT_TYPES or plain_type(kind) == pa.large_binary()
+    return plain_type(kind) in BINARY_TEXT_TYPES
 
 
 def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
@@ -139,8 +146,6 @@ def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
             tail = _tail(conn, obj, needed)
         return pq.read_metadata(pa.BufferReader(tail))
     except (pa.ArrowInvalid, OSError) as exc:  # a garbled footer raises OSError ("Couldn't deserialize thrift")
-        if isinstance(exc, FileNotFoundError):
-            raise InputError(f"{obj.uri}: object disappeared after listing") from exc
         if is_transient_io_error(exc):
             raise  # S3 trouble: the task retries
         raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
@@ -171,5 +176,8 @@ def _s3_errors(obj: ObjectRef, fetch) -> bytes:
 
 
 def is_transient_io_error(exc: BaseException) -> bool:
-    """A network / S3 error worth retrying, as opposed to bytes that are not what they claim to be."""
-    return isinstance(exc, (ConnectionError, TimeoutError)) or "AWS Error" in str(exc)
+    """A network / S3 error worth retrying, as opposed to bytes that are not what they claim to be: a
+    connection or timeout error, arrow's S3 errors, and boto3's own (a missing object is mapped to the
+    object's InputError before it gets here)."""
+    return (isinstance(exc, (ConnectionError, TimeoutError)) or "AWS Error" in str(exc)
+            or type(exc).__module__.startswith(("botocore", "urllib3")))

@@ -29,6 +29,7 @@ from tasks.io.parquet import (
     is_transient_io_error,
     is_uuid_type,
     nested_field,
+    nested_splits,
     plain_type,
     read_footer,
 )
@@ -86,14 +87,10 @@ def iter_piece_batches(conn: S3Connection, piece: Piece, columns: list[str], bat
 
 @contextmanager
 def open_parquet(conn: S3Connection, obj: ObjectRef) -> Iterator[pq.ParquetFile]:
+    metadata = read_footer(conn, obj)  # cached: no second footer read per shard (bad bytes: InputError there)
     if 0 < obj.size <= WHOLE_OBJECT_BYTES:
-        try:
-            parquet = pq.ParquetFile(pa.BufferReader(small_object(conn, obj)))
-        except pa.ArrowInvalid as exc:
-            raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
-        yield parquet
+        yield pq.ParquetFile(pa.BufferReader(small_object(conn, obj)), metadata=metadata)
         return
-    metadata = read_footer(conn, obj)  # cached: no second footer read per shard
     with conn.arrow_fs.open_input_file(S3Uri.parse(obj.uri).arrow_path) as handle:
         yield pq.ParquetFile(handle, metadata=metadata)
 
@@ -117,14 +114,11 @@ def _read_slice(parquet: pq.ParquetFile, uri: str, index: int, start: int, stop:
 
 def nested_column(batch: pa.RecordBatch, path: str) -> pa.Array | None:
     """The values of a dotted path through struct columns (a null parent gives a null value)."""
-    parts = path.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:cut])
-        if head in batch.schema.names:
-            try:
-                return pc.struct_field(batch.column(head), parts[cut:])
-            except (pa.ArrowInvalid, KeyError, TypeError):
-                return None
+    for head, inner in nested_splits(batch.schema.names, path):  # the rule planning checked the schema by
+        try:
+            return pc.struct_field(batch.column(head), inner)
+        except (pa.ArrowInvalid, KeyError, TypeError):
+            continue
     return None
 
 
