@@ -62,9 +62,8 @@ class ShardResult:
     def failed(cls, shard: Shard, error: str, quality: list[dict] | None = None,
                error_kind: str | None = None) -> ShardResult:
         """A shard that did not commit (its task failed, or its child run ended without it)."""
-        return cls(shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
-                   row_stop=shard.row_start + shard.rows, output_uri="", rows=0, status_counts={}, seconds=0.0,
-                   quality=list(quality or []), error=error, error_kind=error_kind, pieces=lineage(shard))
+        return cls(**which_shard(shard), output_uri="", rows=0, status_counts={}, seconds=0.0,
+                   quality=list(quality or []), error=error, error_kind=error_kind)
 
     def to_record(self) -> dict:
         """The run record's (manifest's) entry: a committed shard's result, or a failed shard's
@@ -76,6 +75,13 @@ class ShardResult:
                "row_stop": self.row_stop, "error": self.error, "error_kind": self.error_kind,
                "quality": self.quality}
         return doc | ({"pieces": self.pieces} if self.pieces else {})
+
+
+def which_shard(shard: Shard) -> dict:
+    """The fields every ShardResult of `shard` starts with: its id, its first object, its rows (a
+    packed shard: from its first piece's first row, as many as all its pieces hold) and its lineage."""
+    return {"shard_id": shard.shard_id, "object_uri": shard.object.uri, "row_start": shard.row_start,
+            "row_stop": shard.row_start + shard.rows, "pieces": lineage(shard)}
 
 
 def lineage(shard: Shard) -> list[dict]:
@@ -120,12 +126,11 @@ def committed_result(conn: S3Connection, shard: Shard, run_dir: str) -> ShardRes
                                      f"{run_dir}/quality/input/{shard.pieces[i].piece_id}.json)", [])
               for i in set_aside]
     return ShardResult(
-        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
-        row_stop=shard.row_start + shard.rows, output_uri=str(target), rows=sum(counts.values()), status_counts=counts,
+        **which_shard(shard), output_uri=str(target), rows=sum(counts.values()), status_counts=counts,
         seconds=0.0, quarantined=quarantined,
         quarantine_uri=str(quarantine_target(run_dir, shard)) if quarantined else None,
         guard_seconds=float(meta.get("sentinel-guard-seconds", "0")), quality=quality, reused=True,
-        pieces=lineage(shard), failed_pieces=failed)
+        failed_pieces=failed)
 
 
 class ShardOutputs:
@@ -246,8 +251,7 @@ def run_shard(conn: S3Connection, shard: Shard, run_dir: str, stage: ShardStage,
         outputs.abort()
         raise
     return ShardResult(
-        shard_id=shard.shard_id, object_uri=shard.object.uri, row_start=shard.row_start,
-        row_stop=shard.row_start + shard.rows, output_uri=output_uri, rows=sum(outputs.counts.values()),
+        **which_shard(shard), output_uri=output_uri, rows=sum(outputs.counts.values()),
         status_counts=dict(outputs.counts), seconds=round(time.perf_counter() - started, 3),
         quarantined=outputs.quarantine.rows, quarantine_uri=quarantine_uri, guard_seconds=round(clock.seconds, 3),
-        quality=summaries, pieces=lineage(shard), failed_pieces=set_aside)
+        quality=summaries, failed_pieces=set_aside)

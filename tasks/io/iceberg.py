@@ -125,9 +125,8 @@ def _arrow_type(schema, source_id: int, transform):
     """The arrow type of a partition field: its source column's for identity partitions, else the
     transform's result (bucket, truncate, day, ...), which pyiceberg types."""
     from pyiceberg.io.pyarrow import schema_to_pyarrow
-
-    result = transform.result_type(schema.find_field(source_id).field_type)
     from pyiceberg.schema import Schema
     from pyiceberg.types import NestedField
 
+    result = transform.result_type(schema.find_field(source_id).field_type)
     return schema_to_pyarrow(Schema(NestedField(1, "v", result, required=False))).field("v").type
