@@ -41,6 +41,7 @@ from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 from tasks.io.shards import ObjectPlan, Shard
 from tasks.quality import warm_up_in_background
+from tasks.quality.validate import GE_FULL, quality_mode
 
 # Shard tasks in flight in one flow run (the flows' ThreadPoolTaskRunner).
 SHARD_WORKERS = int(os.environ.get("SENTINEL_SHARD_WORKERS", "4"))
@@ -149,8 +150,8 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     started = time.perf_counter()
     input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
     _, output = check_locations(input_uri, output_uri)
-    if stage.quality is not None:
-        warm_up_in_background()  # GE's first import takes seconds: overlap it with listing and planning
+    if stage.quality is not None and quality_mode() == GE_FULL:
+        warm_up_in_background()  # every shard goes to GE: overlap its import with listing and planning
 
     listing = list_input_task(conn, input_uri, blank_is_none(table_version))
     stage = read_input(stage, listing)

@@ -37,18 +37,12 @@ class S3Connection:
         )
 
     @classmethod
-    def from_aws_credentials(cls, creds) -> S3Connection:
-        """From a prefect-aws `AwsCredentials` block."""
-        secret = creds.aws_secret_access_key
-        token = creds.aws_session_token
-        endpoint = creds.aws_client_parameters.endpoint_url if creds.aws_client_parameters else None
-        return cls(
-            endpoint_url=endpoint,
-            access_key=creds.aws_access_key_id,
-            secret_key=secret.get_secret_value() if secret else None,
-            session_token=token.get_secret_value() if token else None,
-            region=creds.region_name or "us-east-1",
-        )
+    def from_block_data(cls, data: dict) -> S3Connection:
+        """From the saved fields of a prefect-aws `AwsCredentials` block (secrets as plain strings)."""
+        endpoint = (data.get("aws_client_parameters") or {}).get("endpoint_url")
+        return cls(endpoint_url=endpoint, access_key=data.get("aws_access_key_id"),
+                   secret_key=data.get("aws_secret_access_key"), session_token=data.get("aws_session_token"),
+                   region=data.get("region_name") or "us-east-1")
 
     def boto3_client(self):
         return _client_for(self)

@@ -1,7 +1,7 @@
-"""The per-shard pass of a suite in Arrow: every expectation of the GE suite, evaluated on the
-shard's whole table with pyarrow compute (vectorised, one pass per column, no pandas copy).
+"""The per-shard pass of a suite in Arrow: every expectation of the suite, evaluated on the
+shard's whole table with pyarrow compute (vectorised, one pass per column, no pandas copy, no GE).
 
-It reads the suite itself (each expectation's type and kwargs), so it checks what GE would check,
+It reads the suite itself (each expectation's GE type and kwargs), so it checks what GE would check,
 row for row; an expectation or kwarg it does not know makes the shard go to GE on the whole frame
 (`UNSUPPORTED`), never a pass. The semantics follow GE's pandas backend on the frames of
 tasks/quality/frames.py: null values are skipped by every map expectation except not-null, a
@@ -10,7 +10,7 @@ bounds are inclusive.
 
 `precheck(suite, table, parameters)` says which expectations (suite positions) have unexpected
 rows or fail. tasks/quality/validate.py then hands GE the whole frame when any does (GE's result,
-as before), and the shard's evidence batch (its unexpected rows: none) when none does.
+as before); when none does, the shard has passed and GE is not imported.
 """
 from __future__ import annotations
 
@@ -19,28 +19,26 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.quality.engine import POSITION_KEY
+from tasks.quality.suites import Suite
 
 UNSUPPORTED = "unsupported"  # the pass cannot evaluate this expectation: GE must see the whole frame
 _KNOWN_KWARGS = {"column", "column_set", "exact_match", "value", "value_set", "min_value", "max_value",
                  "row_condition", "condition_parser", "batch_id"}
 
 
-def precheck(suite: Any, table: pa.Table, parameters: dict | None = None) -> dict[int, str]:
+def precheck(suite: Suite, table: pa.Table, parameters: dict | None = None) -> dict[int, str]:
     """{suite position: why} for every expectation that does not pass on `table` (empty: the
     whole suite passes). `why` is "failed" or UNSUPPORTED."""
     found: dict[int, str] = {}
-    for index, expectation in enumerate(suite.expectations):
-        config = expectation.configuration
-        spot = (expectation.meta or {}).get(POSITION_KEY, index)
+    for expectation in suite.expectations:
         try:
-            ok = _passes(config.type, dict(config.kwargs), table, parameters or {})
+            ok = _passes(expectation.type, dict(expectation.kwargs), table, parameters or {})
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError, TypeError, ValueError):
             ok = None
         if ok is None:
-            found[spot] = UNSUPPORTED
+            found[expectation.position] = UNSUPPORTED
         elif not ok:
-            found[spot] = "failed"
+            found[expectation.position] = "failed"
     return found
 
 

@@ -30,6 +30,8 @@ warnings.filterwarnings("ignore", module=r"great_expectations(\.|$)")
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tasks.quality.suites import Suite
+
 DATASOURCE_NAME = "sentinel_quality"
 ASSET_NAME = "shard_frame"
 BATCH_DEFINITION_NAME = "whole_frame"
@@ -113,35 +115,33 @@ def gx_engine() -> GxEngine:
 
 
 def warm_up_in_background() -> threading.Thread:
-    """Import GE and build its context (~5 s) in a daemon thread, so the first shards do not wait."""
+    """Import GE and build its context (~3-5 s of CPU) in a daemon thread, so that the first shards
+    do not wait: worth it only where every shard goes to GE (ge-full)."""
     thread = threading.Thread(target=gx_engine, name="gx-warm-up", daemon=True)
     thread.start()
     return thread
 
 
-def run_suite(frame: pd.DataFrame, suite: Any, parameters: dict | None = None) -> Any:
-    """Validate `frame` against a GE ExpectationSuite; thread-safe."""
+def run_suite(frame: pd.DataFrame, suite: Suite, parameters: dict | None = None) -> Any:
+    """Validate `frame` against a suite with GE (its ExpectationSuiteValidationResult); thread-safe."""
     with GX_LOCK:
-        return gx_engine().validate(frame, suite, parameters)
+        return gx_engine().validate(frame, gx_suite(suite), parameters)
 
 
-_evidence_results: dict[tuple, tuple[Any, dict]] = {}
+_gx_suites: dict[int, tuple[Any, Any]] = {}
 
 
-def run_suite_on_evidence(evidence: pd.DataFrame, suite: Any, parameters: dict | None = None) -> tuple[Any, dict]:
-    """GE's result (and its JSON document) for a shard's evidence batch: the rows the Arrow pass
-    found unexpected, none for a shard that passes it. Batches alike (same suite, same columns and
-    dtypes, no rows, same parameters) give GE's same result, so it is computed once per process and
-    shared: validating a passing shard costs GE nothing after the first."""
-    from tasks.quality.outcomes import json_safe
-
-    if len(evidence):
-        result = run_suite(evidence, suite, parameters)
-        return result, json_safe(result.to_json_dict())
-    key = (id(suite), tuple((str(name), str(kind)) for name, kind in evidence.dtypes.items()),
-           tuple(sorted((parameters or {}).items())))
+def gx_suite(suite: Suite) -> Any:
+    """The GE ExpectationSuite of a plain suite (tasks/quality/suites.py), built once per suite:
+    each expectation from GE's registry with its type and kwargs, its position in `meta`."""
     with GX_LOCK:
-        if key not in _evidence_results:
-            result = gx_engine().validate(evidence, suite, parameters)
-            _evidence_results[key] = (result, json_safe(result.to_json_dict()))
-        return _evidence_results[key]
+        cached = _gx_suites.get(id(suite))
+        if cached is None or cached[0] is not suite:
+            gx_engine()  # imports GE quietly; GE wants an active context even for an unsaved suite
+            import great_expectations as gx
+            from great_expectations.expectations.registry import get_expectation_impl
+
+            expectations = [get_expectation_impl(e.type)(**e.kwargs, meta={POSITION_KEY: e.position})
+                            for e in suite.expectations]
+            cached = _gx_suites[id(suite)] = (suite, gx.ExpectationSuite(name=suite.name, expectations=expectations))
+        return cached[1]

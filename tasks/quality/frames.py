@@ -4,19 +4,29 @@ as float64 (GE's pandas range check is vectorised for float64 only; a float32 co
 call per row), the frame index = the row numbers reported in messages."""
 from __future__ import annotations
 
-import pandas as pd
+from functools import cache
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.quality.specs import InputSpec, OutputSpec
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 OUTPUT_PART, QUARANTINE_PART = "output", "quarantine"
 
-_NULLABLE = {
-    pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
-    pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
-}
+
+@cache
+def _nullable() -> dict:
+    """Arrow integer and bool types to pandas' nullable dtypes (pandas is imported on first use:
+    only shards that go to GE need frames)."""
+    import pandas as pd
+
+    return {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+            pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+            pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 def is_string_type(kind: pa.DataType) -> bool:
@@ -37,7 +47,9 @@ def widen_floats(table: pa.Table) -> pa.Table:
 
 
 def to_frame(table: pa.Table, first_row: int = 0) -> pd.DataFrame:
-    frame = widen_floats(table).to_pandas(types_mapper=_NULLABLE.get)
+    import pandas as pd
+
+    frame = widen_floats(table).to_pandas(types_mapper=_nullable().get)
     frame.index = pd.RangeIndex(first_row, first_row + table.num_rows)
     return frame
 

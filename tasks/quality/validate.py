@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -16,21 +15,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.quality.arrow_pass import precheck
-from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, run_suite, run_suite_on_evidence
+from tasks.quality.engine import PARTIAL_UNEXPECTED_COUNT, POSITION_KEY, run_suite
 from tasks.quality.frames import input_columns, is_string_type, output_parts_table, part_row, to_frame
 from tasks.quality.outcomes import ExpectationOutcome, RowExample, json_safe
 from tasks.quality.result import QualityResult
 from tasks.quality.specs import InputSpec, OutputSpec
-from tasks.quality.suites import ROWS_IN_PARAMETER, input_suite, output_suite
+from tasks.quality.suites import ROWS_IN_PARAMETER, Suite, input_suite, output_suite
 
 RowLabeler = Callable[[int, Any], RowExample]  # (frame index, value) -> example
 LENGTHS = "expect_column_value_lengths_to_be_between"
-ROW_COUNT = "expect_table_row_count_to_equal"
 
 # How a shard is validated (docs/data_quality.md, "Cost"):
 #   arrow-first  the Arrow pass (tasks/quality/arrow_pass.py) checks every expectation on the whole
 #                table; a shard it finds anything in goes to GE whole (GE's full result, as
-#                ge-full); a shard it finds nothing in hands GE its evidence batch (no rows).
+#                ge-full); a shard it finds nothing in has passed, and GE is not imported.
 #   ge-full      GE on the whole shard, every time.
 ARROW_FIRST, GE_FULL = "arrow-first", "ge-full"
 MODE_VARIABLE = "SENTINEL_QUALITY_MODE"
@@ -43,28 +41,47 @@ def quality_mode(mode: str | None = None) -> str:
     return mode
 
 
-def run_checked(suite: Any, table: pa.Table, first_row: int, parameters: dict,
-                mode: str | None) -> tuple[Any, dict, int]:
-    """(GE result, its JSON document, rows GE validated) for `table` (the suite's columns, Arrow)."""
+def run_checked(suite: Suite, table: pa.Table, first_row: int, parameters: dict, mode: str | None,
+                label: RowLabeler) -> tuple[list[ExpectationOutcome], dict, int]:
+    """(outcomes in suite order, the JSON document, rows GE validated) for `table` (the suite's
+    columns, Arrow). A shard the Arrow pass finds nothing in has passed without GE (the document
+    says so); any other goes to GE whole, and GE's result is the shard's."""
     if quality_mode(mode) == ARROW_FIRST and not precheck(suite, table, parameters):
-        evidence = to_frame(table.slice(0, 0), first_row)  # the rows the pass found unexpected: none
-        found = {name: 0 for name in parameters if name == ROWS_IN_PARAMETER}  # GE counts the evidence rows
-        gx_result, document = run_suite_on_evidence(evidence, suite, {**parameters, **found})
-        document = {**document, "meta": {**document.get("meta", {}), "sentinel_evidence_batch": {
-            "rows_validated": 0, "table_rows": table.num_rows, "parameters": parameters,
-            "note": "every expectation checked on the whole table by the Arrow pass (tasks/quality/arrow_pass.py); "
-                    "GE validated the rows it found unexpected (none)"}}}
-        return gx_result, document, 0
+        outcomes = [ExpectationOutcome(expectation=e.type, column=e.column, success=True,
+                                       settings=json_safe(shown_settings(e.kwargs, parameters)))
+                    for e in suite.expectations]
+        return outcomes, arrow_pass_document(suite, table.num_rows, parameters), 0
     gx_result = run_suite(to_frame(table, first_row), suite, parameters or None)
-    return gx_result, json_safe(gx_result.to_json_dict()), table.num_rows
+    return gx_outcomes(gx_result, label), json_safe(gx_result.to_json_dict()), table.num_rows
 
 
-def shard_figures(outcomes: list[ExpectationOutcome], parameters: dict) -> list[ExpectationOutcome]:
-    """An evidence batch's row-count outcome shows the shard's expected count, not the batch's."""
-    if ROWS_IN_PARAMETER not in parameters:
-        return outcomes
-    return [dataclasses.replace(o, settings={**o.settings, "value": parameters[ROWS_IN_PARAMETER]})
-            if o.expectation == ROW_COUNT else o for o in outcomes]
+def arrow_pass_document(suite: Suite, rows: int, parameters: dict) -> dict:
+    """A passing shard's document, shaped as GE's validation result (results, statistics, meta)."""
+    results = [{"success": True, "result": {}, "expectation_config": {
+        "type": e.type, "kwargs": json_safe(shown_kwargs(e.kwargs, parameters)), "meta": {POSITION_KEY: e.position}}}
+        for e in suite.expectations]
+    count = len(results)
+    return {"success": True, "suite_name": suite.name, "results": results,
+            "statistics": {"evaluated_expectations": count, "successful_expectations": count,
+                           "unsuccessful_expectations": 0, "success_percent": 100.0},
+            "meta": {"sentinel_arrow_pass": {"table_rows": rows, "parameters": parameters,
+                     "note": "every expectation checked on the whole table by the Arrow pass "
+                             "(tasks/quality/arrow_pass.py), which found nothing: GE was not run"}}}
+
+
+def shown_kwargs(kwargs: dict, parameters: dict) -> dict:
+    """An expectation's kwargs with suite parameters ({"$PARAMETER": name}) filled in, as GE shows them."""
+    return {k: parameters.get(v["$PARAMETER"], v) if isinstance(v, dict) and "$PARAMETER" in v else v
+            for k, v in kwargs.items()}
+
+
+def shown_settings(kwargs: dict, parameters: dict | None = None) -> dict:
+    """What an outcome shows of its expectation's kwargs: not the column or GE's batch id, a row
+    condition in words."""
+    settings = {k: v for k, v in shown_kwargs(kwargs, parameters or {}).items() if k not in ("batch_id", "column")}
+    if isinstance(settings.get("row_condition"), dict):
+        settings["row_condition"] = describe_condition(settings["row_condition"])
+    return settings
 
 
 def validate_input(table: pa.Table, spec: InputSpec, source: str, row_offset: int = 0,
@@ -77,8 +94,8 @@ def validate_input(table: pa.Table, spec: InputSpec, source: str, row_offset: in
     present = frozenset(table.column_names)
     text_is_string = spec.text_column in present and is_string_type(table.schema.field(spec.text_column).type)
     suite = input_suite(spec, present, text_is_string)
-    gx_result, document, checked = run_checked(suite, input_columns(table, spec), row_offset, {}, mode)
-    outcomes = gx_outcomes(gx_result, lambda index, value: RowExample(row=int(index), value=value))
+    outcomes, document, checked = run_checked(suite, input_columns(table, spec), row_offset, {}, mode,
+                                              lambda index, value: RowExample(row=int(index), value=value))
     outcomes = table_level_first(outcomes + column_type_outcomes(table.schema, spec))
     return _result(spec.suite_name, "input", source, table.num_rows, outcomes, document, started, checked)
 
@@ -94,9 +111,9 @@ def validate_output(output: pa.Table, quarantine: pa.Table | None, rows_in: int,
     combined = output_parts_table(output, quarantine, spec)
     present = frozenset(combined.column_names)
     parameters = {ROWS_IN_PARAMETER: rows_in}
-    gx_result, document, checked = run_checked(output_suite(spec, present), combined, 0, parameters, mode)
-    outcomes = gx_outcomes(gx_result, output_row_labeler(combined, spec, output.num_rows))
-    outcomes = table_level_first(shard_figures(outcomes, parameters) if checked < combined.num_rows else outcomes)
+    outcomes, document, checked = run_checked(output_suite(spec, present), combined, 0, parameters, mode,
+                                              output_row_labeler(combined, spec, output.num_rows))
+    outcomes = table_level_first(outcomes)
     if input_ids is not None and spec.id_column in present:
         outcomes += id_coverage_outcomes(combined.column(spec.id_column), input_ids, output.num_rows,
                                          spec.id_column, input_row_offset)
@@ -131,9 +148,7 @@ def gx_outcomes(gx_result: Any, label: RowLabeler) -> list[ExpectationOutcome]:
 def gx_outcome(r: Any, label: RowLabeler) -> ExpectationOutcome:
     config = r.expectation_config
     kwargs = dict(config.kwargs)
-    settings = {k: v for k, v in kwargs.items() if k not in ("batch_id", "column")}
-    if isinstance(settings.get("row_condition"), dict):
-        settings["row_condition"] = describe_condition(settings["row_condition"])
+    settings = shown_settings(kwargs)
     result = r.result or {}
     values = list(result.get("partial_unexpected_list") or [])
     indexes = list(result.get("partial_unexpected_index_list") or [])

@@ -8,7 +8,7 @@ import pytest
 
 from tasks.quality import InputSpec, OutputSpec, validate_input, validate_output
 from tasks.quality.arrow_pass import UNSUPPORTED, precheck
-from tasks.quality.suites import input_suite, output_suite
+from tasks.quality.suites import input_suite, output_suite, suite_of
 from tasks.quality.validate import ARROW_FIRST, GE_FULL
 
 SOURCE = "s3://bucket/in/a.parquet rows 0–400"
@@ -98,29 +98,59 @@ def test_row_count_and_random_corruptions():
              validate_input(table, IN_SPEC, SOURCE, mode=GE_FULL))
 
 
-def test_a_passing_shard_hands_ge_its_evidence_batch():
+def test_a_passing_shard_is_not_handed_to_ge():
     result = validate_input(input_table({}), IN_SPEC, SOURCE, mode=ARROW_FIRST)
     document = result.to_json_dict()
     assert result.success and document["ge_rows"] == 0
-    assert document["great_expectations"]["meta"]["sentinel_evidence_batch"]["table_rows"] == N
-    assert document["great_expectations"]["statistics"]["evaluated_expectations"] > 0
+    assert document["great_expectations"]["meta"]["sentinel_arrow_pass"]["table_rows"] == N
+    assert document["great_expectations"]["statistics"]["evaluated_expectations"] == 5
     output, quarantine = output_tables({})
     out = validate_output(output, quarantine, N, OUT_SPEC, SOURCE, mode=ARROW_FIRST)
     [count] = [o for o in out.outcomes if o.expectation == "expect_table_row_count_to_equal"]
-    assert out.success and count.settings["value"] == N  # the shard's expected count, not the batch's
+    assert out.success and count.settings["value"] == N
     failing = validate_input(input_table({("id", 3): None}), IN_SPEC, SOURCE, mode=ARROW_FIRST)
     assert failing.to_json_dict()["ge_rows"] == N  # anything found: GE sees the whole shard
 
 
-def test_unknown_expectations_and_kwargs_go_to_ge():
-    import great_expectations as gx
-    from great_expectations import expectations as gxe
+@pytest.mark.parametrize("edits", [{}, {("id", 3): None}])
+def test_passing_outcomes_show_what_ge_shows(edits):
+    """Settings and document of the Arrow-only pass are GE's own for the same suite: compared with
+    ge-full on a passing shard (every outcome) and on a failing one (the passing outcomes)."""
+    table = input_table(edits)
+    fast, full = (validate_input(table, IN_SPEC, SOURCE, mode=m) for m in (ARROW_FIRST, GE_FULL))
+    passing = [o for o in full.outcomes if o.success]
+    assert [o for o in fast.outcomes if o.success][:len(passing)] == passing or edits
+    if not edits:
+        assert fast.outcomes == full.outcomes
+        gx_configs = [r["expectation_config"] for r in full.gx_result["results"]]
+        ours = [r["expectation_config"] for r in fast.gx_result["results"]]
+        assert [(c["type"], {k: v for k, v in c["kwargs"].items() if k != "batch_id"}) for c in gx_configs] == \
+               [(c["type"], c["kwargs"]) for c in ours]
+    output, quarantine = output_tables({})
+    fast, full = (validate_output(output, quarantine, N, OUT_SPEC, SOURCE, mode=m) for m in (ARROW_FIRST, GE_FULL))
+    assert fast.outcomes == full.outcomes
 
+
+def test_passing_shards_do_not_import_great_expectations():
+    import subprocess
+    import sys
+
+    script = ("import sys, pyarrow as pa; from tasks.quality import InputSpec, OutputSpec, validate_input, "
+              "validate_output\n"
+              "t = pa.table({'id': [1, 2], 'text': ['a b', 'c d']})\n"
+              "assert validate_input(t, InputSpec(id_column='id', text_column='text'), 's').success\n"
+              "o = pa.table({'id': [1, 2], 'translation': ['x', 'y'], 'status': ['ok', 'ok']})\n"
+              "assert validate_output(o, None, 2, OutputSpec(), 's').success\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'great_expectations'))")
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_unknown_expectations_and_kwargs_go_to_ge():
     table = input_table({})
-    suite = gx.ExpectationSuite(name="t", expectations=[
-        gxe.ExpectColumnValuesToNotBeNull(column="id", mostly=0.9),
-        gxe.ExpectColumnValuesToMatchRegex(column="text", regex="^Satz"),
-        gxe.ExpectColumnValuesToBeUnique(column="id")])
+    suite = suite_of("t", [("expect_column_values_to_not_be_null", {"column": "id", "mostly": 0.9}),
+                           ("expect_column_values_to_match_regex", {"column": "text", "regex": "^Satz"}),
+                           ("expect_column_values_to_be_unique", {"column": "id"})])
     assert precheck(suite, table) == {0: UNSUPPORTED, 1: UNSUPPORTED}
 
 
