@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 
 from prefect import get_run_logger
+from prefect.utilities.annotations import quote
 
 from blocks.loading import load_block
 from blocks.triton_endpoint import TritonEndpoint
@@ -31,7 +33,7 @@ from flows.run_steps import (
     finish_empty_run,
     finish_run,
 )
-from tasks.engine.planning import DEFAULT_SHARD_BYTES, ShardPacker, pack_plans
+from tasks.engine.planning import DEFAULT_SHARD_BYTES, ShardPacker, pack_plans, plan_ahead
 from tasks.engine.prefect_tasks import list_input_task, plan_objects, plan_objects_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
 from tasks.engine.stage import ShardStage
@@ -56,16 +58,18 @@ def load_triton(block_name: str | None) -> TritonEndpoint:
 
 # objects planned by one task: the first chunk small (shards start soon), doubling up to this
 FIRST_PLAN_CHUNK, MAX_PLAN_CHUNK = 250, 20_000
+# planning tasks in flight at once: the next chunk is planned while the last one's shards run, and a
+# run holds at most this many chunks' plans (not the whole input's)
+PLANNING_AHEAD = 2
 
 
-def plan_chunks(objects: list[ObjectRef]) -> list[list[ObjectRef]]:
+def plan_chunks(objects: list[ObjectRef]) -> Iterator[list[ObjectRef]]:
     """The run's objects in listing order, cut into chunks of 250, 500, 1000, ... objects (at most
-    MAX_PLAN_CHUNK): 2,000 objects are 4 planning task runs, 100,000 are 10."""
-    chunks, start, size = [], 0, FIRST_PLAN_CHUNK
+    MAX_PLAN_CHUNK): 2,000 objects are 4 planning task runs, 100,000 are 11."""
+    start, size = 0, FIRST_PLAN_CHUNK
     while start < len(objects):
-        chunks.append(objects[start:start + size])
+        yield objects[start:start + size]
         start, size = start + size, min(size * 2, MAX_PLAN_CHUNK)
-    return chunks
 
 
 def with_scheduled_date(uri: str) -> str:
@@ -167,11 +171,9 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     key, run_dir = record.run_key, record.output_dir
     logger.info("%s run %s: %d objects (%s) -> %s", stage.name, key, len(objects), listing.layout, run_dir)
 
-    # plan in a few chunks (small first: the first shards start within seconds), pack small objects
-    # into shards as each chunk comes back, and start every shard as soon as it is packed
-    chunks = plan_chunks(objects)
-    planning = [plan_objects_task.submit(conn, chunk, stage, shard_rows, shard_bytes,
-                                         label=f"{key}-{i + 1}-of-{len(chunks)}") for i, chunk in enumerate(chunks)]
+    # plan in a few chunks (small first: the first shards start within seconds), at most PLANNING_AHEAD
+    # at once; pack small objects into shards as each chunk comes back, and start every shard as soon
+    # as it is packed (ahead of the next chunk's planning in the task runner's queue)
     fan_out = blank_is_none(fan_out_deployment)
     slot = None if fan_out else triton_slot_limit()
     packer, shards, futures = ShardPacker(shard_rows, shard_bytes), [], []
@@ -179,10 +181,17 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     def start(new: list[Shard]) -> None:
         shards.extend(new)
         if not fan_out:
-            futures.extend(shard_task.submit(conn, shard, stage, run_dir, key, slot) for shard in new)
+            futures.extend(shard_task.submit(conn, quote(shard), stage, run_dir, key, slot) for shard in new)
 
-    for future, chunk in zip(planning, chunks):
-        start(packer.add(collect_plans(future, chunk, record)))
+    def submit_planning(numbered: tuple[int, list[ObjectRef]]):
+        number, chunk = numbered
+        return plan_objects_task.submit(conn, quote(chunk), stage, shard_rows, shard_bytes, label=f"{key}-{number}")
+
+    def collect(future, numbered: tuple[int, list[ObjectRef]]) -> list[ObjectPlan]:
+        return collect_plans(future, numbered[1], record)
+
+    for plans in plan_ahead(enumerate(plan_chunks(objects), start=1), submit_planning, collect, PLANNING_AHEAD):
+        start(packer.add(plans))
     start(packer.finish())
     logger.info("%s run %s: %d objects planned into %d shards", stage.name, key, len(objects), len(shards))
 

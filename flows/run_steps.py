@@ -1,11 +1,16 @@
 """Steps every batch flow ends with: collect the mapped shard tasks, then write the manifest,
-`_SUCCESS` and the report, failing the run if anything failed."""
+`_SUCCESS` and the report, failing the run if anything failed.
+
+A run's record grows with its objects (one input entry each, every packed shard's pieces): it goes
+to tasks `quote`d, so that Prefect does not walk it looking for futures (seconds per task on 100,000
+objects), and the flow returns its summary without the per-object lists (the manifest has them)."""
 from __future__ import annotations
 
 import time
 
 from prefect import get_run_logger
 from prefect.futures import as_completed
+from prefect.utilities.annotations import quote
 
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
 from tasks.engine.object_ids import object_id_checks_task
@@ -81,7 +86,7 @@ def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:
     """The object id checks; if the parts cannot be read back, one failed check saying so (the
     manifest must still be written)."""
     try:
-        return object_id_checks_task(conn, record.shards)
+        return object_id_checks_task(conn, quote(record.shards))
     except Exception as exc:  # recorded, and the run fails with it
         return [object_check_summary(
             record.input_uri, success=False, rows=0, failed=["ids across shards not checked"],
@@ -103,7 +108,7 @@ def close_run(conn: S3Connection, record: RunRecord, started: float, report_pref
     flow_run_details(record)
     record.finish(time.perf_counter() - started)
     markdown = summary_markdown(record)
-    written = write_run_record_task(conn, record, markdown)
+    written = write_run_record_task(conn, quote(record), markdown)
     publish_summary(record, key=f"{report_prefix}-report-{record.run_key}", markdown=markdown)
     quality = [q for shard in record.shards for q in shard.get("quality") or []] + record.object_checks
     if quality:
@@ -116,7 +121,7 @@ def close_run(conn: S3Connection, record: RunRecord, started: float, report_pref
     if not record.succeeded:
         raise RunIncomplete(record.failure_message(written["report_md"]))
     logger.info("%s; report %s", record.headline(), written["report_md"])
-    return record.to_dict() | {"written": written}
+    return record.flow_result() | {"written": written}
 
 
 def finish_run(conn: S3Connection, record: RunRecord, started: float, report_prefix: str,
@@ -132,7 +137,7 @@ def finish_run(conn: S3Connection, record: RunRecord, started: float, report_pre
     if delta_output_uri and record.succeeded:  # only a run that Completed hands its rows on
         parts = sorted(s["output_uri"] for s in record.shards if s.get("output_uri") and not s.get("error"))
         try:
-            record.delta_output = append_delta_task(conn, delta_output_uri, record.run_key, parts)
+            record.delta_output = append_delta_task(conn, delta_output_uri, record.run_key, quote(parts))
         except Exception as exc:  # the run fails with it ("rerun to finish": the append is once per run key)
             record.delta_output = {"table": delta_output_uri, "appended": False, "error": str(exc)}
     return close_run(conn, record, started, report_prefix, progress)

@@ -12,7 +12,10 @@ bounds: many small objects share one shard (one task, one part) instead of one e
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -243,6 +246,31 @@ class ShardPacker:
         packed = Shard.of_pieces(pieces, self.bytes) if len(pieces) > 1 else self.open[0]
         self.open, self.rows, self.bytes = [], 0, 0
         return [packed]
+
+
+Chunk, Pending = TypeVar("Chunk"), TypeVar("Pending")
+
+
+def plan_ahead(chunks: Iterable[Chunk], submit: Callable[[Chunk], Pending],
+               collect: Callable[[Pending, Chunk], list[ObjectPlan]], ahead: int = 2) -> Iterator[list[ObjectPlan]]:
+    """Each chunk's plans, in order, with at most `ahead` chunks submitted and not yet collected: the
+    next chunk is submitted only after the caller has had the last one's plans (and started their
+    shards, which so queue ahead of it), and a run holds `ahead` chunks of plans, not all of them.
+
+        for plans in plan_ahead(chunks, submit_planning_task, wait_for_plans):
+            start_shards(packer.add(plans))
+    """
+    pending: deque[tuple[Pending, Chunk]] = deque()
+    remaining = iter(chunks)
+    for chunk in remaining:
+        pending.append((submit(chunk), chunk))
+        if len(pending) == ahead:
+            break
+    while pending:
+        handle, chunk = pending.popleft()
+        yield collect(handle, chunk)
+        if (chunk := next(remaining, None)) is not None:
+            pending.append((submit(chunk), chunk))
 
 
 def pack_plans(plans: list[ObjectPlan], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Shard]:

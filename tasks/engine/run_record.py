@@ -250,6 +250,17 @@ class RunRecord:
                    config_hash=self.config_hash, config=self.config)
         return doc
 
+    def flow_result(self) -> dict:
+        """What a flow returns: the manifest less what grows with the input's objects (the per-object
+        `inputs` and a packed shard's `pieces`: manifest.json has them), so that a run of 100,000
+        objects returns a few KB for Prefect to handle, not every object's lineage."""
+        doc = self.to_dict()
+        doc["inputs"] = {"objects": len(self.inputs), "failed": sum(1 for entry in self.inputs if entry.get("error")),
+                         "listed_in": "manifest.json"}
+        doc["shards"] = [{k: v for k, v in shard.items() if k != "pieces"}
+                         | ({"objects": len(shard["pieces"])} if shard.get("pieces") else {}) for shard in self.shards]
+        return doc
+
 
 def put_document(conn: S3Connection, target: S3Uri, body: bytes, content_type: str) -> str:
     """One PUT: S3 makes the object visible whole or not at all, so a reader never sees half a file."""

@@ -58,7 +58,7 @@ def single_object(conn: S3Connection, root: S3Uri) -> ObjectRef | None:
 
 def list_keys(conn: S3Connection, root: S3Uri) -> Iterator[ListedKey]:
     """Every object under `root.prefix` (folder markers left out), in S3's key order."""
-    paginator = conn.boto3_client().get_paginator("list_objects_v2")
+    paginator = conn.listing_client().get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=root.bucket, Prefix=root.prefix):
         for item in page.get("Contents", []):
             key = item["Key"]

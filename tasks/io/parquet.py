@@ -132,7 +132,9 @@ def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
 FOOTER_TAIL_BYTES = 64 * 1024
 
 
-@functools.lru_cache(maxsize=2048)
+# a footer of even a tiny object is ~26 KB in memory: 256 of them, not one per object of a 100,000-object
+# run (small objects' bytes stay in object_cache, so a footer evicted here is parsed again, not fetched)
+@functools.lru_cache(maxsize=256)
 def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
     try:
         if 0 < obj.size <= WHOLE_OBJECT_BYTES:  # fetched whole once: the shard reads it from memory later

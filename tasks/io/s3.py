@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import boto3
 import botocore.config
+import botocore.session
 from pyarrow import fs as pafs
 
 
@@ -47,6 +48,11 @@ class S3Connection:
     def boto3_client(self):
         return _client_for(self)
 
+    def listing_client(self):
+        """A client for listing keys: timestamps (LastModified) left as the text S3 sent. botocore parses
+        each with dateutil, ~0.1 ms a key: 100,000 keys took 12 s of CPU to list, 3 s without."""
+        return _client_for(self, raw_timestamps=True)
+
     @cached_property
     def arrow_fs(self) -> pafs.S3FileSystem:
         kwargs: dict = {"region": self.region, "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=8)}
@@ -58,13 +64,17 @@ class S3Connection:
         return pafs.S3FileSystem(**kwargs)
 
 
-_CLIENTS: dict[S3Connection, object] = {}
+_CLIENTS: dict[tuple[S3Connection, bool], object] = {}
 
 
-def _client_for(conn: S3Connection):
-    # boto3 clients are thread-safe and expensive to build: one per connection per process
-    if conn not in _CLIENTS:
-        _CLIENTS[conn] = boto3.session.Session().client(
+def _client_for(conn: S3Connection, raw_timestamps: bool = False):
+    # boto3 clients are thread-safe and expensive to build: one per connection (and kind) per process
+    if (conn, raw_timestamps) not in _CLIENTS:
+        core = botocore.session.get_session()
+        if raw_timestamps:  # botocore's hook for the response parser's timestamp handling
+            core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=lambda text: text)
+        session = boto3.session.Session(botocore_session=core)
+        _CLIENTS[conn, raw_timestamps] = session.client(
             "s3",
             endpoint_url=conn.endpoint_url,
             aws_access_key_id=conn.access_key,
@@ -81,4 +91,4 @@ def _client_for(conn: S3Connection):
                 s3={"addressing_style": "path"} if conn.endpoint_url else None,
             ),
         )
-    return _CLIENTS[conn]
+    return _CLIENTS[conn, raw_timestamps]

@@ -31,6 +31,15 @@ def texts(start: int, count: int) -> pa.Table:
                      "text": [f"Satz {i}." for i in range(start, start + count)]})
 
 
+def read_manifest(conn, uri: str) -> dict:
+    import json
+
+    from tasks.io.s3_uri import S3Uri
+
+    where = S3Uri.parse(uri)
+    return json.loads(conn.boto3_client().get_object(Bucket=where.bucket, Key=where.key)["Body"].read())
+
+
 def task_run_names(flow_run_id: str) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -40,6 +49,14 @@ def task_run_names(flow_run_id: str) -> list[str]:
     return [r.name for r in runs]
 
 
+def test_plan_chunks_double_up_to_the_largest():
+    from flows.job import MAX_PLAN_CHUNK, plan_chunks
+
+    sizes = [len(chunk) for chunk in plan_chunks(list(range(100_000)))]
+    assert sizes[:4] == [250, 500, 1000, 2000] and max(sizes) == MAX_PLAN_CHUNK and sum(sizes) == 100_000
+    assert len(sizes) == 11
+
+
 def test_many_small_objects_share_a_few_shards(full_stack, s3_conn, bucket):
     for n in range(300):  # a stream's landing: 300 objects of 10 rows; ids repeat across objects (0-9 each)
         put_table(s3_conn, bucket, f"stream/obj-{n:04d}.parquet", texts(0, 10))
@@ -47,7 +64,8 @@ def test_many_small_objects_share_a_few_shards(full_stack, s3_conn, bucket):
     assert state.is_completed(), summary
     out = read_parts(s3_conn, summary["output_dir"])
     assert out.num_rows == 3000 and summary["status_counts"] == {"ok": 3000}
-    shards = summary["shards"]
+    assert [s["objects"] for s in summary["shards"]] == [100, 100, 100]  # the flow's result: counts
+    shards = read_manifest(s3_conn, summary["written"]["manifest"])["shards"]
     assert len(shards) == 3 and all(len(s["pieces"]) == 100 for s in shards)
     held = {p["uri"] for s in shards for p in s["pieces"]}
     assert len(held) == 300  # every object in exactly one part, named with its rows

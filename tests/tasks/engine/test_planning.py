@@ -153,3 +153,31 @@ def test_a_packed_shard_holds_at_most_max_pieces_objects():
         obj = ObjectRef(f"s3://b/o-{n:05d}", "e", 10)
         plans.append(ObjectPlan(obj, (Shard(obj, 0, 1, (RowGroupSlice(0, 0, 1),), bytes=10),), None, 1, "k"))
     assert [len(s.pieces) for s in pack_plans(plans, shard_rows=20_000)] == [MAX_PIECES_PER_SHARD, 500]
+
+
+def test_planning_runs_a_bounded_distance_ahead_of_the_shards():
+    """At most `ahead` chunks are submitted and not yet collected; a chunk's shards are started (the
+    caller's loop body) before the next chunk is submitted, so they queue ahead of its planning."""
+    from tasks.engine.planning import plan_ahead
+
+    events, in_flight, most = [], set(), [0]
+
+    def submit(chunk):
+        events.append(f"submit {chunk}")
+        in_flight.add(chunk)
+        most[0] = max(most[0], len(in_flight))
+        return f"future {chunk}"
+
+    def collect(future, chunk):
+        assert future == f"future {chunk}"
+        in_flight.discard(chunk)
+        return [f"plan {chunk}"]
+
+    for plans in plan_ahead(range(5), submit, collect, ahead=2):
+        events.append(f"start shards of {plans[0]}")
+    assert most[0] == 2
+    assert events == ["submit 0", "submit 1", "start shards of plan 0", "submit 2", "start shards of plan 1",
+                      "submit 3", "start shards of plan 2", "submit 4", "start shards of plan 3",
+                      "start shards of plan 4"]
+    assert list(plan_ahead([], submit, collect)) == []
+
