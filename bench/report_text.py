@@ -133,7 +133,7 @@ def workers_verdict(r: dict) -> str:
 
 
 def quality_suites_text(small: dict, big: dict, shard_rows: int, per_row_us: float | None) -> str:
-    """Finding 1's figures: the Arrow pass + evidence batch (issue 16) when the profile has both
+    """Finding 1's figures: the Arrow pass (issues 16, 28) when the profile has both
     modes, else GE on every whole shard (profiles from before)."""
     if "ge_full_input" not in big:
         return (f"GE costs per validation and per expectation, not per row: a passing input suite took "
@@ -141,10 +141,9 @@ def quality_suites_text(small: dict, big: dict, shard_rows: int, per_row_us: flo
                 f"output suite {fmt(small.get('output'))} and {fmt(big.get('output'))} ms (≈ {fmt(per_row_us)} µs "
                 "per row at the default shard size). These figures are from before the Arrow pass (issue 16): "
                 "rerun the profile part for today's.")
-    return ("GE costs per validation and per expectation, not per row. Shipped now (issue 16): an Arrow pass "
-            "checks every expectation of the suite on the whole shard, and GE validates what it finds: the whole "
-            "shard when anything is found, else the shard's evidence batch (no rows; GE's result computed once "
-            f"per process). A passing input suite takes {fmt(small.get('input'))} ms on 100 rows and "
+    return ("GE costs per validation and per expectation, not per row. Shipped now (issues 16, 28): an Arrow "
+            "pass checks every expectation of the suite on the whole shard; GE validates the whole shard when "
+            f"anything is found, and is not run (nor imported) for a shard that passes. A passing input suite takes {fmt(small.get('input'))} ms on 100 rows and "
             f"{fmt(big.get('input'))} ms on {shard_rows:,} (GE on the whole shard: {fmt(big.get('ge_full_input'))} "
             f"ms); the output suite {fmt(small.get('output'))} and {fmt(big.get('output'))} ms (GE whole: "
             f"{fmt(big.get('ge_full_output'))}). A failing shard pays GE in full ({fmt(big.get('failing_input'))} / "

@@ -42,7 +42,7 @@ class QualityResult:
     outcomes: list[ExpectationOutcome]
     seconds: float = 0.0
     gx_result: dict = field(default_factory=dict, repr=False)  # GE's ExpectationSuiteValidationResult
-    gx_rows: int | None = None  # rows GE validated: all of them, or the evidence batch's (tasks/quality/validate.py)
+    gx_rows: int | None = None  # rows GE validated: all of them, or 0 for a shard the Arrow pass passed (validate.py)
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
