@@ -23,7 +23,7 @@ COLUMNS = ("run_key", "flow", "started", "finished", "input", "kept", "quarantin
 def run_documents(conn: S3Connection, output_uri: str) -> list[tuple[str, str]]:
     """(run dir, key of its report.json or, for older runs, manifest.json) under `output_uri`."""
     root = S3Uri.parse(output_uri)
-    client = conn.boto3_client()
+    client = conn.listing_client()  # keys only: no timestamps parsed
     found: dict[str, dict[str, str]] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=root.bucket, Prefix=root.prefix):
         for item in page.get("Contents", []):

@@ -9,18 +9,15 @@ Environment: PREFECT_API_URL, optional PREFECT_API_KEY, BRIDGE_PREFIX, BRIDGE_SU
 """
 from __future__ import annotations
 
-import logging
 import os
 
 from deployments.bridge.batcher import Batcher, Window
 from deployments.bridge.batches import root_prefix
 from deployments.bridge.emitter import PrefectEventsEmitter
 from deployments.bridge.events import parse_notification
-from deployments.bridge.service import describe_filter
+from deployments.bridge.service import wanted_objects
 from deployments.bridge.sources import Batch
 from tasks.io.s3 import S3Connection
-
-log = logging.getLogger("sentinel.bridge")
 
 
 class _Invocation:
@@ -39,10 +36,7 @@ def handler(event: dict, context=None) -> dict:
     else:
         objects = parse_notification(event)
     prefix, suffix = os.environ.get("BRIDGE_PREFIX", ""), os.environ.get("BRIDGE_SUFFIX", "")
-    wanted = [obj for obj in objects if obj.matches(prefix, suffix)]
-    for obj in objects:
-        if not obj.matches(prefix, suffix):
-            log.info("ignored %s: not in %s", obj.uri, describe_filter(_Invocation(), prefix, suffix))
+    wanted = wanted_objects(objects, _Invocation(), prefix, suffix)
     emitter = PrefectEventsEmitter(os.environ["PREFECT_API_URL"], os.environ.get("PREFECT_API_KEY"), retries=2)
     window = Window(0, int(os.environ.get("BRIDGE_BATCH_OBJECTS", "500")))
     batcher = Batcher(S3Connection.from_env(), emitter, _Invocation(), window, root=root_prefix("", prefix))

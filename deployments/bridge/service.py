@@ -9,6 +9,7 @@ import threading
 
 from deployments.bridge.batcher import Batcher
 from deployments.bridge.batches import is_state_key
+from deployments.bridge.events import ObjectCreated
 from tasks.io.commit_protocols import hidden_reason, hidden_segment
 
 log = logging.getLogger("sentinel.bridge")
@@ -27,19 +28,24 @@ def receive_round(source, batcher: Batcher, prefix: str = "", suffix: str = "") 
     received."""
     batches = source.receive(max_wait_s=batcher.time_left())
     for batch in batches:
-        wanted = [obj for obj in batch.objects if obj.matches(prefix, suffix)]
-        for obj in batch.objects:
-            if obj.matches(prefix, suffix):
-                continue
-            if is_state_key(obj.key):  # the bridge's own lists and ledger
-                log.debug("ignored %s: the bridge's own state", obj.uri)
-            elif obj.key.startswith(prefix) and obj.key.endswith(suffix):
-                relative = obj.key[len(prefix):]
-                log.info("ignored %s: %s", obj.uri, hidden_reason(relative, hidden_segment(relative)))
-            else:
-                log.info("ignored %s: not in %s", obj.uri, describe_filter(source, prefix, suffix))
-        batcher.offer(batch, wanted)
+        batcher.offer(batch, wanted_objects(batch.objects, source, prefix, suffix))
     return len(batches)
+
+
+def wanted_objects(objects: list[ObjectCreated], source, prefix: str = "", suffix: str = "") -> list[ObjectCreated]:
+    """The objects that pass the bridge's filter; every other one is logged by name with why not
+    (the bridge's own state, a hidden file under the prefix, or outside the filter)."""
+    for obj in objects:
+        if obj.matches(prefix, suffix):
+            continue
+        if is_state_key(obj.key):  # the bridge's own lists and ledger
+            log.debug("ignored %s: the bridge's own state", obj.uri)
+        elif obj.key.startswith(prefix) and obj.key.endswith(suffix):
+            relative = obj.key[len(prefix):]
+            log.info("ignored %s: %s", obj.uri, hidden_reason(relative, hidden_segment(relative)))
+        else:
+            log.info("ignored %s: not in %s", obj.uri, describe_filter(source, prefix, suffix))
+    return [obj for obj in objects if obj.matches(prefix, suffix)]
 
 
 def pump_once(source, batcher: Batcher, prefix: str = "", suffix: str = "", *, flush_all: bool = False) -> int:

@@ -51,9 +51,6 @@ class SqsSource:
             batches.append(Batch(objects, message["ReceiptHandle"]))
         return batches
 
-    def ack(self, batch: Batch) -> None:
-        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=batch.ack_token)
-
     def ack_all(self, batches: list[Batch]) -> None:
         """Delete the messages, ten per request. One SQS did not delete comes back and is skipped then
         (its objects are in the ledger)."""
@@ -111,11 +108,8 @@ class PollingSource:
                     self.modified[key] = when
                     reuploads += 1
         if reuploads and not fresh:
-            self._save_state()  # otherwise the ack below saves it
+            self._save_state()  # otherwise ack_all saves it
         return [Batch(fresh[i:i + 100]) for i in range(0, len(fresh), 100)]
-
-    def ack(self, batch: Batch) -> None:
-        self.ack_all([batch])
 
     def ack_all(self, batches: list[Batch]) -> None:
         for batch in batches:

@@ -32,7 +32,7 @@ def precheck(suite: Suite, table: pa.Table, parameters: dict | None = None) -> d
     found: dict[int, str] = {}
     for expectation in suite.expectations:
         try:
-            ok = _passes(expectation.type, dict(expectation.kwargs), table, parameters or {})
+            ok = _passes(expectation.type, expectation.kwargs_with(parameters or {}), table)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError, TypeError, ValueError):
             ok = None
         if ok is None:
@@ -42,18 +42,15 @@ def precheck(suite: Suite, table: pa.Table, parameters: dict | None = None) -> d
     return found
 
 
-def _passes(kind: str, kwargs: dict, table: pa.Table, parameters: dict) -> bool | None:
-    """True / False, or None when this pass cannot evaluate it."""
+def _passes(kind: str, kwargs: dict, table: pa.Table) -> bool | None:
+    """True / False, or None when this pass cannot evaluate it (`kwargs`: parameters filled in)."""
     if set(kwargs) - _KNOWN_KWARGS or kwargs.get("condition_parser") not in (None, "great_expectations"):
         return None
     if kind == "expect_table_columns_to_match_set":
         expected, present = set(kwargs["column_set"]), set(table.column_names)
         return expected == present if kwargs.get("exact_match", True) else expected <= present
     if kind == "expect_table_row_count_to_equal":
-        value = kwargs["value"]
-        if isinstance(value, dict):
-            value = parameters[value["$PARAMETER"]]
-        return table.num_rows == int(value)
+        return table.num_rows == int(kwargs["value"])  # a parameter not given stays a dict: TypeError
     column = kwargs.get("column")
     if column is None or column not in table.column_names:
         return None  # GE reports a missing column as an error of the expectation

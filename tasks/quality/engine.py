@@ -128,20 +128,19 @@ def run_suite(frame: pd.DataFrame, suite: Suite, parameters: dict | None = None)
         return gx_engine().validate(frame, gx_suite(suite), parameters)
 
 
-_gx_suites: dict[int, tuple[Any, Any]] = {}
+_gx_suites: dict[Suite, Any] = {}  # a Suite hashes by identity (suites.py caches each one)
 
 
 def gx_suite(suite: Suite) -> Any:
     """The GE ExpectationSuite of a plain suite (tasks/quality/suites.py), built once per suite:
     each expectation from GE's registry with its type and kwargs, its position in `meta`."""
     with GX_LOCK:
-        cached = _gx_suites.get(id(suite))
-        if cached is None or cached[0] is not suite:
+        if suite not in _gx_suites:
             gx_engine()  # imports GE quietly; GE wants an active context even for an unsaved suite
             import great_expectations as gx
             from great_expectations.expectations.registry import get_expectation_impl
 
             expectations = [get_expectation_impl(e.type)(**e.kwargs, meta={POSITION_KEY: e.position})
                             for e in suite.expectations]
-            cached = _gx_suites[id(suite)] = (suite, gx.ExpectationSuite(name=suite.name, expectations=expectations))
-        return cached[1]
+            _gx_suites[suite] = gx.ExpectationSuite(name=suite.name, expectations=expectations)
+        return _gx_suites[suite]

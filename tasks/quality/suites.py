@@ -32,6 +32,12 @@ class Expectation:
     def column(self) -> str | None:
         return self.kwargs.get("column")
 
+    def kwargs_with(self, parameters: dict) -> dict[str, Any]:
+        """The kwargs with suite parameters ({"$PARAMETER": name}) filled in, as GE evaluates and shows
+        them; a parameter not given stays as it is."""
+        return {k: parameters.get(v["$PARAMETER"], v) if isinstance(v, dict) and "$PARAMETER" in v else v
+                for k, v in self.kwargs.items()}
+
 
 @dataclass(frozen=True, eq=False)
 class Suite:

@@ -48,7 +48,7 @@ def run_checked(suite: Suite, table: pa.Table, first_row: int, parameters: dict,
     says so); any other goes to GE whole, and GE's result is the shard's."""
     if quality_mode(mode) == ARROW_FIRST and not precheck(suite, table, parameters):
         outcomes = [ExpectationOutcome(expectation=e.type, column=e.column, success=True,
-                                       settings=json_safe(shown_settings(e.kwargs, parameters)))
+                                       settings=json_safe(shown_settings(e.kwargs_with(parameters))))
                     for e in suite.expectations]
         return outcomes, arrow_pass_document(suite, table.num_rows, parameters), 0
     gx_result = run_suite(to_frame(table, first_row), suite, parameters or None)
@@ -58,7 +58,7 @@ def run_checked(suite: Suite, table: pa.Table, first_row: int, parameters: dict,
 def arrow_pass_document(suite: Suite, rows: int, parameters: dict) -> dict:
     """A passing shard's document, shaped as GE's validation result (results, statistics, meta)."""
     results = [{"success": True, "result": {}, "expectation_config": {
-        "type": e.type, "kwargs": json_safe(shown_kwargs(e.kwargs, parameters)), "meta": {POSITION_KEY: e.position}}}
+        "type": e.type, "kwargs": json_safe(e.kwargs_with(parameters)), "meta": {POSITION_KEY: e.position}}}
         for e in suite.expectations]
     count = len(results)
     return {"success": True, "suite_name": suite.name, "results": results,
@@ -69,16 +69,10 @@ def arrow_pass_document(suite: Suite, rows: int, parameters: dict) -> dict:
                              "(tasks/quality/arrow_pass.py), which found nothing: GE was not run"}}}
 
 
-def shown_kwargs(kwargs: dict, parameters: dict) -> dict:
-    """An expectation's kwargs with suite parameters ({"$PARAMETER": name}) filled in, as GE shows them."""
-    return {k: parameters.get(v["$PARAMETER"], v) if isinstance(v, dict) and "$PARAMETER" in v else v
-            for k, v in kwargs.items()}
-
-
-def shown_settings(kwargs: dict, parameters: dict | None = None) -> dict:
-    """What an outcome shows of its expectation's kwargs: not the column or GE's batch id, a row
-    condition in words."""
-    settings = {k: v for k, v in shown_kwargs(kwargs, parameters or {}).items() if k not in ("batch_id", "column")}
+def shown_settings(kwargs: dict) -> dict:
+    """What an outcome shows of its expectation's kwargs (parameters filled in): not the column or
+    GE's batch id, a row condition in words."""
+    settings = {k: v for k, v in kwargs.items() if k not in ("batch_id", "column")}
     if isinstance(settings.get("row_condition"), dict):
         settings["row_condition"] = describe_condition(settings["row_condition"])
     return settings
