@@ -16,14 +16,16 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
 
+from deployments.heartbeats import send_heartbeats
 from deployments.run_commands import add_run_commands
 from deployments.stack.config import use_local_stack_env
 
-__all__ = ["build_parser", "main", "use_local_stack_env"]
+__all__ = ["build_parser", "main", "program", "use_local_stack_env"]
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -231,11 +233,30 @@ def _extensions():
     return [add_check_mt_command]
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser(run_commands=[a for a in argv if not a.startswith("-")][:1]).parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(run_commands=[a for a in argv if not a.startswith("-")][:1]).parse_args(argv)
+    """The command `argv` names, in this process (tests and scripts call it; the program is `program`)."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     return args.func(args)
 
 
+def program() -> int:
+    """The `sentinel` program (its console script and `python -m deployments.cli`): `main` in a process
+    of its own. Its flow runs heartbeat (deployments/heartbeats.py). What the imports made (a run
+    command imports its flow: Prefect, pyarrow, boto3, ~300,000 objects) lives as long as the process,
+    so the garbage collector is told to skip it (`gc.freeze`): each full collection during the run,
+    and the interpreter's last ones at exit, would walk all of it again (~0.2 s each, ~1 s a run)."""
+    send_heartbeats()
+    args = parse_args(sys.argv[1:])
+    gc.freeze()
+    try:
+        return args.func(args)
+    finally:
+        gc.freeze()  # the run's own objects too: the process ends here
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(program())

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from deployments.heartbeats import ZOMBIE_SILENCE_S, heartbeat_env
 from deployments.stack.config import StackConfig
 from deployments.stack.processes import read_pid, spawn_detached
 from tasks.inference.client import TRITON_CONCURRENCY_LIMIT as TRITON_LIMIT
@@ -54,14 +55,13 @@ def ensure_triton_limit(limit: int) -> None:
 
 
 ZOMBIE_AUTOMATION = "sentinel-crash-zombie-flow-runs"
-HEARTBEAT_SECONDS = 30
 
 
-def ensure_zombie_automation(silence_s: int = 3 * HEARTBEAT_SECONDS) -> str:
-    """Prefect's recipe for flow runs whose process died unseen (SIGKILL, lost node): with runners
-    sending heartbeats (PREFECT_RUNNER_HEARTBEAT_FREQUENCY, set for the workers started here and in
-    the work pools' job env), a run with no heartbeat for `silence_s` after one is marked Crashed,
-    so it does not hold a deployment concurrency slot for ever."""
+def ensure_zombie_automation(silence_s: int = ZOMBIE_SILENCE_S) -> str:
+    """Prefect's recipe for flow runs whose process died unseen (SIGKILL, lost node): with every
+    flow-run process sending heartbeats (deployments/heartbeats.py: the workers started here, the
+    work pools' job env, the `sentinel` program), a run with no heartbeat for `silence_s` after one
+    is marked Crashed, so it does not hold a deployment concurrency slot for ever."""
     from datetime import timedelta
 
     from prefect.automations import Automation
@@ -101,8 +101,7 @@ def start_worker(cfg: StackConfig, pool: str = "local-process") -> int:
     if pid:
         return pid
     prefect = str(Path(sys.executable).parent / "prefect")
-    env = dict(os.environ, PREFECT_API_URL=cfg.prefect_api_url,
-               PREFECT_RUNNER_HEARTBEAT_FREQUENCY=str(HEARTBEAT_SECONDS))  # flow runs inherit it
+    env = dict(os.environ, PREFECT_API_URL=cfg.prefect_api_url, **heartbeat_env())  # flow runs inherit it
     proc = spawn_detached(WORKER, [prefect, "worker", "start", "--pool", pool, "--type", "process"],
                           state_dir=cfg.state_dir, env=env, cwd=cfg.repo_root)
     return proc.pid
