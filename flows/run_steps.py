@@ -49,7 +49,7 @@ def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[O
     logger = get_run_logger()
     future.wait()
     if future.state.is_completed():
-        plans = future.result()
+        plans = future.result().plans
     else:
         exc = future.state.result(raise_on_failure=False)
         plans = [ObjectPlan(obj, error=f"{obj.uri}: planning failed ({exc})") for obj in objects]

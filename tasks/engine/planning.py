@@ -86,7 +86,7 @@ def split_rows(row_group_sizes: list[int], shard_rows: int) -> list[tuple[int, i
     return shards
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowGroupSize:
     rows: int
     bytes: int  # uncompressed, of the columns read

@@ -2,7 +2,7 @@
 (tasks/engine/stage.py), planning and the shard engine (tasks/engine/runner.py).
 
     list_input_task(conn, input_uri, table_version)            -> InputListing (tasks/io/inputs.py)
-    plan_objects_task(conn, objects, stage, rows, bytes)       -> [ObjectPlan]  a chunk of objects, footers only
+    plan_objects_task(conn, objects, stage, rows, bytes)       -> ChunkPlans    a chunk of objects, footers only
     shard_task(conn, shard, stage, run_dir, run_key, slot)     -> ShardResult   (committed parts)
 
 A run's task runs grow with its shards, not its objects: objects are planned in a few chunks and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -22,6 +23,7 @@ from tasks.engine.stage import ShardStage
 from tasks.inference.client import TRITON_CONCURRENCY_LIMIT
 from tasks.io.inputs import InputListing, list_input
 from tasks.io.listing import ObjectRef
+from tasks.io.object_cache import forget
 from tasks.io.parquet import InputError, input_schema, is_transient_io_error, read_footer
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan, Shard
@@ -36,8 +38,11 @@ def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: 
     (and `<run_dir>/quarantine/part-<shard_id>.parquet` if any row is failed or flagged). A shard
     an earlier attempt committed is reused, not recomputed. The output's id and passthrough columns
     have the types the reader hands on (plain_schema: a categorical id comes out as strings)."""
-    schema = stage.output_schema(input_schema(read_footer(conn, shard.object), shard.object, stage.read_columns))
-    return run_shard(conn, shard, run_dir, stage, schema)
+    try:
+        schema = stage.output_schema(input_schema(read_footer(conn, shard.object), shard.object, stage.read_columns))
+        return run_shard(conn, shard, run_dir, stage, schema)
+    finally:
+        forget(piece.object for piece in shard.pieces)  # small objects' bytes, fetched whole (object_cache)
 
 
 def retry_unless_bad_data(_task, _task_run, state) -> bool:
@@ -89,14 +94,23 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
         return list(pool.map(plan, objects))
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkPlans:
+    """What a planning task returns: its chunk's plans, in order, inside one object. Prefect links each
+    item of a returned list to the task's state for the rest of the flow run (a dict entry and a weak
+    reference each: ~40 MB for 100,000 objects); one object is one link."""
+
+    plans: list[ObjectPlan]
+
+
 # NO_CACHE: Prefect's default cache policy hashes a task's inputs (a chunk of 20,000 objects, a shard of
 # 20,000 pieces) on every call; nothing here is cached by Prefect (a committed part is the cache)
 @task(name="plan-objects", task_run_name="plan-{label}", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
 def plan_objects_task(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage, shard_rows: int,
-                      shard_bytes: int = DEFAULT_SHARD_BYTES, label: str = "objects") -> list[ObjectPlan]:
+                      shard_bytes: int = DEFAULT_SHARD_BYTES, label: str = "objects") -> ChunkPlans:
     """A chunk of a run's objects planned in one task run (not one per object: a run's task runs grow
     with its shards, not its files)."""
-    return plan_objects(conn, objects, stage, shard_rows, shard_bytes)
+    return ChunkPlans(plan_objects(conn, objects, stage, shard_rows, shard_bytes))
 
 
 @task(name="append-to-delta-table", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)

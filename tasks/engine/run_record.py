@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -32,6 +34,7 @@ INPUT_ERROR, RERUN_ERROR = "input", "rerun"
 ADVICE = {INPUT_ERROR: "fix the input", RERUN_ERROR: "rerun to finish"}
 REPORT_JSON, REPORT_MD, MANIFEST, SUCCESS_MARKER = "report.json", "report.md", "manifest.json", "_SUCCESS"
 REPORT_SKIPPED = 20  # skipped input objects named in report.json (the manifest names up to 1,000)
+SPOOLED_JSON_BYTES = 16 * 2**20  # a report or manifest larger than this is spooled to disk before its PUT
 
 
 def config_hash(config: dict) -> str:
@@ -227,14 +230,16 @@ class RunRecord:
     def quarantine_dir(self) -> str:
         return self.output_dir.rstrip("/") + "/quarantine/"
 
-    def report(self) -> dict:
-        """report.json: the summary a person (or `sentinel runs`) reads first."""
+    def summary(self) -> dict:
+        """What report.json, manifest.json and the flow's result share: everything but the per-object
+        and per-shard lists (problems and counts computed once)."""
+        problems, counts, status_counts = self.problems(), self.counts(), self.status_counts()
         return {
-            "run_key": self.run_key, "flow": self.flow, "status": self.status, "succeeded": self.succeeded,
-            "headline": self.headline(), "problems": self.problems(), "counts": self.counts(),
-            "status_counts": self.status_counts(), "rows": sum(self.status_counts().values()),
+            "run_key": self.run_key, "flow": self.flow, "status": self.status, "succeeded": not problems,
+            "headline": self.headline(), "problems": problems, "counts": counts,
+            "status_counts": status_counts, "rows": sum(status_counts.values()),
             "input_uri": self.input_uri, "output_dir": self.output_dir, "quarantine_dir": self.quarantine_dir,
-            "inputs": [{k: v for k, v in i.items() if k in ("uri", "rows", "shards", "error")} for i in self.inputs],
+            "inputs": None,  # its place in the documents: report() and to_dict() fill it in
             "started_at": self.started_at, "finished_at": self.finished_at, "seconds": self.seconds,
             "input": {**self.input_listing, "skipped": self.input_listing.get("skipped", [])[:REPORT_SKIPPED]},
             "timings": self.timings(), "model": self.model, "flow_run": self.flow_run,
@@ -243,42 +248,63 @@ class RunRecord:
                        "empty_input_fails": self.empty_input_fails},
         }
 
-    def to_dict(self) -> dict:
-        """manifest.json: the report first, then inputs, shards and checks, config last."""
-        doc = self.report()
-        doc.update(input=self.input_listing, inputs=self.inputs, shards=self.shards, object_checks=self.object_checks,
-                   config_hash=self.config_hash, config=self.config)
-        return doc
+    def report(self, summary: dict | None = None) -> dict:
+        """report.json: the summary a person (or `sentinel runs`) reads first, with each input object's
+        uri, rows, shards and error."""
+        return (summary or self.summary()) | {
+            "inputs": [{k: v for k, v in i.items() if k in ("uri", "rows", "shards", "error")} for i in self.inputs]}
 
-    def flow_result(self) -> dict:
+    def to_dict(self, summary: dict | None = None) -> dict:
+        """manifest.json: the summary first, then inputs, shards and checks, config last."""
+        return (summary or self.summary()) | {
+            "input": self.input_listing, "inputs": self.inputs, "shards": self.shards,
+            "object_checks": self.object_checks, "config_hash": self.config_hash, "config": self.config}
+
+    def flow_result(self, summary: dict | None = None) -> dict:
         """What a flow returns: the manifest less what grows with the input's objects (the per-object
         `inputs` and a packed shard's `pieces`: manifest.json has them), so that a run of 100,000
         objects returns a few KB for Prefect to handle, not every object's lineage."""
-        doc = self.to_dict()
+        doc = self.to_dict(summary)
         doc["inputs"] = {"objects": len(self.inputs), "failed": len(self.failed_objects), "listed_in": "manifest.json"}
         doc["shards"] = [{k: v for k, v in shard.items() if k != "pieces"}
                          | ({"objects": len(shard["pieces"])} if shard.get("pieces") else {}) for shard in self.shards]
         return doc
 
 
-def put_document(conn: S3Connection, target: S3Uri, body: bytes, content_type: str) -> str:
+def put_document(conn: S3Connection, target: S3Uri, body: bytes | BinaryIO, content_type: str) -> str:
     """One PUT: S3 makes the object visible whole or not at all, so a reader never sees half a file."""
     conn.boto3_client().put_object(Bucket=target.bucket, Key=target.key, Body=body, ContentType=content_type)
     return str(target)
 
 
-def to_json(document: dict) -> bytes:
-    return json.dumps(document, indent=2, default=str, ensure_ascii=False).encode()
+def put_json(conn: S3Connection, target: S3Uri, document: dict) -> str:
+    """`document` as indented JSON in one PUT, encoded a megabyte at a time into a file spooled to
+    disk past SPOOLED_JSON_BYTES: with an indent, json.dumps builds the whole text from one small
+    string per value first (a 100,000-object manifest is 45 MB of JSON and millions of them)."""
+    encoder = json.JSONEncoder(indent=2, default=str, ensure_ascii=False)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOLED_JSON_BYTES) as body:
+        pending: list[str] = []
+        held = 0
+        for chunk in encoder.iterencode(document):
+            pending.append(chunk)
+            held += len(chunk)
+            if held >= 2**20:
+                body.write("".join(pending).encode())
+                pending, held = [], 0
+        body.write("".join(pending).encode())
+        body.seek(0)
+        return put_document(conn, target, body, "application/json")
 
 
 def write_run_record(conn: S3Connection, record: RunRecord, report_markdown: str) -> dict[str, str]:
     """report.json, report.md and manifest.json always (a failed run says what to do); then
     `_SUCCESS` when the run Completed, else any `_SUCCESS` an earlier run left is removed."""
     out = S3Uri.parse(record.output_dir)
+    summary = record.summary()
     written = {
-        "report_json": put_document(conn, out.join(REPORT_JSON), to_json(record.report()), "application/json"),
+        "report_json": put_json(conn, out.join(REPORT_JSON), record.report(summary)),
         "report_md": put_document(conn, out.join(REPORT_MD), report_markdown.encode(), "text/markdown; charset=utf-8"),
-        "manifest": put_document(conn, out.join(MANIFEST), to_json(record.to_dict()), "application/json"),
+        "manifest": put_json(conn, out.join(MANIFEST), record.to_dict(summary)),
     }
     marker = out.join(SUCCESS_MARKER)
     if record.succeeded:

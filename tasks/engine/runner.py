@@ -16,7 +16,7 @@ import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,8 +68,8 @@ class ShardResult:
     def to_record(self) -> dict:
         """The run record's (manifest's) entry: a committed shard's result, or a failed shard's
         id, rows, error and quality summaries."""
-        if self.error is None:
-            doc = {k: v for k, v in asdict(self).items() if k not in ("error", "error_kind")}
+        if self.error is None:  # the fields themselves, not asdict's deep copy (a piece dict per object)
+            doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("error", "error_kind")}
             return {k: v for k, v in doc.items() if v or k not in ("pieces", "failed_pieces")}
         doc = {"shard_id": self.shard_id, "object_uri": self.object_uri, "row_start": self.row_start,
                "row_stop": self.row_stop, "error": self.error, "error_kind": self.error_kind,

@@ -16,7 +16,7 @@ from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri, validate_key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectRef:
     """One input object as listed: its ETag pins the exact bytes a run read; `partition` holds the
     values of its `key=value` folders (name, value, type), columns of each of its rows."""
@@ -27,7 +27,7 @@ class ObjectRef:
     partition: Partition = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListedKey:
     key: str  # relative to the listed prefix
     etag: str

@@ -1,10 +1,14 @@
 """Small objects fetched whole, once: one GET serves the footer (planning), the input suite's read and
 the shard's batches, instead of a HEAD and a GET for each of them. Streams land in S3 as thousands of
-such objects; larger ones are never held whole (the reader streams them by row group)."""
+such objects; larger ones are never held whole (the reader streams them by row group).
+
+A shard task forgets its objects when it ends (`forget`): the cache then holds the objects planned
+and not yet read, not the last 64 MiB of a run's objects for the rest of the run."""
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
@@ -34,3 +38,12 @@ def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
         while _small_held[0] > _SMALL_CACHE_BYTES and len(_small) > 1:
             _small_held[0] -= len(_small.popitem(last=False)[1])
     return data
+
+
+def forget(objects: Iterable[ObjectRef]) -> None:
+    """Drop these objects' bytes (their shard has read them; a retry fetches them again)."""
+    with _small_lock:
+        for obj in objects:
+            data = _small.pop((obj.uri, obj.etag), None)
+            if data is not None:
+                _small_held[0] -= len(data)

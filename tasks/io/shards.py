@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tasks.io.listing import ObjectRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowGroupSlice:
     """Rows [start, stop) of row group `index` (offsets inside that row group)."""
 
@@ -23,7 +23,7 @@ class RowGroupSlice:
     stop: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Piece:
     """Rows [row_start, row_stop) of one object (object-global indexes), as row-group slices."""
 
@@ -47,7 +47,7 @@ class Piece:
         return f"{digest}-{self.row_start:010d}-{self.row_stop:010d}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Shard:
     object: ObjectRef  # the first piece's object
     row_start: int  # the first piece's first row (object-global index)
@@ -94,7 +94,7 @@ class Shard:
         return Shard.of_pieces(kept, self.bytes) if kept else self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectPlan:
     object: ObjectRef
     shards: tuple[Shard, ...] = ()

@@ -106,3 +106,18 @@ def test_manifest_puts_the_summary_first_and_config_last():
     assert keys[:4] == ["run_key", "flow", "status", "succeeded"] and keys[-1] == "config"
     assert keys.index("counts") < keys.index("shards") < keys.index("config_hash")
     assert run.status == "Completed" and run.finished_at and run.to_dict()["finished_at"] == run.finished_at
+
+
+def test_a_large_document_is_put_whole_from_a_spooled_file(s3_conn, bucket, monkeypatch):
+    """put_json streams the JSON through a file spooled to disk (a 100,000-object manifest is ~45 MB):
+    S3 gets the same document, in one object, as json.dumps would have written."""
+    import tasks.engine.run_record as run_record
+    from tasks.io.s3_uri import S3Uri
+
+    monkeypatch.setattr(run_record, "SPOOLED_JSON_BYTES", 64 * 1024)  # this one goes to disk
+    document = {"inputs": [{"uri": f"s3://b/in/part-{i:06d}.parquet", "rows": i, "error": None, "name": "Zoë"}
+                           for i in range(20_000)]}
+    target = S3Uri.parse(f"s3://{bucket}/tests/put-json/manifest.json")
+    assert run_record.put_json(s3_conn, target, document) == str(target)
+    body = s3_conn.boto3_client().get_object(Bucket=target.bucket, Key=target.key)["Body"].read()
+    assert body == json.dumps(document, indent=2, default=str, ensure_ascii=False).encode()
