@@ -98,7 +98,7 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
 class ChunkPlans:
     """What a planning task returns: its chunk's plans, in order, inside one object. Prefect links each
     item of a returned list to the task's state for the rest of the flow run (a dict entry and a weak
-    reference each: ~40 MB for 100,000 objects); one object is one link."""
+    reference each: ~20 MB for 100,000 objects); one object is one link."""
 
     plans: list[ObjectPlan]
 
