@@ -35,17 +35,18 @@ def receive_round(source, batcher: Batcher, prefix: str = "", suffix: str = "") 
 def wanted_objects(objects: list[ObjectCreated], source, prefix: str = "", suffix: str = "") -> list[ObjectCreated]:
     """The objects that pass the bridge's filter; every other one is logged by name with why not
     (the bridge's own state, a hidden file under the prefix, or outside the filter)."""
+    wanted = []
     for obj in objects:
         if obj.matches(prefix, suffix):
-            continue
-        if is_state_key(obj.key):  # the bridge's own lists and ledger
+            wanted.append(obj)
+        elif is_state_key(obj.key):  # the bridge's own lists and ledger
             log.debug("ignored %s: the bridge's own state", obj.uri)
         elif obj.key.startswith(prefix) and obj.key.endswith(suffix):
             relative = obj.key[len(prefix):]
             log.info("ignored %s: %s", obj.uri, hidden_reason(relative, hidden_segment(relative)))
         else:
             log.info("ignored %s: not in %s", obj.uri, describe_filter(source, prefix, suffix))
-    return [obj for obj in objects if obj.matches(prefix, suffix)]
+    return wanted
 
 
 def pump_once(source, batcher: Batcher, prefix: str = "", suffix: str = "", *, flush_all: bool = False) -> int:
