@@ -13,6 +13,7 @@ from prefect.futures import as_completed
 from prefect.utilities.annotations import quote
 
 from flows.run_report import ShardProgress, publish_summary, summary_markdown
+from tasks.engine import allocator
 from tasks.engine.object_ids import object_id_checks_task
 from tasks.engine.object_ids import summary as object_check_summary
 from tasks.engine.prefect_tasks import append_delta_task
@@ -60,6 +61,7 @@ def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[O
             entry["error_kind"] = input_error_kind(entry)
             logger.error("skipping %s (%s)", plan.error, ADVICE[entry["error_kind"]])
         record.inputs.append(entry)
+    allocator.release()
     return plans
 
 
@@ -80,6 +82,7 @@ def collect_shards(futures, shards, record: RunRecord, progress: ShardProgress) 
             quality = [error.summary] if isinstance(getattr(error, "summary", None), dict) else []
             record.shards.append(ShardResult.failed(shard, str(error), quality, error_kind(error)).to_record())
         progress.advance(record.shards[-1])
+        allocator.release()
 
 
 def object_ids_or_error(conn: S3Connection, record: RunRecord) -> list[dict]:

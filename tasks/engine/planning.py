@@ -11,6 +11,7 @@ inputs (tasks/transcribe/audio_columns.py) use `split_rows` by rows alone: clips
 bounds: many small objects share one shard (one task, one part) instead of one each."""
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -181,11 +182,18 @@ def plan_object(conn: S3Connection, obj: ObjectRef, *, text_column: str, id_colu
     except InputError as exc:
         return ObjectPlan(obj, error=str(exc))
     sizes = row_group_sizes(metadata, columns)
-    shards = tuple(Shard(obj, start, stop, slices, bytes=_bytes(sizes, slices))
+    shards = tuple(Shard(obj, start, stop, shared(slices), bytes=_bytes(sizes, slices))
                    for start, stop, slices in group_row_groups(sizes, shard_rows, shard_bytes))
     if not shards:  # an empty object still gets its (empty) output part
         shards = (Shard(obj, 0, 0, ()),)
     return ObjectPlan(obj, shards=shards, rows=metadata.num_rows, schema_key=schema_key(schema, columns))
+
+
+@functools.lru_cache(maxsize=4096)
+def shared(slices: tuple[RowGroupSlice, ...]) -> tuple[RowGroupSlice, ...]:
+    """One instance of each slices tuple: a run of 100,000 one-row-group objects holds a handful of
+    them for its pieces, not 100,000 (slices are frozen: equal ones are interchangeable)."""
+    return slices
 
 
 def _bytes(sizes: list[RowGroupSize], slices: tuple[RowGroupSlice, ...]) -> int:

@@ -25,6 +25,7 @@ from typing import BinaryIO
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.engine.object_entries import InputEntries, streamed
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
@@ -99,7 +100,8 @@ class RunRecord:
     input_uri: str
     output_dir: str
     model: str
-    inputs: list[dict] = field(default_factory=list)  # uri, etag, size, rows, shards, error, error_kind
+    # uri, etag, size, rows, shards, error, error_kind of each object (object_entries: columns, not dicts)
+    inputs: InputEntries = field(default_factory=InputEntries)
     shards: list[dict] = field(default_factory=list)  # ShardResult as dict, or a failed shard
     object_checks: list[dict] = field(default_factory=list)  # ids across an object's shards (object_ids.py)
     # the input as read: layout, table version, objects skipped with their reasons, warnings (tasks/io/inputs.py)
@@ -117,6 +119,8 @@ class RunRecord:
     # --- what failed -------------------------------------------------------------------------
     @property
     def failed_objects(self) -> list[dict]:
+        if isinstance(self.inputs, InputEntries):
+            return self.inputs.failed()
         return [i for i in self.inputs if i.get("error")]
 
     @property
@@ -146,7 +150,8 @@ class RunRecord:
             "objects": len(self.inputs), "objects_failed": len(self.failed_objects),
             "shards": len(self.shards), "shards_failed": len(self.failed_shards),
             "shards_reused": sum(1 for s in written if s.get("reused")),
-            "rows_in": sum(i.get("rows") or 0 for i in self.inputs),
+            "rows_in": self.inputs.rows() if isinstance(self.inputs, InputEntries)
+            else sum(i.get("rows") or 0 for i in self.inputs),
             "rows_kept": rows_written - quarantined, "rows_quarantined": quarantined, "rows_failed": failed,
             "quarantined_share": share(quarantined, rows_written),
         }
@@ -251,8 +256,9 @@ class RunRecord:
     def report(self, summary: dict | None = None) -> dict:
         """report.json: the summary a person (or `sentinel runs`) reads first, with each input object's
         uri, rows, shards and error."""
-        return (summary or self.summary()) | {
-            "inputs": [{k: v for k, v in i.items() if k in ("uri", "rows", "shards", "error")} for i in self.inputs]}
+        names = ("uri", "rows", "shards", "error")
+        inputs = InputEntries(self.inputs) if not isinstance(self.inputs, InputEntries) else self.inputs
+        return (summary or self.summary()) | {"inputs": inputs.only(*names)}
 
     def to_dict(self, summary: dict | None = None) -> dict:
         """manifest.json: the summary first, then inputs, shards and checks, config last."""
@@ -280,8 +286,9 @@ def put_document(conn: S3Connection, target: S3Uri, body: bytes | BinaryIO, cont
 def put_json(conn: S3Connection, target: S3Uri, document: dict) -> str:
     """`document` as indented JSON in one PUT, encoded a megabyte at a time into a file spooled to
     disk past SPOOLED_JSON_BYTES: with an indent, json.dumps builds the whole text from one small
-    string per value first (a 100,000-object manifest is 45 MB of JSON and millions of them)."""
-    encoder = json.JSONEncoder(indent=2, default=str, ensure_ascii=False)
+    string per value first (a 100,000-object manifest is 45 MB of JSON and millions of them). The
+    per-object lists (object_entries) are encoded one dict at a time."""
+    encoder = json.JSONEncoder(indent=2, default=streamed, ensure_ascii=False)  # indent: streamed needs it
     with tempfile.SpooledTemporaryFile(max_size=SPOOLED_JSON_BYTES) as body:
         pending: list[str] = []
         held = 0

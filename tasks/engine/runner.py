@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.engine.guard_clock import GuardClock
+from tasks.engine.object_entries import Lineage
 from tasks.engine.row_status import QUARANTINED
 from tasks.engine.stage import BatchFn, ShardStage
 from tasks.io.part_writer import PartWriter, committed_part_metadata
@@ -54,7 +55,7 @@ class ShardResult:
     error: str | None = None  # set on a shard that failed (ShardResult.failed): nothing committed
     error_kind: str | None = None  # a failed shard's: "input" (fix the input) or "rerun" (tasks/engine/run_record.py)
     # a packed shard's objects (uri, etag, row_start, row_stop): which part holds which object's rows
-    pieces: list[dict] = field(default_factory=list)
+    pieces: Lineage | list[dict] = field(default_factory=list)
     # pieces of a packed shard whose input failed its suite: set aside (not in the part), each with its error
     failed_pieces: list[dict] = field(default_factory=list)
 
@@ -84,13 +85,11 @@ def which_shard(shard: Shard) -> dict:
             "row_stop": shard.row_start + shard.rows, "pieces": lineage(shard)}
 
 
-def lineage(shard: Shard) -> list[dict]:
-    """A packed shard's pieces as the manifest lists them; [] for a shard of one object (its
-    object_uri / row_start / row_stop say it)."""
-    if not shard.packed:
-        return []
-    return [{"uri": p.object.uri, "etag": p.object.etag, "row_start": p.row_start, "row_stop": p.row_stop}
-            for p in shard.pieces]
+def lineage(shard: Shard) -> Lineage | list[dict]:
+    """A packed shard's pieces as the manifest lists them (its own pieces: no dict per object
+    until the manifest is written); [] for a shard of one object (its object_uri / row_start /
+    row_stop say it)."""
+    return Lineage(shard.pieces) if shard.packed else []
 
 
 def failed_piece(shard: Shard, index: int, error: str, quality: list[dict]) -> dict:

@@ -1,5 +1,6 @@
 import json
 
+from tasks.engine.object_entries import json_ready
 from tasks.engine.run_record import RunRecord, config_hash, error_kind, run_key
 from tasks.io.listing import ObjectRef
 from tasks.io.parquet import InputError
@@ -102,7 +103,7 @@ def test_manifest_puts_the_summary_first_and_config_last():
     run.inputs.append({"uri": "s3://b/in/a.parquet", "rows": 1})
     run.shards.append(shard(0, 1, ok=1))
     run.finish(1.5)
-    keys = list(json.loads(json.dumps(run.to_dict())))
+    keys = list(json.loads(json.dumps(run.to_dict(), default=json_ready)))
     assert keys[:4] == ["run_key", "flow", "status", "succeeded"] and keys[-1] == "config"
     assert keys.index("counts") < keys.index("shards") < keys.index("config_hash")
     assert run.status == "Completed" and run.finished_at and run.to_dict()["finished_at"] == run.finished_at
