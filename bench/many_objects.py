@@ -5,7 +5,8 @@ Prefect server and on the bench's PostgreSQL one (bench/prefect_pg.py). Records 
 Completed, their wall time, task runs, and the time from the command's start to the first committed
 part of the 10,000-object run.
 
-    .venv/bin/python bench/many_objects.py [--objects 10000] [--servers sqlite,postgresql]
+    .venv/bin/python bench/many_objects.py [--objects 10000] [--servers sqlite,postgresql] [--no-second]
+        [--malloc-tuning-off-too]
 
 Writes bench/results/many_objects.json; docs/benchmarks.md section 8 quotes it.
 """
@@ -17,6 +18,7 @@ import subprocess
 import threading
 import time
 
+import psutil  # the bench extra: imported here, so that a missing one stops the bench, not its RSS thread
 from common import ROOT, ensure_dataset, load_result, machine, now, read_manifest, s3, write_result
 from peer_bench import OUTPUT, register_blocks
 from small_objects import task_runs
@@ -28,8 +30,6 @@ ROWS = 100_000
 
 def peak_rss(pid: int, stop: threading.Event, found: dict) -> None:
     """The run's process tree's peak RSS (MB), sampled every 0.5 s."""
-    import psutil
-
     root = psutil.Process(pid)
     while not stop.is_set():
         try:
@@ -100,6 +100,8 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--servers", default="sqlite,postgresql")
     parser.add_argument("--no-second", action="store_true", help="the many-object run alone (no second run)")
+    parser.add_argument("--malloc-tuning-off-too", action="store_true",
+                        help="also measure each server with SENTINEL_MALLOC_TUNING=0 (tasks/engine/allocator.py)")
     args = parser.parse_args()
     inputs = {"many": ensure_dataset(f"rows-100k-{args.objects}-objects", ROWS, args.objects,
                                      row_group_size=ROWS // args.objects),
@@ -113,6 +115,9 @@ def main() -> None:
         if server == "sqlite":
             env = dict(os.environ)
             doc["servers"]["sqlite"] = measure("sqlite", env["PREFECT_API_URL"], inputs, env, not args.no_second)
+            if args.malloc_tuning_off_too:  # the same run, glibc's malloc left as it is
+                doc["servers"]["sqlite, malloc tuning off"] = measure(
+                    "sqlite", env["PREFECT_API_URL"], inputs, env | {"SENTINEL_MALLOC_TUNING": "0"}, not args.no_second)
         else:
             from prefect_pg import bench_prefect_server
 

@@ -116,12 +116,14 @@ class RunRecord:
     empty_input_fails: bool = False
     status: str = "Running"
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.inputs, InputEntries):  # entries given as a list of dicts
+            self.inputs = InputEntries(self.inputs)
+
     # --- what failed -------------------------------------------------------------------------
     @property
     def failed_objects(self) -> list[dict]:
-        if isinstance(self.inputs, InputEntries):
-            return self.inputs.failed()
-        return [i for i in self.inputs if i.get("error")]
+        return self.inputs.failed()
 
     @property
     def failed_shards(self) -> list[dict]:
@@ -150,8 +152,7 @@ class RunRecord:
             "objects": len(self.inputs), "objects_failed": len(self.failed_objects),
             "shards": len(self.shards), "shards_failed": len(self.failed_shards),
             "shards_reused": sum(1 for s in written if s.get("reused")),
-            "rows_in": self.inputs.rows() if isinstance(self.inputs, InputEntries)
-            else sum(i.get("rows") or 0 for i in self.inputs),
+            "rows_in": self.inputs.rows(),
             "rows_kept": rows_written - quarantined, "rows_quarantined": quarantined, "rows_failed": failed,
             "quarantined_share": share(quarantined, rows_written),
         }
@@ -256,9 +257,7 @@ class RunRecord:
     def report(self, summary: dict | None = None) -> dict:
         """report.json: the summary a person (or `sentinel runs`) reads first, with each input object's
         uri, rows, shards and error."""
-        names = ("uri", "rows", "shards", "error")
-        inputs = InputEntries(self.inputs) if not isinstance(self.inputs, InputEntries) else self.inputs
-        return (summary or self.summary()) | {"inputs": inputs.only(*names)}
+        return (summary or self.summary()) | {"inputs": self.inputs.only("uri", "rows", "shards", "error")}
 
     def to_dict(self, summary: dict | None = None) -> dict:
         """manifest.json: the summary first, then inputs, shards and checks, config last."""

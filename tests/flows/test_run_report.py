@@ -2,12 +2,13 @@
 import pytest
 
 from flows.run_report import summary_markdown
+from tasks.engine.object_entries import InputEntries
 from tasks.engine.run_record import RunRecord
 
 
 def record_with(shards: list[dict], inputs: list[dict]) -> RunRecord:
     record = RunRecord("k1", "h", {}, "s3://bkt/in/", "s3://bkt/out/k1", "translate", flow="translate-batch")
-    record.inputs, record.shards = inputs, shards
+    record.inputs, record.shards = InputEntries(inputs), shards
     record.finish(12.0)
     return record
 

@@ -27,12 +27,13 @@ def latest_artifact(key: str):
 
 
 def make_record(bucket: str, shards: list[dict], inputs: list[dict] | None = None):
+    from tasks.engine.object_entries import InputEntries
     from tasks.engine.run_record import RunRecord
 
     key = uuid.uuid4().hex[:16]
     record = RunRecord(run_key=key, config_hash="h", config={"model": "echo"}, input_uri=f"s3://{bucket}/in/",
                        output_dir=f"s3://{bucket}/out/{key}", model="echo")
-    record.inputs = inputs if inputs is not None else [{"uri": f"s3://{bucket}/in/a.parquet", "rows": 320}]
+    record.inputs = InputEntries(inputs if inputs is not None else [{"uri": f"s3://{bucket}/in/a.parquet", "rows": 320}])
     record.shards = shards
     return record
 
