@@ -33,7 +33,6 @@ from flows.run_steps import (
     finish_empty_run,
     finish_run,
 )
-from tasks.engine import allocator
 from tasks.engine.planning import DEFAULT_SHARD_BYTES, ShardPacker, pack_plans, plan_ahead
 from tasks.engine.prefect_tasks import list_input_task, plan_objects, plan_objects_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
@@ -153,7 +152,6 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
     `fail_on_empty_input`) there was nothing to do."""
     logger = get_run_logger()
     started = time.perf_counter()
-    allocator.tune()  # freed memory goes back to the system as the run goes (tasks/engine/allocator.py)
     input_uri, output_uri = with_scheduled_date(input_uri), with_scheduled_date(output_uri)
     _, output = check_locations(input_uri, output_uri)
     if stage.quality is not None and quality_mode() == GE_FULL:

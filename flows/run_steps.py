@@ -61,7 +61,7 @@ def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[O
             entry["error_kind"] = input_error_kind(entry)
             logger.error("skipping %s (%s)", plan.error, ADVICE[entry["error_kind"]])
         record.inputs.append(entry)
-    allocator.release()
+    allocator.release()  # freed memory back to the system as the run goes (tasks/engine/allocator.py)
     return plans
 
 

@@ -14,7 +14,6 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from blocks.s3_access import load_s3_connection
 from flows.fan_out import shard_from_dict
 from flows.job import SHARD_WORKERS
-from tasks.engine import allocator
 from tasks.engine.object_entries import plain
 from tasks.engine.prefect_tasks import shard_task, triton_slot_limit
 from tasks.registry import stage_from_dict
@@ -32,7 +31,6 @@ def shard_group(shards: list[dict], stage: dict, run_dir: str, run_key: str,
         run_key: the parent run's key.
         s3_credentials: name of the AWS Credentials block (empty = the environment's credentials).
     """
-    allocator.tune()
     conn = load_s3_connection(s3_credentials)
     futures = shard_task.map(unmapped(conn), [shard_from_dict(d) for d in shards], unmapped(stage_from_dict(stage)),
                        unmapped(run_dir), unmapped(run_key), unmapped(triton_slot_limit()))

@@ -1,15 +1,13 @@
-"""glibc's malloc in a long run: return freed memory to the system instead of keeping it.
+"""glibc's malloc in a long run: hand freed memory back to the system instead of keeping it.
 
 A run of 100,000 small objects allocates and frees gigabytes in medium-sized blocks from a dozen
 threads (parquet footers, S3 responses, list and dict tables that grow with the run). glibc's malloc
-keeps what is freed inside each thread's arena and raises its mmap threshold after each large free,
-so those blocks come from the arenas too: measured, a 100,000-object run's arenas held ~1.1 GB of
-free space, ~150-250 MB of it resident, which made most of its peak RSS beyond the 2,000-object one.
+keeps what is freed inside each thread's arena: measured, a 100,000-object run's arenas held
+~1.1 GB of free space, ~250 MB of it resident, most of its peak RSS beyond the 2,000-object run's.
 
-`tune()` fixes the mmap threshold (blocks of 128 KiB and more are mapped and unmapped on free, as
-glibc does before its first large free), and `release()` hands the arenas' free pages back
-(malloc_trim); the flows call it between planning chunks and as shards finish. Off with
-SENTINEL_MALLOC_TUNING=0; a no-op where the C library is not glibc.
+`release()` gives the arenas' free pages back (malloc_trim); the flows call it between planning
+chunks and as shards finish, at most every RELEASE_EVERY_S. Off with SENTINEL_MALLOC_TUNING=0; a
+no-op where the C library is not glibc.
 """
 from __future__ import annotations
 
@@ -19,12 +17,10 @@ import os
 import threading
 import time
 
-M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
-MMAP_THRESHOLD_BYTES = 128 * 1024
 RELEASE_EVERY_S = 2.0  # release() does the work at most this often
 
 _libc = None
-_state = {"tuned": False, "released_at": 0.0}
+_state = {"released_at": 0.0}
 _lock = threading.Lock()
 
 
@@ -35,30 +31,23 @@ def _glibc():
         if os.environ.get("SENTINEL_MALLOC_TUNING", "1") != "0":
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version"):
+                if hasattr(libc, "malloc_trim") and hasattr(libc, "gnu_get_libc_version"):
                     _libc = libc
             except OSError:
                 pass
     return _libc
 
 
-def tune() -> bool:
-    """Fix the mmap threshold once per process; True where glibc took it."""
-    libc = _glibc()
-    with _lock:
-        if libc and not _state["tuned"]:
-            _state["tuned"] = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-        return bool(_state["tuned"])
-
-
-def release(force: bool = False) -> None:
-    """Give the arenas' free pages back to the system (at most every RELEASE_EVERY_S, unless `force`)."""
+def release(force: bool = False) -> bool:
+    """Give the arenas' free pages back to the system (at most every RELEASE_EVERY_S, unless `force`);
+    True when it did."""
     libc = _glibc()
     if not libc:
-        return
+        return False
     now = time.monotonic()
     with _lock:
         if not force and now - _state["released_at"] < RELEASE_EVERY_S:
-            return
+            return False
         _state["released_at"] = now
     libc.malloc_trim(0)
+    return True
