@@ -38,15 +38,15 @@ def _glibc():
     return _libc
 
 
-def release(force: bool = False) -> bool:
-    """Give the arenas' free pages back to the system (at most every RELEASE_EVERY_S, unless `force`);
-    True when it did."""
+def release() -> bool:
+    """Give the arenas' free pages back to the system, unless that was done less than RELEASE_EVERY_S
+    ago; True when it did."""
     libc = _glibc()
     if not libc:
         return False
     now = time.monotonic()
     with _lock:
-        if not force and now - _state["released_at"] < RELEASE_EVERY_S:
+        if now - _state["released_at"] < RELEASE_EVERY_S:
             return False
         _state["released_at"] = now
     libc.malloc_trim(0)

@@ -9,7 +9,7 @@ lineage, all of it small Python objects mixed with the run's short-lived ones. H
 - `Lineage`: a packed shard's pieces as the manifest lists them (uri, etag, row_start, row_stop),
   the shard's own `Piece`s, so nothing more than a reference each.
 
-Both read like the lists of dicts they replace (len, iteration, indexing, `==` a list);
+Both read like the lists of dicts they replace (`DictRows`: len, iteration, indexing, `==` a list);
 `streamed` hands them to run_record.put_json's encoder one dict at a time, `json_ready` and `plain`
 to any other serializer as lists.
 """
@@ -22,11 +22,39 @@ from typing import Any
 from tasks.io.shards import Piece
 
 INPUT_FIELDS = ("uri", "etag", "size", "rows", "shards", "error", "error_kind")
-_NUMBERS = ("size", "rows", "shards")
+_NUMBER_AT = {"size": 0, "rows": 1, "shards": 2}  # an entry's numbers, in _numbers
 _NONE = -(2**63)  # a number given as None
 
 
-class InputEntries:
+class DictRows:
+    """Reads like the list of dicts it stands for: len, iteration, indexing (ints and slices) and `==`
+    another such list; a subclass says how many rows it has and makes row `index` (`row`)."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def row(self, index: int) -> dict:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int | slice) -> dict | list[dict]:
+        if isinstance(index, slice):
+            return [self.row(i) for i in range(*index.indices(len(self)))]
+        return self.row(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[dict]:
+        return map(self.row, range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DictRows | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # mutable, like the list it stands for
+
+
+class InputEntries(DictRows):
     """The record's input entries, in the order they were added. `append` takes the dict that
     flows/run_steps.collect_plans makes (any subset of INPUT_FIELDS, and other keys); reading gives
     back equal dicts, with the keys given, in INPUT_FIELDS order then the others."""
@@ -47,7 +75,7 @@ class InputEntries:
         self._given.append(sum(1 << bit for bit, name in enumerate(INPUT_FIELDS) if name in entry))
         self._uri.append(entry.get("uri"))
         self._etag.append(entry.get("etag"))
-        self._numbers.extend(_NONE if entry.get(n) is None else entry[n] for n in _NUMBERS)
+        self._numbers.extend(_NONE if entry.get(n) is None else entry[n] for n in _NUMBER_AT)
         if entry.get("error") is not None or entry.get("error_kind") is not None:
             self._errors[index] = (entry.get("error"), entry.get("error_kind"))
         if other := {k: v for k, v in entry.items() if k not in INPUT_FIELDS}:
@@ -64,52 +92,37 @@ class InputEntries:
     def __len__(self) -> int:
         return len(self._given)
 
-    def __getitem__(self, index: int | slice) -> dict | list[dict]:
-        if isinstance(index, slice):
-            return [self.entry(i) for i in range(*index.indices(len(self)))]
-        return self.entry(range(len(self))[index])
-
-    def __iter__(self) -> Iterator[dict]:
-        return map(self.entry, range(len(self)))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, InputEntries | list | tuple):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # mutable, like the list it stands for
-
     def __repr__(self) -> str:
         return f"InputEntries({len(self)} objects, {len(self._errors)} with an error)"
 
-    def entry(self, index: int, names: tuple[str, ...] = INPUT_FIELDS) -> dict:
-        given = self._given[index]
+    def row(self, index: int, names: tuple[str, ...] | None = None) -> dict:
+        """Entry `index` as it was given, or only its keys among `names`."""
         error, kind = self._errors.get(index, (None, None))
         values = {"uri": self._uri[index], "etag": self._etag[index], "error": error, "error_kind": kind}
         doc = {}
         for bit, name in enumerate(INPUT_FIELDS):
-            if given >> bit & 1 and name in names:
-                if name in _NUMBERS:
-                    number = self._numbers[3 * index + _NUMBERS.index(name)]
+            if self._given[index] >> bit & 1 and (names is None or name in names):
+                if name in _NUMBER_AT:
+                    number = self._numbers[3 * index + _NUMBER_AT[name]]
                     doc[name] = None if number == _NONE else number
                 else:
                     doc[name] = values[name]
-        return doc | self._other.get(index, {}) if names is INPUT_FIELDS else doc
+        return doc | self._other.get(index, {}) if names is None else doc
 
     def failed(self) -> list[dict]:
         """The entries with an error (few: no walk over every object)."""
-        return [self.entry(i) for i in sorted(self._errors) if self._errors[i][0]]
+        return [self.row(i) for i in sorted(self._errors) if self._errors[i][0]]
 
     def rows(self) -> int:
         """Rows of every object, from the footers."""
-        return sum(n for n in self._numbers[1::3] if n != _NONE)
+        return sum(n for n in self._numbers[_NUMBER_AT["rows"]::3] if n != _NONE)
 
     def only(self, *names: str) -> Streamed:
         """The entries with only these keys (report.json's per-object list), made one at a time."""
-        return Streamed(lambda: (self.entry(i, names) for i in range(len(self))), len(self))
+        return Streamed(lambda: (self.row(i, names) for i in range(len(self))), len(self))
 
 
-class Lineage:
+class Lineage(DictRows):
     """A packed shard's pieces as the manifest lists them: uri, etag, row_start, row_stop each."""
 
     __slots__ = ("pieces",)
@@ -117,34 +130,13 @@ class Lineage:
     def __init__(self, pieces: tuple[Piece, ...]):
         self.pieces = pieces
 
-    @staticmethod
-    def entry(piece: Piece) -> dict:
-        return {"uri": piece.object.uri, "etag": piece.object.etag, "row_start": piece.row_start,
-                "row_stop": piece.row_stop}
-
     def __len__(self) -> int:
         return len(self.pieces)
 
-    def __iter__(self) -> Iterator[dict]:
-        return map(self.entry, self.pieces)
-
-    def __getitem__(self, index: int | slice) -> dict | list[dict]:
-        if isinstance(index, slice):
-            return [self.entry(p) for p in self.pieces[index]]
-        return self.entry(self.pieces[index])
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Lineage | list | tuple):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None
-
-    def __getstate__(self) -> tuple:
-        return self.pieces
-
-    def __setstate__(self, pieces: tuple) -> None:
-        self.pieces = pieces
+    def row(self, index: int) -> dict:
+        piece = self.pieces[index]
+        return {"uri": piece.object.uri, "etag": piece.object.etag, "row_start": piece.row_start,
+                "row_stop": piece.row_stop}
 
     def __repr__(self) -> str:
         return f"Lineage({len(self)} pieces)"
@@ -170,14 +162,14 @@ class Streamed(list):
 
 def json_ready(value: object) -> object:
     """`default=` for json.dumps: entries and lineage as lists of dicts (anything else as its str)."""
-    return list(value) if isinstance(value, InputEntries | Lineage) else str(value)
+    return list(value) if isinstance(value, DictRows) else str(value)
 
 
 def streamed(value: object) -> object:
     """`default=` for json's pure-Python encoder only (an indent given): entries and lineage as lists
     whose dicts are made one at a time. json.dumps without an indent walks a list's own items in C,
     and would find none here: use json_ready there."""
-    if isinstance(value, InputEntries | Lineage):
+    if isinstance(value, DictRows):
         return Streamed(lambda: iter(value), len(value))
     return str(value)
 
@@ -185,7 +177,7 @@ def streamed(value: object) -> object:
 def plain(value: object) -> object:
     """`value` with every InputEntries and Lineage inside it made a list of dicts (for a serializer
     other than put_json's, e.g. a child flow run's result)."""
-    if isinstance(value, InputEntries | Lineage):
+    if isinstance(value, DictRows):
         return list(value)
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}

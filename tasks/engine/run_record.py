@@ -270,7 +270,8 @@ class RunRecord:
         `inputs` and a packed shard's `pieces`: manifest.json has them), so that a run of 100,000
         objects returns a few KB for Prefect to handle, not every object's lineage."""
         doc = self.to_dict(summary)
-        doc["inputs"] = {"objects": len(self.inputs), "failed": len(self.failed_objects), "listed_in": "manifest.json"}
+        doc["inputs"] = {"objects": len(self.inputs), "failed": doc["counts"]["objects_failed"],
+                         "listed_in": "manifest.json"}
         doc["shards"] = [{k: v for k, v in shard.items() if k != "pieces"}
                          | ({"objects": len(shard["pieces"])} if shard.get("pieces") else {}) for shard in self.shards]
         return doc
