@@ -1,4 +1,5 @@
-"""The Prefect API server, on SQLite under .local/prefect/ by default.
+"""The Prefect API server, on SQLite under .local/prefect/ by default (its transactions begin
+IMMEDIATE: deployments/stack/prefect_sqlite.py).
 
 Set SENTINEL_PREFECT_DATABASE_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/prefect)
 to run it on PostgreSQL for load.
@@ -13,11 +14,20 @@ from deployments.stack.config import HOST, StackConfig
 from deployments.stack.processes import http_ok, read_pid, spawn_detached, wait_until
 
 NAME = "prefect-server"
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def database_url(cfg: StackConfig) -> str:
     default = f"sqlite+aiosqlite:///{cfg.state_dir / 'prefect' / 'prefect.db'}"
     return os.environ.get("SENTINEL_PREFECT_DATABASE_URL", default)
+
+
+def prefect_command(database_url: str) -> list[str]:
+    """The `prefect` command line the server runs under: on SQLite, the one whose transactions begin
+    IMMEDIATE (deployments/stack/prefect_sqlite.py); on PostgreSQL, Prefect's own."""
+    if database_url.startswith("sqlite"):
+        return [sys.executable, "-m", "deployments.stack.prefect_sqlite"]
+    return [str(Path(sys.executable).parent / "prefect")]
 
 
 def healthy(cfg: StackConfig) -> bool:
@@ -40,8 +50,10 @@ def start(cfg: StackConfig, timeout: float = 120.0) -> None:
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": os.environ.get("SENTINEL_SCHEDULER_LOOP_S", "10"),
     })
     env.pop("PREFECT_API_URL", None)
-    prefect = str(Path(sys.executable).parent / "prefect")
-    argv = [prefect, "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)]
+    argv = [*prefect_command(env["PREFECT_API_DATABASE_CONNECTION_URL"]),
+            "server", "start", "--host", HOST, "--port", str(cfg.prefect_port)]
+    if argv[0] == sys.executable:  # our module: importable from the state dir the server runs in
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     proc = spawn_detached(NAME, argv, state_dir=cfg.state_dir, env=env, cwd=home)
     wait_until(lambda: healthy(cfg), name=NAME, timeout=timeout, state_dir=cfg.state_dir, pid=proc.pid)
 
