@@ -7,9 +7,12 @@ run started at once shares the CPU with that (runs from S3 events are at least t
 `--servers sqlite,postgresql` also measures each tree on the bench's PostgreSQL Prefect server
 (bench/prefect_pg.py), with the `triton-shards` limit made as `sentinel deploy-local` makes it, so that
 a run's shard asks for its slot there as it does on the shared stack after deploy-local.
+`sqlite-prefect-transactions` restarts the shared stack's Prefect server with Prefect's own SQLite
+transactions (SENTINEL_PREFECT_SQLITE_IMMEDIATE=0, deployments/stack/prefect_sqlite.py), measures, and
+restarts it as the stack runs it; give it before `sqlite` to compare the two in one run.
 
     .venv/bin/python bench/fixed_cost.py [--before-tree /tmp/old-checkout] [--repeats 3] [--pause 3]
-        [--servers sqlite,postgresql]
+        [--servers sqlite-prefect-transactions,sqlite,postgresql]
 
 Writes bench/results/fixed_cost.json.
 """
@@ -69,6 +72,13 @@ def main() -> None:
         if server == "sqlite":
             runs = measure(trees, input_uri, args.repeats, args.pause)
             doc["servers"]["sqlite"] = {"slot_limit": slot_limit_exists(dict(os.environ)), "runs": runs}
+        elif server == "sqlite-prefect-transactions":
+            restart_stack_prefect({"SENTINEL_PREFECT_SQLITE_IMMEDIATE": "0"})
+            try:
+                runs = measure(trees, input_uri, args.repeats, args.pause)
+                doc["servers"][server] = {"slot_limit": slot_limit_exists(dict(os.environ)), "runs": runs}
+            finally:
+                restart_stack_prefect({})
         else:
             from peer_bench import register_blocks
             from prefect_pg import bench_prefect_server
@@ -87,6 +97,15 @@ def main() -> None:
         entry["median_s"] = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in entry["runs"].items()}
         entry["over_4_s"] = {name: {k: sum(t > 4 for t in v) for k, v in r.items()} for name, r in entry["runs"].items()}
     print(write_result("fixed_cost", doc), {server: e["median_s"] for server, e in doc["servers"].items()})
+
+
+def restart_stack_prefect(env: dict) -> None:
+    """Stop the shared stack's Prefect server and start it again with `env` (its worker reconnects)."""
+    sentinel = str(ROOT / ".venv" / "bin" / "sentinel")
+    for action in ("down", "up"):
+        subprocess.run([sentinel, "stack", action, "--services", "prefect-server"], check=True, cwd=ROOT,
+                       env=dict(os.environ) | env, stdout=subprocess.DEVNULL)
+    time.sleep(10)  # its services settle (the worker's next poll, the automations loaded)
 
 
 def temporary_api_url(api_url: str):

@@ -24,8 +24,9 @@ def database_url(cfg: StackConfig) -> str:
 
 def prefect_command(database_url: str) -> list[str]:
     """The `prefect` command line the server runs under: on SQLite, the one whose transactions begin
-    IMMEDIATE (deployments/stack/prefect_sqlite.py); on PostgreSQL, Prefect's own."""
-    if database_url.startswith("sqlite"):
+    IMMEDIATE (deployments/stack/prefect_sqlite.py; SENTINEL_PREFECT_SQLITE_IMMEDIATE=0: Prefect's own,
+    to measure the difference); on PostgreSQL, Prefect's own."""
+    if database_url.startswith("sqlite") and os.environ.get("SENTINEL_PREFECT_SQLITE_IMMEDIATE", "1") != "0":
         return [sys.executable, "-m", "deployments.stack.prefect_sqlite"]
     return [str(Path(sys.executable).parent / "prefect")]
 

@@ -59,7 +59,10 @@ def test_immediate_transactions_wait_for_each_other(tmp_path, monkeypatch):
     asyncio.run(read_then_write_while_another_writes(tmp_path / "immediate.db"))
 
 
-def test_the_stack_runs_prefect_on_sqlite_with_immediate_transactions():
+def test_the_stack_runs_prefect_on_sqlite_with_immediate_transactions(monkeypatch):
+    monkeypatch.delenv("SENTINEL_PREFECT_SQLITE_IMMEDIATE", raising=False)
     assert prefect_command("sqlite+aiosqlite:///x/prefect.db") == [sys.executable, "-m",
                                                                     "deployments.stack.prefect_sqlite"]
     assert prefect_command("postgresql+asyncpg://postgres@127.0.0.1:5432/prefect")[0].endswith("/prefect")
+    monkeypatch.setenv("SENTINEL_PREFECT_SQLITE_IMMEDIATE", "0")  # Prefect's own, to measure the difference
+    assert prefect_command("sqlite+aiosqlite:///x/prefect.db")[0].endswith("/prefect")
