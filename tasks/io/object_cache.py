@@ -1,49 +1,107 @@
 """Small objects fetched whole, once: one GET serves the footer (planning), the input suite's read and
-the shard's batches, instead of a HEAD and a GET for each of them. Streams land in S3 as thousands of
-such objects; larger ones are never held whole (the reader streams them by row group).
+the shard's batches, instead of a ranged GET for the footer and a GET for the rows. Streams land in S3 as
+thousands of such objects; larger ones are never held whole (the reader streams them by row group).
 
-A shard task forgets its objects when it ends (`forget`): the cache then holds the objects planned
-and not yet read, not the last 64 MiB of a run's objects for the rest of the run."""
+The cache holds up to CACHE_BYTES, in two parts:
+- objects planning fetched (`planned_object`) and no shard has read yet. Planning runs ahead of the shards
+  (two chunks of up to 20,000 objects), so it keeps an object only while there is room and otherwise reads
+  its footer alone (one ranged GET): what it keeps is read by a shard before it is dropped. (An LRU cache
+  evicted the oldest: the very objects the next shards read, each then fetched twice.)
+- objects a shard is reading (`small_object`): the input suite's read and the batches share one GET. To
+  keep one, the newest planned objects (read last) give way.
+A shard task drops its objects when it ends (`forget`).
+"""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 
 from tasks.io.listing import ObjectRef
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 
-# objects up to this size are fetched whole; the cache keeps up to _SMALL_CACHE_BYTES of them (LRU)
+# objects up to this size are fetched whole; the cache keeps up to CACHE_BYTES of them
 WHOLE_OBJECT_BYTES = 4 * 2**20
-_SMALL_CACHE_BYTES = 64 * 2**20
-_small: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-_small_lock = threading.Lock()
-_small_held = [0]  # bytes in _small
+CACHE_BYTES = 64 * 2**20
+_planned: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # in the order planning fetched them
+_reading: dict[tuple[str, str], bytes] = {}
+_lock = threading.Lock()
+_held = [0]  # bytes in both, and reserved by fetches under way
+# whole-object GETs and their bytes, and the reads the cache served (benches and tests read it)
+fetched: Counter[str] = Counter()
 
 
-def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
-    key = (obj.uri, obj.etag)
-    with _small_lock:
-        if key in _small:
-            _small.move_to_end(key)
-            return _small[key]
+def _cached(key: tuple[str, str]) -> bytes | None:
+    data = _planned.get(key)
+    if data is None:
+        data = _reading.get(key)
+    if data is not None:
+        fetched["hits"] += 1
+    return data
+
+
+def _fetch(conn: S3Connection, obj: ObjectRef) -> bytes:
     # arrow's C++ S3 client: no GIL held while waiting, half boto3's CPU per small GET (measured)
     with conn.arrow_fs.open_input_stream(S3Uri.parse(obj.uri).arrow_path) as stream:
         data = stream.read()
-    with _small_lock:
-        if key not in _small:
-            _small[key] = data
-            _small_held[0] += len(data)
-        while _small_held[0] > _SMALL_CACHE_BYTES and len(_small) > 1:
-            _small_held[0] -= len(_small.popitem(last=False)[1])
+    with _lock:
+        fetched["objects"] += 1
+        fetched["bytes"] += len(data)
+    return data
+
+
+def planned_object(conn: S3Connection, obj: ObjectRef) -> bytes | None:
+    """For planning: the object's bytes if they are cached, or fetched and kept when they fit; None
+    when the cache is full (read the footer alone: a shard fetches the object when it reads it)."""
+    key = (obj.uri, obj.etag)
+    with _lock:
+        if (data := _cached(key)) is not None:
+            return data
+        if _held[0] + obj.size > CACHE_BYTES:
+            return None
+        _held[0] += obj.size  # reserved: planning threads fetching at once do not overfill it
+    try:
+        data = _fetch(conn, obj)
+    except BaseException:
+        with _lock:
+            _held[0] -= obj.size
+        raise
+    with _lock:
+        _held[0] += len(data) - obj.size
+        if key in _planned or key in _reading:  # another thread fetched it meanwhile
+            _held[0] -= len(data)
+        else:
+            _planned[key] = data
+    return data
+
+
+def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
+    """For reading: the object's bytes, cached or fetched, and then kept for the shard's next read of it
+    (the newest planned objects give way; kept only if it fits even so)."""
+    key = (obj.uri, obj.etag)
+    with _lock:
+        if (data := _cached(key)) is not None:
+            return data
+    data = _fetch(conn, obj)
+    with _lock:
+        if key in _planned or key in _reading:
+            return data
+        while _held[0] + len(data) > CACHE_BYTES and _planned:
+            _held[0] -= len(_planned.popitem(last=True)[1])
+        if _held[0] + len(data) <= CACHE_BYTES:
+            _reading[key] = data
+            _held[0] += len(data)
     return data
 
 
 def forget(objects: Iterable[ObjectRef]) -> None:
     """Drop these objects' bytes (their shard has read them; a retry fetches them again)."""
-    with _small_lock:
+    with _lock:
         for obj in objects:
-            data = _small.pop((obj.uri, obj.etag), None)
+            key = (obj.uri, obj.etag)
+            data = _planned.pop(key, None)
+            if data is None:
+                data = _reading.pop(key, None)
             if data is not None:
-                _small_held[0] -= len(data)
+                _held[0] -= len(data)

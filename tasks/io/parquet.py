@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.io.listing import ObjectRef
-from tasks.io.object_cache import WHOLE_OBJECT_BYTES, small_object
+from tasks.io.object_cache import WHOLE_OBJECT_BYTES, planned_object, small_object
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 
@@ -132,13 +132,29 @@ def read_footer(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
 FOOTER_TAIL_BYTES = 64 * 1024
 
 
+def whole_object(conn: S3Connection, obj: ObjectRef) -> tuple[bytes, pq.FileMetaData]:
+    """A small object's bytes for its shard (object_cache.small_object: one GET, kept while the shard
+    reads it, when it fits) and its footer (parsed from those bytes, not read again); a missing object or
+    bad bytes are its InputError."""
+    data = _s3_errors(obj, lambda: small_object(conn, obj))
+    return data, _parse_footer(obj, data)
+
+
+def _parse_footer(obj: ObjectRef, data: bytes) -> pq.FileMetaData:
+    try:
+        return pq.read_metadata(pa.BufferReader(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
+
+
 # a footer of even a tiny object is ~26 KB in memory: 256 of them, not one per object of a 100,000-object
 # run (small objects' bytes stay in object_cache, so a footer evicted here is parsed again, not fetched)
 @functools.lru_cache(maxsize=256)
 def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
     try:
-        if 0 < obj.size <= WHOLE_OBJECT_BYTES:  # fetched whole once: the shard reads it from memory later
-            return pq.read_metadata(pa.BufferReader(_s3_errors(obj, lambda: small_object(conn, obj))))
+        # a small object is fetched whole and kept for its shard while the object cache has room
+        if 0 < obj.size <= WHOLE_OBJECT_BYTES and (whole := _s3_errors(obj, lambda: planned_object(conn, obj))):
+            return _parse_footer(obj, whole)
         tail = _tail(conn, obj, FOOTER_TAIL_BYTES)
         if len(tail) < 12 or tail[-4:] != b"PAR1":
             raise InputError(f"{obj.uri}: not a readable parquet file (no parquet footer: "

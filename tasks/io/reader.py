@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.io.listing import ObjectRef
-from tasks.io.object_cache import WHOLE_OBJECT_BYTES, small_object
+from tasks.io.object_cache import WHOLE_OBJECT_BYTES
 from tasks.io.parquet import (
     InputError,
     is_binary_text_type,
@@ -32,6 +32,7 @@ from tasks.io.parquet import (
     nested_splits,
     plain_type,
     read_footer,
+    whole_object,
 )
 from tasks.io.partitions import partition_column
 from tasks.io.s3 import S3Connection
@@ -87,10 +88,11 @@ def iter_piece_batches(conn: S3Connection, piece: Piece, columns: list[str], bat
 
 @contextmanager
 def open_parquet(conn: S3Connection, obj: ObjectRef) -> Iterator[pq.ParquetFile]:
-    metadata = read_footer(conn, obj)  # cached: no second footer read per shard (bad bytes: InputError there)
-    if 0 < obj.size <= WHOLE_OBJECT_BYTES:
-        yield pq.ParquetFile(pa.BufferReader(small_object(conn, obj)), metadata=metadata)
+    if 0 < obj.size <= WHOLE_OBJECT_BYTES:  # one GET: the footer is parsed from the same bytes
+        data, metadata = whole_object(conn, obj)  # bad bytes: InputError there
+        yield pq.ParquetFile(pa.BufferReader(data), metadata=metadata)
         return
+    metadata = read_footer(conn, obj)  # cached: no second footer read per shard (bad bytes: InputError there)
     with conn.arrow_fs.open_input_file(S3Uri.parse(obj.uri).arrow_path) as handle:
         yield pq.ParquetFile(handle, metadata=metadata)
 
