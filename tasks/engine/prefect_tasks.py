@@ -91,7 +91,9 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
             return ObjectPlan(obj, error=f"{obj.uri}: planning failed ({type(exc).__name__}: {exc})")
 
     with ThreadPoolExecutor(max_workers=min(threads, len(objects))) as pool:
-        return list(pool.map(plan, objects))
+        plans = list(pool.map(plan, objects))
+    forget(p.object for p in plans if p.error)  # no shard will read them (object_cache)
+    return plans
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ The cache holds up to CACHE_BYTES, in two parts:
   its footer alone (one ranged GET): what it keeps is read by a shard before it is dropped. (An LRU cache
   evicted the oldest: the very objects the next shards read, each then fetched twice.)
 - objects a shard is reading (`small_object`): the input suite's read and the batches share one GET. To
-  keep one, the newest planned objects (read last) give way.
-A shard task drops its objects when it ends (`forget`).
+  keep one, the newest planned objects (read last) give way, then the oldest read ones.
+A shard task drops its objects when it ends, and planning the objects it found bad (`forget`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from tasks.io.s3_uri import S3Uri
 WHOLE_OBJECT_BYTES = 4 * 2**20
 CACHE_BYTES = 64 * 2**20
 _planned: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # in the order planning fetched them
-_reading: dict[tuple[str, str], bytes] = {}
+_reading: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # in the order shards fetched them
 _lock = threading.Lock()
 _held = [0]  # bytes in both, and reserved by fetches under way
 # whole-object GETs and their bytes, and the reads the cache served (benches and tests read it)
@@ -78,7 +78,7 @@ def planned_object(conn: S3Connection, obj: ObjectRef) -> bytes | None:
 
 def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
     """For reading: the object's bytes, cached or fetched, and then kept for the shard's next read of it
-    (the newest planned objects give way; kept only if it fits even so)."""
+    (the newest planned objects give way, then the oldest read ones)."""
     key = (obj.uri, obj.etag)
     with _lock:
         if (data := _cached(key)) is not None:
@@ -87,8 +87,8 @@ def small_object(conn: S3Connection, obj: ObjectRef) -> bytes:
     with _lock:
         if key in _planned or key in _reading:
             return data
-        while _held[0] + len(data) > CACHE_BYTES and _planned:
-            _held[0] -= len(_planned.popitem(last=True)[1])
+        while _held[0] + len(data) > CACHE_BYTES and (_planned or _reading):
+            _held[0] -= len(_planned.popitem(last=True)[1] if _planned else _reading.popitem(last=False)[1])
         if _held[0] + len(data) <= CACHE_BYTES:
             _reading[key] = data
             _held[0] += len(data)

@@ -35,3 +35,27 @@ def test_a_chunk_of_plans_is_one_result_to_the_flow_run(prefect_stack):
     chunk, linked = planning()
     assert [plan.object for plan in chunk.plans] == objects and all(plan.rows == 1 for plan in chunk.plans)
     assert linked <= 2  # the chunk (and its list), not one per plan
+
+
+class FooterStage:
+    """Plans every object from its footer (tasks/engine/planning.plan_object)."""
+
+    def plan(self, conn, obj, shard_rows, shard_bytes):
+        from tasks.engine.planning import plan_object
+
+        return plan_object(conn, obj, text_column="text", id_column="id", shard_rows=shard_rows)
+
+
+def test_planning_forgets_the_objects_it_found_bad(s3_conn, bucket):
+    """No shard reads an object whose plan failed: its bytes leave the object cache with its plan."""
+    from tasks.engine.prefect_tasks import plan_objects
+    from tasks.io import object_cache
+    from tasks.io.listing import single_object
+    from tasks.io.s3_uri import S3Uri
+
+    where = S3Uri(bucket, "planning-forgets/not-parquet.parquet")
+    s3_conn.boto3_client().put_object(Bucket=bucket, Key=where.key, Body=b"not parquet" * 100)
+    obj = single_object(s3_conn, where)
+    (plan,) = plan_objects(s3_conn, [obj], FooterStage(), 1000)
+    assert plan.error and "not a readable parquet file" in plan.error
+    assert (obj.uri, obj.etag) not in object_cache._planned and (obj.uri, obj.etag) not in object_cache._reading
