@@ -9,9 +9,12 @@ A run's task runs grow with its shards, not its objects: objects are planned in 
 packed into shards (planning.ShardPacker)."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -31,6 +34,7 @@ from tasks.quality import OutputQualityError
 
 # footers read at once by one planning task (a few concurrent chunks share the S3 client's 32 connections)
 PLAN_THREADS = 8
+T, R = TypeVar("T"), TypeVar("R")
 
 
 def process_shard(conn: S3Connection, shard: Shard, stage: ShardStage, run_dir: str) -> ShardResult:
@@ -91,9 +95,26 @@ def plan_objects(conn: S3Connection, objects: list[ObjectRef], stage: ShardStage
             return ObjectPlan(obj, error=f"{obj.uri}: planning failed ({type(exc).__name__}: {exc})")
 
     with ThreadPoolExecutor(max_workers=min(threads, len(objects))) as pool:
-        plans = list(pool.map(plan, objects))
+        plans = list(map_ahead(pool, plan, objects, ahead=4 * threads))
     forget(p.object for p in plans if p.error)  # no shard will read them (object_cache)
     return plans
+
+
+def map_ahead(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """`pool.map(fn, items)` (results in order, the first error raised) with at most `ahead` items
+    submitted and not yet returned: Executor.map submits every item at once, and a chunk of 20,000
+    objects held 20,000 futures (each with its lock and condition, ~12 MB) until its last plan."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,3 +59,37 @@ def test_planning_forgets_the_objects_it_found_bad(s3_conn, bucket):
     (plan,) = plan_objects(s3_conn, [obj], FooterStage(), 1000)
     assert plan.error and "not a readable parquet file" in plan.error
     assert (obj.uri, obj.etag) not in object_cache._planned and (obj.uri, obj.etag) not in object_cache._reading
+
+
+def test_map_ahead_keeps_order_and_few_items_in_flight():
+    """Planning maps a chunk's objects over its threads with a bounded number submitted (Executor.map
+    submits all of them: a future each for 20,000 objects), results in order, the first error raised."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tasks.engine.prefect_tasks import map_ahead
+
+    lock, started, most_ahead = threading.Lock(), [0], [0]
+    returned = [0]
+
+    def work(n: int) -> int:
+        with lock:
+            started[0] += 1
+            most_ahead[0] = max(most_ahead[0], started[0] - returned[0])
+        return n * n
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = []
+        for value in map_ahead(pool, work, range(1000), ahead=8):
+            results.append(value)
+            returned[0] += 1
+    assert results == [n * n for n in range(1000)]
+    assert most_ahead[0] <= 9  # `ahead` submitted and not yet returned, and the one being returned
+
+    def fails_at_3(n: int) -> int:
+        if n == 3:
+            raise ValueError("object 3")
+        return n
+
+    with ThreadPoolExecutor(max_workers=2) as pool, pytest.raises(ValueError, match="object 3"):
+        list(map_ahead(pool, fails_at_3, range(100), ahead=4))
