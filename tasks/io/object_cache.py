@@ -28,7 +28,8 @@ _planned: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # in the order pl
 _reading: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # in the order shards fetched them
 _lock = threading.Lock()
 _held = [0]  # bytes in both, and reserved by fetches under way
-# whole-object GETs and their bytes, and the reads the cache served (benches and tests read it)
+# whole-object GETs and their bytes, and the reads the cache served, for this process (tests read it;
+# nothing logs it yet)
 fetched: Counter[str] = Counter()
 
 

@@ -141,6 +141,8 @@ def whole_object(conn: S3Connection, obj: ObjectRef) -> tuple[bytes, pq.FileMeta
 
 
 def _parse_footer(obj: ObjectRef, data: bytes) -> pq.FileMetaData:
+    """The footer at the end of `data` (the whole object or its tail); a garbled one (OSError "Couldn't
+    deserialize thrift") is the object's InputError."""
     try:
         return pq.read_metadata(pa.BufferReader(data))
     except (pa.ArrowInvalid, OSError) as exc:
@@ -162,8 +164,8 @@ def _read_footer_cached(conn: S3Connection, obj: ObjectRef) -> pq.FileMetaData:
         needed = struct.unpack("<I", tail[-8:-4])[0] + 8
         if needed > len(tail):
             tail = _tail(conn, obj, needed)
-        return pq.read_metadata(pa.BufferReader(tail))
-    except (pa.ArrowInvalid, OSError) as exc:  # a garbled footer raises OSError ("Couldn't deserialize thrift")
+        return _parse_footer(obj, tail)
+    except (pa.ArrowInvalid, OSError) as exc:  # fetching: arrow's S3 errors
         if is_transient_io_error(exc):
             raise  # S3 trouble: the task retries
         raise InputError(f"{obj.uri}: not a readable parquet file ({exc})") from exc
