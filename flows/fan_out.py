@@ -19,7 +19,9 @@ from tasks.io.shards import Piece, RowGroupSlice, Shard
 
 
 def shard_to_dict(shard: Shard) -> dict:
-    return asdict(shard)
+    """The shard as a flow parameter (JSON): its packed pieces as a list (a PieceList refers to the run's
+    listing, which a child run does not have)."""
+    return asdict(replace(shard, more=())) | {"more": [asdict(piece) for piece in shard.more]}
 
 
 def _object(doc: dict) -> ObjectRef:

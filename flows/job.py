@@ -33,12 +33,13 @@ from flows.run_steps import (
     finish_empty_run,
     finish_run,
 )
+from tasks.engine.object_entries import InputEntries
 from tasks.engine.planning import DEFAULT_SHARD_BYTES, ShardPacker, pack_plans, plan_ahead
 from tasks.engine.prefect_tasks import list_input_task, plan_objects, plan_objects_task, shard_task, triton_slot_limit
 from tasks.engine.run_record import RunRecord, config_hash, run_key
 from tasks.engine.stage import ShardStage
 from tasks.io.inputs import InputListing, list_input
-from tasks.io.listing import ObjectRef
+from tasks.io.object_table import ObjectTable, ObjectView
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 from tasks.io.shards import ObjectPlan, Shard
@@ -63,9 +64,10 @@ FIRST_PLAN_CHUNK, MAX_PLAN_CHUNK = 250, 20_000
 PLANNING_AHEAD = 2
 
 
-def plan_chunks(objects: list[ObjectRef]) -> Iterator[list[ObjectRef]]:
+def plan_chunks(objects: ObjectTable) -> Iterator[ObjectView]:
     """The run's objects in listing order, cut into chunks of 250, 500, 1000, ... objects (at most
-    MAX_PLAN_CHUNK): 2,000 objects are 4 planning task runs, 100,000 are 11."""
+    MAX_PLAN_CHUNK): 2,000 objects are 4 planning task runs, 100,000 are 11. Each is a view of the
+    listing (no copy)."""
     start, size = 0, FIRST_PLAN_CHUNK
     while start < len(objects):
         yield objects[start:start + size]
@@ -113,7 +115,8 @@ def identify_run(stage: ShardStage, listing: InputListing, input_uri: str, outpu
     cfg_hash = config_hash(config)
     key = run_key(listing.objects, cfg_hash)
     return RunRecord(run_key=key, config_hash=cfg_hash, config=config, input_uri=input_uri,
-                     output_dir=str(output.join(key)), model=stage.model_label, input_listing=listing.record())
+                     output_dir=str(output.join(key)), model=stage.model_label, input_listing=listing.record(),
+                     inputs=InputEntries(objects=listing.objects))
 
 
 @dataclass
@@ -135,9 +138,9 @@ def plan_run(stage: ShardStage, conn: S3Connection, *, input_uri: str, output_ur
     listing = list_input(conn, input_uri, blank_is_none(table_version))
     stage = read_input(stage, listing)
     record = identify_run(stage, listing, input_uri, output, shard_rows, shard_bytes)
-    objects = listing.objects
+    objects = listing.objects[:]  # a view of the listing: packed shards refer to its objects
     plans = plan_objects(conn, objects, stage, shard_rows, shard_bytes)
-    return RunPlan(record, plans, pack_plans(plans, shard_rows, shard_bytes))
+    return RunPlan(record, plans, pack_plans(plans, shard_rows, shard_bytes, objects))
 
 
 def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri: str, shard_rows: int,
@@ -183,15 +186,16 @@ def run_job(stage: ShardStage, *, conn: S3Connection, input_uri: str, output_uri
         if not fan_out:
             futures.extend(shard_task.submit(conn, quote(shard), stage, run_dir, key, slot) for shard in new)
 
-    def submit_planning(numbered: tuple[int, list[ObjectRef]]):
+    def submit_planning(numbered: tuple[int, ObjectView]):
         number, chunk = numbered
         return plan_objects_task.submit(conn, quote(chunk), stage, shard_rows, shard_bytes, label=f"{key}-{number}")
 
-    def collect(future, numbered: tuple[int, list[ObjectRef]]) -> list[ObjectPlan]:
-        return collect_plans(future, numbered[1], record)
+    def collect(future, numbered: tuple[int, ObjectView]) -> tuple[ObjectView, list[ObjectPlan]]:
+        return numbered[1], collect_plans(future, numbered[1], record)
 
-    for plans in plan_ahead(enumerate(plan_chunks(objects), start=1), submit_planning, collect, PLANNING_AHEAD):
-        start(packer.add(plans))
+    for chunk, plans in plan_ahead(enumerate(plan_chunks(objects), start=1), submit_planning, collect,
+                                   PLANNING_AHEAD):
+        start(packer.add(plans, chunk))
     start(packer.finish())
     logger.info("%s run %s: %d objects planned into %d shards", stage.name, key, len(objects), len(shards))
 

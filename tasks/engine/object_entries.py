@@ -5,7 +5,8 @@ that was ~400 bytes an object for its input entry and ~200 more for its line in 
 lineage, all of it small Python objects mixed with the run's short-lived ones. Here:
 
 - `InputEntries`: the record's `inputs` (uri, etag, size, rows, shards, error, error_kind per object),
-  ~40 bytes an object;
+  ~30 bytes an object: an entry's uri and etag are read from the run's listing (tasks/io/object_table.py)
+  when they are its object's at the same index, as a run's entries are;
 - `Lineage`: a packed shard's pieces as the manifest lists them (uri, etag, row_start, row_stop),
   the shard's own `Piece`s, so nothing more than a reference each.
 
@@ -19,6 +20,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from tasks.io.object_table import ObjectTable
 from tasks.io.shards import Piece
 
 INPUT_FIELDS = ("uri", "etag", "size", "rows", "shards", "error", "error_kind")
@@ -59,11 +61,12 @@ class InputEntries(DictRows):
     flows/run_steps.collect_plans makes (any subset of INPUT_FIELDS, and other keys); reading gives
     back equal dicts, with the keys given, in INPUT_FIELDS order then the others."""
 
-    __slots__ = ("_uri", "_etag", "_numbers", "_given", "_errors", "_other")
+    __slots__ = ("_objects", "_own", "_numbers", "_given", "_errors", "_other")
 
-    def __init__(self, entries: Iterable[dict] = ()):
-        self._uri: list[str | None] = []
-        self._etag: list[str | None] = []
+    def __init__(self, entries: Iterable[dict] = (), objects: ObjectTable | None = None):
+        """`objects`: the run's listing, whose object i entry i is (its uri and etag are not kept twice)."""
+        self._objects = objects
+        self._own: dict[int, tuple[Any, Any]] = {}  # entry -> (uri, etag), where not objects' at that index
         self._numbers = array("q")  # size, rows, shards of each entry
         self._given = array("B")  # which of INPUT_FIELDS each entry has, a bit each
         self._errors: dict[int, tuple[Any, Any]] = {}  # entry -> (error, error_kind), where either is set
@@ -73,8 +76,10 @@ class InputEntries(DictRows):
     def append(self, entry: dict) -> None:
         index = len(self._given)
         self._given.append(sum(1 << bit for bit, name in enumerate(INPUT_FIELDS) if name in entry))
-        self._uri.append(entry.get("uri"))
-        self._etag.append(entry.get("etag"))
+        uri, etag = entry.get("uri"), entry.get("etag")
+        table = self._objects
+        if table is None or index >= len(table) or table.uri(index) != uri or table.etag(index) != etag:
+            self._own[index] = (uri, etag)
         self._numbers.extend(_NONE if entry.get(n) is None else entry[n] for n in _NUMBER_AT)
         if entry.get("error") is not None or entry.get("error_kind") is not None:
             self._errors[index] = (entry.get("error"), entry.get("error_kind"))
@@ -98,7 +103,8 @@ class InputEntries(DictRows):
     def row(self, index: int, names: tuple[str, ...] | None = None) -> dict:
         """Entry `index` as it was given, or only its keys among `names`."""
         error, kind = self._errors.get(index, (None, None))
-        values = {"uri": self._uri[index], "etag": self._etag[index], "error": error, "error_kind": kind}
+        uri, etag = self._own[index] if index in self._own else (self._objects.uri(index), self._objects.etag(index))
+        values = {"uri": uri, "etag": etag, "error": error, "error_kind": kind}
         doc = {}
         for bit, name in enumerate(INPUT_FIELDS):
             if self._given[index] >> bit & 1 and (names is None or name in names):

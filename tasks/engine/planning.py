@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.io.listing import ObjectRef
+from tasks.io.object_table import ObjectTable, ObjectView
 from tasks.io.parquet import InputError, input_schema, is_binary_text_type, is_id_type, is_text_type, read_footer
 from tasks.io.s3 import S3Connection
-from tasks.io.shards import ObjectPlan, RowGroupSlice, Shard
+from tasks.io.shards import ObjectPlan, PieceList, RowGroupSlice, Shard
 
 # The one default shard size (rows) of the CLI, the flows and the deployments.
 DEFAULT_SHARD_ROWS = 20_000
@@ -217,21 +218,25 @@ class ShardPacker:
     objects (MAX_PIECES_PER_SHARD) allow; an object
     of several shards keeps its own (its ids are checked across them), and so does an empty one.
     Deterministic: the same plans in the same order give the same shards, so a rerun finds its parts.
+    Given the objects planned (`add(plans, chunk)`, a view of the run's ObjectTable), a packed shard's
+    pieces refer to the objects there (tasks/io/shards.PieceList) instead of holding them.
 
         packer = ShardPacker(shard_rows, shard_bytes)
-        for plans in planned_chunks: yield from packer.add(plans)
+        for chunk, plans in planned_chunks: yield from packer.add(plans, chunk)
         yield from packer.finish()
     """
 
     def __init__(self, shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES):
         self.shard_rows, self.shard_bytes = shard_rows, shard_bytes
         self.open: list[Shard] = []
+        self.positions: list[tuple[ObjectTable, int] | None] = []  # each open shard's object in the run's table
         self.open_key = ""
         self.rows = self.bytes = 0
 
-    def add(self, plans: list[ObjectPlan]) -> list[Shard]:
+    def add(self, plans: list[ObjectPlan], objects: ObjectView | None = None) -> list[Shard]:
+        """`objects`: the objects planned, plans[i] being objects[i]'s."""
         out: list[Shard] = []
-        for plan in plans:
+        for index, plan in enumerate(plans):
             if plan.error:
                 continue
             if len(plan.shards) != 1 or not plan.shards[0].rows:
@@ -244,23 +249,32 @@ class ShardPacker:
             if self.open and not fits:
                 out += self.finish()
             self.open.append(shard)
+            self.positions.append((objects.table, objects.position(index)) if objects is not None else None)
             self.open_key, self.rows, self.bytes = plan.schema_key, self.rows + shard.rows, self.bytes + shard.bytes
         return out
 
     def finish(self) -> list[Shard]:
         if not self.open:
             return []
-        pieces = [p for shard in self.open for p in shard.pieces]
-        packed = Shard.of_pieces(pieces, self.bytes) if len(pieces) > 1 else self.open[0]
-        self.open, self.rows, self.bytes = [], 0, 0
+        if len(self.open) == 1:
+            packed = self.open[0]
+        else:
+            pieces = [shard.pieces[0] for shard in self.open]  # planned as one shard: one piece each
+            tables = {id(ref[0]) for ref in self.positions if ref is not None}
+            if len(tables) == 1 and None not in self.positions:
+                listed = PieceList.of_objects(self.positions[0][0], (ref[1] for ref in self.positions), pieces)
+            else:
+                listed = PieceList.of(pieces)
+            packed = Shard.of_pieces(listed, self.bytes)
+        self.open, self.positions, self.rows, self.bytes = [], [], 0, 0
         return [packed]
 
 
-Chunk, Pending = TypeVar("Chunk"), TypeVar("Pending")
+Chunk, Pending, Collected = TypeVar("Chunk"), TypeVar("Pending"), TypeVar("Collected")
 
 
 def plan_ahead(chunks: Iterable[Chunk], submit: Callable[[Chunk], Pending],
-               collect: Callable[[Pending, Chunk], list[ObjectPlan]], ahead: int = 2) -> Iterator[list[ObjectPlan]]:
+               collect: Callable[[Pending, Chunk], Collected], ahead: int = 2) -> Iterator[Collected]:
     """Each chunk's plans, in order, with at most `ahead` chunks submitted and not yet collected: the
     next chunk is submitted only after the caller has had the last one's plans (and started their
     shards, which so queue ahead of it), and a run holds `ahead` chunks of plans, not all of them.
@@ -281,6 +295,7 @@ def plan_ahead(chunks: Iterable[Chunk], submit: Callable[[Chunk], Pending],
             pending.append((submit(chunk), chunk))
 
 
-def pack_plans(plans: list[ObjectPlan], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES) -> list[Shard]:
+def pack_plans(plans: list[ObjectPlan], shard_rows: int, shard_bytes: int = DEFAULT_SHARD_BYTES,
+               objects: ObjectView | None = None) -> list[Shard]:
     packer = ShardPacker(shard_rows, shard_bytes)
-    return packer.add(plans) + packer.finish()
+    return packer.add(plans, objects) + packer.finish()

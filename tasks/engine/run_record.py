@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -27,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.engine.object_entries import InputEntries, streamed
 from tasks.io.listing import ObjectRef
+from tasks.io.object_table import ObjectTable
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri
 
@@ -44,11 +46,17 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def run_key(objects: list[ObjectRef], cfg_hash: str) -> str:
-    """Same input bytes (by ETag) + same config -> same key -> same output location."""
+def run_key(objects: Sequence[ObjectRef], cfg_hash: str) -> str:
+    """Same input bytes (by ETag) + same config -> same key -> same output location. An ObjectTable
+    (a listing, sorted) is read a column at a time, not as an ObjectRef per object."""
     digest = hashlib.sha256()
-    for obj in sorted(objects, key=lambda o: o.uri):
-        digest.update(f"{obj.uri}\0{obj.etag}\n".encode())
+    if isinstance(objects, ObjectTable):
+        order = range(len(objects)) if objects.is_sorted() else sorted(range(len(objects)), key=objects.uri)
+        pairs = ((objects.uri(i), objects.etag(i)) for i in order)
+    else:
+        pairs = ((obj.uri, obj.etag) for obj in sorted(objects, key=lambda o: o.uri))
+    for uri, etag in pairs:
+        digest.update(f"{uri}\0{etag}\n".encode())
     digest.update(cfg_hash.encode())
     return digest.hexdigest()[:16]
 

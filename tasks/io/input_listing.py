@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from tasks.io.listing import ObjectRef
+from tasks.io.object_table import ObjectTable, object_table
 
 ICEBERG_METADATA = re.compile(r"^metadata/(?:v(\d+)|(\d+)-[^/]*)\.metadata\.json$")
 # the skipped objects a run record names one by one; past this, counted (a Delta folder can hold
@@ -15,17 +16,21 @@ MAX_SKIPPED_NAMED = 1000
 
 @dataclass
 class InputListing:
-    objects: list[ObjectRef]
+    # given as ObjectRefs, held as columns (object_table: a run keeps its listing to the manifest)
+    objects: ObjectTable | list[ObjectRef]
     layout: str  # "object", "folder", "delta", "iceberg", "list"
     skipped: list[dict] = field(default_factory=list)  # {"uri", "reason"}
     warnings: list[str] = field(default_factory=list)
     table: dict | None = None  # {"format": "delta", "version": 3} / {"format": "iceberg", "snapshot_id": …}
 
+    def __post_init__(self) -> None:
+        self.objects = object_table(self.objects)
+
     @property
     def partition_columns(self) -> list[str]:
         seen: dict[str, None] = {}
-        for obj in self.objects:
-            seen.update((name, None) for name, _, _ in obj.partition)
+        for partition in self.objects.partitions():
+            seen.update((name, None) for name, _, _ in partition)
         return list(seen)
 
     def record(self) -> dict:

@@ -4,6 +4,7 @@ import sys
 
 from tasks.engine.object_entries import InputEntries, Lineage, json_ready, plain, streamed
 from tasks.io.listing import ObjectRef
+from tasks.io.object_table import ObjectTable
 from tasks.io.shards import Piece, RowGroupSlice
 
 
@@ -26,14 +27,26 @@ def test_input_entries_read_back_as_the_dicts_that_went_in():
     assert not InputEntries() and InputEntries() == []
 
 
-def test_input_entries_hold_an_object_in_tens_of_bytes_not_a_dict():
-    uris = [f"s3://b/in/part-{i:06d}.parquet" for i in range(10_000)]
-    entries = InputEntries()
-    for uri in uris:  # the uri and etag strings are the listing's own: shared, not counted
-        entries.append({"uri": uri, "etag": uri, "size": 1000, "rows": 1, "shards": 1, "error": None,
-                        "error_kind": None})
-    held = sum(sys.getsizeof(part) for part in (entries._uri, entries._etag, entries._numbers, entries._given))
-    assert held / len(entries) < 64  # a dict of these seven keys alone is ~360 bytes
+def test_input_entries_read_uri_and_etag_from_the_runs_listing_not_a_copy():
+    objects = ObjectTable(ObjectRef(f"s3://b/in/part-{i:06d}.parquet", f"e{i}", 900 + i) for i in range(10_000))
+    entries = InputEntries(objects=objects)
+    for i in range(len(objects)):
+        entries.append(entry(i))
+    entries.append(entry(10_000))  # past the listing: kept whole
+    entries.append({"uri": "s3://b/elsewhere", "etag": "e", "rows": 1})
+    held = sum(sys.getsizeof(part) for part in (entries._own, entries._numbers, entries._given))
+    assert held / len(entries) < 40  # a dict of these seven keys alone is ~360 bytes; a uri string ~80
+    assert len(entries._own) == 2
+    assert entries[7] == entry(7) and entries[10_000] == entry(10_000) and entries[-1]["uri"] == "s3://b/elsewhere"
+    assert list(entries) == [entry(i) for i in range(10_001)] + [{"uri": "s3://b/elsewhere", "etag": "e", "rows": 1}]
+
+
+def test_an_entry_that_is_not_its_listed_object_keeps_its_own_uri_and_etag():
+    objects = ObjectTable([ObjectRef("s3://b/in/a", "ea", 1), ObjectRef("s3://b/in/b", "eb", 1)])
+    entries = InputEntries([{"uri": "s3://b/in/a", "etag": "other"}, {"uri": "s3://b/in/b", "etag": "eb"}],
+                           objects=objects)
+    assert list(entries) == [{"uri": "s3://b/in/a", "etag": "other"}, {"uri": "s3://b/in/b", "etag": "eb"}]
+    assert list(entries._own) == [0]
 
 
 def test_lineage_lists_a_packed_shards_pieces_from_the_pieces_themselves():
