@@ -3,8 +3,9 @@
 A listing of 100,000 objects held as ObjectRefs was ~300 bytes an object in four small Python objects
 (the ref, its URI and ETag strings, its size), kept from listing to manifest and scattered through the
 heap among the run's short-lived objects (so the allocator could not give their pages back). Here an
-object is its URI and ETag bytes in two growing buffers with their offsets, its size, and the index of
-its partition among the listing's distinct ones: ~140 bytes in a handful of buffers. The pieces of
+object is its URI (after the folder all share) and ETag bytes in two growing buffers with their offsets,
+its size, and the index of its partition among the listing's distinct ones: ~80 bytes in a handful of
+buffers. The pieces of
 packed shards (tasks/io/shards.PieceList) and the run record's input entries
 (tasks/engine/object_entries.InputEntries) refer to objects by their index here.
 
@@ -12,6 +13,7 @@ Reading gives ObjectRefs, made on demand; `table[a:b]` is a view (no copy), the 
 """
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -20,17 +22,26 @@ from tasks.io.partitions import Partition
 
 
 class TextColumn:
-    """Strings appended one after another: their UTF-8 bytes in one buffer, and where each ends."""
+    """Strings appended one after another: their UTF-8 bytes in one buffer, and where each ends. A
+    `prefix` most of them share (a listing's folder) is kept once: a string that starts with it is
+    stored without it."""
 
-    __slots__ = ("_data", "_ends")
+    __slots__ = ("_data", "_ends", "_prefix", "_whole")
 
-    def __init__(self, texts: Iterable[str] = ()):
+    def __init__(self, texts: Iterable[str] = (), prefix: str = ""):
         self._data = bytearray()
         self._ends = array("q")
+        self._prefix = prefix
+        self._whole: set[int] = set()  # strings stored whole: not starting with the prefix
         for text in texts:
             self.append(text)
 
     def append(self, text: str) -> None:
+        if self._prefix:
+            if text.startswith(self._prefix):
+                text = text[len(self._prefix):]
+            else:
+                self._whole.add(len(self._ends))
         self._data += text.encode("utf-8", "surrogatepass")
         self._ends.append(len(self._data))
 
@@ -39,7 +50,8 @@ class TextColumn:
 
     def __getitem__(self, index: int) -> str:
         start = self._ends[index - 1] if index else 0
-        return self._data[start:self._ends[index]].decode("utf-8", "surrogatepass")
+        text = self._data[start:self._ends[index]].decode("utf-8", "surrogatepass")
+        return text if not self._prefix or index in self._whole else self._prefix + text
 
     @property
     def nbytes(self) -> int:
@@ -53,7 +65,11 @@ class ObjectTable(Sequence[ObjectRef]):
     __slots__ = ("_uris", "_etags", "_sizes", "_partitions", "_partition_of", "_partition_index")
 
     def __init__(self, objects: Iterable[ObjectRef] = ()):
-        self._uris, self._etags = TextColumn(), TextColumn()
+        if not isinstance(objects, Sequence):
+            objects = list(objects)
+        # the URIs' folder, kept once (a listing is sorted: its first and last URIs share what all share)
+        shared = os.path.commonprefix([objects[0].uri, objects[-1].uri]) if objects else ""
+        self._uris, self._etags = TextColumn(prefix=shared[:shared.rfind("/") + 1]), TextColumn()
         self._sizes = array("q")
         self._partitions: list[Partition] = []  # distinct, in first-seen order
         self._partition_of = array("I")
