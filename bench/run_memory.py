@@ -5,10 +5,10 @@ and optionally an earlier checkout (`--before-tree`, alternated with this one):
    entries, its packed shards' pieces and their lineage), built for N synthetic objects with the tree's
    own classes and measured with tracemalloc: bytes per object (deterministic, no S3).
 2. `runs`: peak RSS (process tree, sampled every 0.5 s) and wall time of `sentinel translate --model
-   echo` over the same 100,000 rows as 2,000, 20,000 and 100,000 objects (bench/common datasets), on the
-   stack's Prefect server.
+   echo` over the same 100,000 rows as 2,000, 20,000 and 100,000 objects (bench/common datasets; past
+   100,000 objects, one row each), on the stack's Prefect server. A run of some sizes keeps the others'.
 
-    .venv/bin/python bench/run_memory.py [--objects 2000,20000,100000] [--before-tree /tmp/old] [--held-only]
+    .venv/bin/python bench/run_memory.py [--objects 2000,20000,100000] [--before-tree /tmp/old] [--held-only | --no-held]
 
 Writes bench/results/run_memory.json; docs/benchmarks.md section 8 quotes it.
 """
@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from common import ROOT, ensure_dataset, machine, now, write_result
+from common import ROOT, ensure_dataset, load_result, machine, now, write_result
 from many_objects import peak_rss
 from peer_bench import OUTPUT
 
@@ -95,18 +95,24 @@ def main() -> None:
     parser.add_argument("--objects", default="2000,20000,100000")
     parser.add_argument("--before-tree")
     parser.add_argument("--held-only", action="store_true", help="only the held bytes (no S3, no runs)")
+    parser.add_argument("--no-held", action="store_true", help="only the runs")
     args = parser.parse_args()
     sizes = [int(n) for n in args.objects.split(",")]
     trees = {"after": str(ROOT)} | ({"before": args.before_tree} if args.before_tree else {})
-    doc: dict = {"measured_at": now(), "machine": machine(), "rows": ROWS, "trees": trees, "held": {}, "runs": {}}
-    for name, tree in trees.items():
-        doc["held"][name] = [held(tree, n) for n in (*sizes, 1_000_000)]
-        print(name, doc["held"][name], flush=True)
+    earlier = load_result("run_memory") or {}  # a run of some sizes or trees keeps the others' figures
+    doc: dict = {"measured_at": now(), "machine": machine(), "rows": ROWS, "trees": earlier.get("trees", {}) | trees,
+                 "held": earlier.get("held", {}), "runs": earlier.get("runs", {})}
+    if not args.no_held:
+        for name, tree in trees.items():
+            doc["held"][name] = [held(tree, n) for n in (*sizes, 1_000_000)]
+            print(name, doc["held"][name], flush=True)
     if not args.held_only:
-        inputs = {n: ensure_dataset(f"rows-100k-{n}-objects", ROWS, n, row_group_size=ROWS // n) for n in sizes}
         for n in sizes:
+            rows = max(ROWS, n)  # past 100,000 objects, one row each
+            input_uri = ensure_dataset(f"rows-{rows // 1000}k-{n}-objects", rows, n, row_group_size=rows // n)
             for name, tree in trees.items():  # alternated: the machine's load drifts over minutes
-                doc["runs"].setdefault(name, {})[str(n)] = result = run(tree, inputs[n], f"{name}-{n}")
+                result = run(tree, input_uri, f"{name}-{n}") | {"rows": rows, "measured_at": now()}
+                doc["runs"].setdefault(name, {})[str(n)] = result
                 print(name, n, result, flush=True)
     print(write_result("run_memory", doc))
 

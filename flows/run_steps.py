@@ -7,6 +7,7 @@ objects), and the flow returns its summary without the per-object lists (the man
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from prefect import get_run_logger
 from prefect.futures import as_completed
@@ -26,6 +27,7 @@ from tasks.engine.run_record import (
 )
 from tasks.engine.runner import ShardResult
 from tasks.io.listing import ObjectRef
+from tasks.io.object_cache import forget
 from tasks.io.s3 import S3Connection
 from tasks.io.shards import ObjectPlan
 from tasks.quality import publish_quality_artifact
@@ -43,7 +45,7 @@ class RunIncomplete(RuntimeError):
     The message is the report's headline and names the report; report.md says what to do."""
 
 
-def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[ObjectPlan]:
+def collect_plans(future, objects: Sequence[ObjectRef], record: RunRecord) -> list[ObjectPlan]:
     """Record the plans of one planning chunk in the run record and return them. A chunk whose task
     failed after its retries is each of its objects' error ("planning failed": rerun); an object
     with bad input is its own error (fix the input). One object never sinks the run."""
@@ -54,6 +56,7 @@ def collect_plans(future, objects: list[ObjectRef], record: RunRecord) -> list[O
     else:
         exc = future.state.result(raise_on_failure=False)
         plans = [ObjectPlan(obj, error=f"{obj.uri}: planning failed ({exc})") for obj in objects]
+        forget(objects)  # no shard reads them: what the failed attempts kept in the object cache goes
     for plan in plans:
         entry = {"uri": plan.object.uri, "etag": plan.object.etag, "size": plan.object.size, "rows": plan.rows,
                  "shards": len(plan.shards), "error": plan.error, "error_kind": None}
