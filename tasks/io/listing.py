@@ -7,24 +7,14 @@ hidden folders, `_SUCCESS`, Databricks transaction markers), with its Hive parti
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tasks.io.commit_protocols import Resolution, resolve_commit_protocols
-from tasks.io.partitions import Partition, infer_types, partition_values, typed
+from tasks.io.object_table import ObjectRef, ObjectTable
+from tasks.io.partitions import infer_types, partition_values, typed
 from tasks.io.s3 import S3Connection
 from tasks.io.s3_uri import S3Uri, validate_key
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectRef:
-    """One input object as listed: its ETag pins the exact bytes a run read; `partition` holds the
-    values of its `key=value` folders (name, value, type), columns of each of its rows."""
-
-    uri: str
-    etag: str
-    size: int
-    partition: Partition = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +28,7 @@ class ListedKey:
 class FolderListing:
     """A plain folder's data objects, and what was left out and why."""
 
-    objects: list[ObjectRef]
+    objects: ObjectTable
     resolution: Resolution
 
 
@@ -76,18 +66,18 @@ def folder_objects(conn: S3Connection, root: S3Uri, listed: list[ListedKey]) -> 
     """The live data objects of a plain folder (commit protocols honoured, partitions typed), sorted."""
     by_key = {item.key: item for item in listed}
     resolution = resolve_commit_protocols(by_key, lambda key: read_small_object(conn, str(root.join(key))))
-    values = {key: partition_values(key) for key in resolution.live}
-    types = infer_types(values.values())
-    objects = []
-    for key in resolution.live:
-        uri = f"s3://{root.bucket}/{root.prefix}{key}"
+    types = infer_types(partition_values(key) for key in resolution.live)
+    folder = f"s3://{root.bucket}/{root.prefix}"
+    objects = ObjectTable(prefix=folder)  # appended in key order: one prefix, so in URI order
+    for key in sorted(resolution.live):
+        uri = folder + key
         validate_key(root.prefix + key, uri)
         item = by_key[key]
-        objects.append(ObjectRef(uri, item.etag, item.size, typed(values[key], types)))
-    return FolderListing(sorted(objects, key=lambda ref: ref.uri), resolution)
+        objects.append(ObjectRef(uri, item.etag, item.size, typed(partition_values(key), types)))
+    return FolderListing(objects, resolution)
 
 
-def list_objects(conn: S3Connection, prefix_uri: str) -> list[ObjectRef]:
+def list_objects(conn: S3Connection, prefix_uri: str) -> Sequence[ObjectRef]:
     """Every data object under the prefix, sorted by key. A URI naming one object lists that object."""
     root = S3Uri.parse(prefix_uri)
     if (one := single_object(conn, root)) is not None:

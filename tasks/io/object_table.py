@@ -16,9 +16,21 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
-from tasks.io.listing import ObjectRef
 from tasks.io.partitions import Partition
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRef:
+    """One input object as listed: its ETag pins the exact bytes a run read; `partition` holds the
+    values of its `key=value` folders (name, value, type), columns of each of its rows. (Imported
+    everywhere from tasks.io.listing.)"""
+
+    uri: str
+    etag: str
+    size: int
+    partition: Partition = ()
 
 
 class TextColumn:
@@ -64,12 +76,15 @@ class ObjectTable(Sequence[ObjectRef]):
 
     __slots__ = ("_uris", "_etags", "_sizes", "_partitions", "_partition_of", "_partition_index")
 
-    def __init__(self, objects: Iterable[ObjectRef] = ()):
-        if not isinstance(objects, Sequence):
-            objects = list(objects)
-        # the URIs' folder, kept once (a listing is sorted: its first and last URIs share what all share)
-        shared = os.path.commonprefix([objects[0].uri, objects[-1].uri]) if objects else ""
-        self._uris, self._etags = TextColumn(prefix=shared[:shared.rfind("/") + 1]), TextColumn()
+    def __init__(self, objects: Iterable[ObjectRef] = (), prefix: str | None = None):
+        """`prefix`: the folder most URIs start with, kept once (by default the folder the first and last
+        of `objects` share: in a sorted listing, what all share)."""
+        if prefix is None:
+            if not isinstance(objects, Sequence):
+                objects = list(objects)
+            shared = os.path.commonprefix([objects[0].uri, objects[-1].uri]) if objects else ""
+            prefix = shared[:shared.rfind("/") + 1]
+        self._uris, self._etags = TextColumn(prefix=prefix), TextColumn()
         self._sizes = array("q")
         self._partitions: list[Partition] = []  # distinct, in first-seen order
         self._partition_of = array("I")
