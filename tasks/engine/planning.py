@@ -260,10 +260,10 @@ class ShardPacker:
             packed = self.open[0]
         else:
             pieces = [shard.pieces[0] for shard in self.open]  # planned as one shard: one piece each
-            tables = {id(ref[0]) for ref in self.positions if ref is not None}
-            if len(tables) == 1 and None not in self.positions:
-                listed = PieceList.of_objects(self.positions[0][0], (ref[1] for ref in self.positions), pieces)
-            else:
+            first = self.positions[0]
+            if first is not None and all(ref is not None and ref[0] is first[0] for ref in self.positions):
+                listed = PieceList.of_objects(first[0], (ref[1] for ref in self.positions), pieces)
+            else:  # no listing given (or two): the pieces carry their objects
                 listed = PieceList.of(pieces)
             packed = Shard.of_pieces(listed, self.bytes)
         self.open, self.positions, self.rows, self.bytes = [], [], 0, 0

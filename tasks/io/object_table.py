@@ -17,6 +17,7 @@ import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tasks.io.partitions import Partition
 
@@ -131,7 +132,7 @@ class ObjectTable(Sequence[ObjectRef]):
         return list(self._partitions)
 
     def is_sorted(self) -> bool:
-        return all(self._uris[i - 1] <= self._uris[i] for i in range(1, len(self)))
+        return all(a <= b for a, b in pairwise(map(self._uris.__getitem__, range(len(self)))))  # each decoded once
 
     @property
     def nbytes(self) -> int:

@@ -51,6 +51,12 @@ class Piece:
         return f"{digest}-{self.row_start:010d}-{self.row_stop:010d}"
 
 
+def pieces_digest(pieces: Iterable[tuple[str, str, int, int]]) -> str:
+    """sha256 of pieces given as (URI, ETag, row_start, row_stop): what a packed shard's id is made from."""
+    return hashlib.sha256("\n".join(f"{uri}\0{etag}\0{start}\0{stop}" for uri, etag, start, stop in pieces)
+                          .encode()).hexdigest()
+
+
 class _PieceColumns:
     __slots__ = ("objects", "positions", "starts", "stops", "slices", "digests")
 
@@ -112,12 +118,11 @@ class PieceList(Sequence[Piece]):
         return PieceList(self._columns, range(self._range.start - 1, self._range.stop))
 
     def digest(self) -> str:
-        """sha256 of the pieces' objects (URI, ETag) and rows: what a packed shard's id is made from."""
+        """`pieces_digest` of these pieces, read from the columns (cached: a shard's id is asked often)."""
         c, key = self._columns, (self._range.start, self._range.stop, self._range.step)
         if key not in c.digests:
-            lines = (f"{c.objects.uri(c.positions[i])}\0{c.objects.etag(c.positions[i])}\0{c.starts[i]}\0{c.stops[i]}"
-                     for i in self._range)
-            c.digests[key] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+            c.digests[key] = pieces_digest((c.objects.uri(c.positions[i]), c.objects.etag(c.positions[i]),
+                                            c.starts[i], c.stops[i]) for i in self._range)
         return c.digests[key]
 
     def __eq__(self, other: object) -> bool:
@@ -179,9 +184,9 @@ class Shard:
         if not self.more:
             return self.pieces[0].piece_id
         pieces = self.pieces
-        if not isinstance(pieces, PieceList):
-            pieces = PieceList.of(pieces)
-        return f"{pieces.digest()[:12]}-{len(pieces):05d}pieces-{self.rows:010d}"
+        digest = pieces.digest() if isinstance(pieces, PieceList) else pieces_digest(
+            (p.object.uri, p.object.etag, p.row_start, p.row_stop) for p in pieces)
+        return f"{digest[:12]}-{len(pieces):05d}pieces-{self.rows:010d}"
 
     def without(self, dropped: set[int]) -> Shard:
         """The same shard (same id, same part) reading only the pieces whose index is not in `dropped`."""
